@@ -1,0 +1,122 @@
+# wsring build. `make` builds the programs into build/; `make test` installs what is
+# missing (as root), builds and runs every test; `make run` starts wsring-echo.
+# Objects go out of tree under build/, headers are tracked with -MMD -MP.
+
+CXX      ?= g++
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -I. -MMD -MP
+LDFLAGS  ?=
+PKGS     := liburing openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -lssl -lcrypto)
+CXXFLAGS += $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+OBJ      = $(BUILD)/obj
+MAKEFLAGS += --no-print-directory
+
+ifeq ($(origin JOBS),undefined)
+JOBS := $(shell nproc 2>/dev/null || echo 2)
+endif
+
+# Debian packages the build and the tests need (see README).
+DEB_PACKAGES := g++ make pkg-config liburing-dev libssl-dev libgtest-dev libbenchmark-dev \
+                python3 python3-websockets nodejs node-ws clang libclang-rt-14-dev procps
+
+CORE_SRC   := $(wildcard core/*.cpp)
+NET_SRC    := $(wildcard net/*.cpp)
+SERVER_SRC := $(filter-out server/main.cpp,$(wildcard server/*.cpp))
+LOAD_SRC   := $(wildcard bench/load/*.cpp)
+LOAD_LIB_SRC := $(filter-out bench/load/main.cpp,$(LOAD_SRC))
+MICRO_SRC  := $(wildcard bench/micro/*.cpp)
+UNIT_SRC   := $(wildcard tests/unit/*.cpp)
+
+obj = $(patsubst %.cpp,$(OBJ)/%.o,$(1))
+
+LIB_OBJS := $(call obj,$(CORE_SRC) $(NET_SRC) $(SERVER_SRC))
+
+PROGRAMS := $(BUILD)/wsring-echo $(BUILD)/wsring-load $(BUILD)/wsring-bench $(BUILD)/wsring-tests
+
+.PHONY: all test run bench asan fuzz install clean deps check-deps integration unit soak compare
+all: $(PROGRAMS)
+
+$(OBJ)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libwsring.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/wsring-echo: $(call obj,server/main.cpp) $(BUILD)/libwsring.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/wsring-load: $(call obj,$(LOAD_SRC)) $(BUILD)/libwsring.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/wsring-bench: $(call obj,$(MICRO_SRC)) $(BUILD)/libwsring.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) -lbenchmark $(LDLIBS)
+
+$(BUILD)/wsring-tests: $(call obj,$(UNIT_SRC) $(LOAD_LIB_SRC)) $(BUILD)/libwsring.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) -lgtest -lgtest_main $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- set-up: install missing Debian packages (as root), or say exactly what to run.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >&2 || exit 1; \
+	  else \
+	    echo "missing Debian packages; run as root:"; \
+	    echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+run: deps
+	@$(MAKE) -j$(JOBS) $(BUILD)/wsring-echo
+	exec $(BUILD)/wsring-echo $(ARGS)
+
+unit: deps
+	@$(MAKE) -j$(JOBS) all
+
+test: deps
+	@$(MAKE) -j$(JOBS) all
+	@tests/run_all.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) -j$(JOBS) $(BUILD)/wsring-bench
+	taskset -c 0 $(BUILD)/wsring-bench $(BENCH_ARGS)
+
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	@$(MAKE) -j$(JOBS) BUILD=build/asan \
+	  CXXFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  WSRING_SANITIZED=1 tests/run_all.sh build/asan
+
+# libFuzzer targets (clang): one binary per tests/fuzz/*_fuzz.cpp.
+FUZZ_SRC := $(wildcard tests/fuzz/*_fuzz.cpp)
+FUZZ_BIN := $(patsubst tests/fuzz/%.cpp,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB_SRC := $(CORE_SRC) $(SERVER_SRC) $(NET_SRC)
+FUZZ_FLAGS := -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+fuzz: deps
+	@$(MAKE) -j$(JOBS) $(FUZZ_BIN)
+build/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_SRC) $(wildcard core/*.hpp net/*.hpp server/*.hpp)
+	@mkdir -p build/fuzz
+	clang++ $(FUZZ_FLAGS) $< $(FUZZ_LIB_SRC) -o $@ $(PKG_LIBS) -lpthread
+
+install: $(BUILD)/wsring-echo $(BUILD)/wsring-load
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/wsring-echo $(BUILD)/wsring-load $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test: the GoogleTest unit suite, then the integration and conformance
+# suites that start the real binaries. Ends with one line "N passed, N failed".
+# Usage: tests/run_all.sh [BUILD_DIR]   (default build)
+set -u
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+passed=0; failed=0
+
+echo "== unit tests ($build/wsring-tests)"
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+timeout 600 "$build/wsring-tests" --gtest_brief=1 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*, listed below.*/\1/p' "$out" | tail -1)
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then failed=$((failed + 1)); echo "unit test binary exited $rc"; fi
+
+echo "== integration and conformance tests"
+timeout 1800 /usr/bin/python3 "$here/integration/run.py" --build "$build" 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then failed=$((failed + 1)); echo "integration runner exited $rc"; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
