@@ -1,0 +1,75 @@
+// RFC 6455 §5.2 frame headers: opcodes, close codes, header encoding and an incremental,
+// resumable header decoder. Decoding only: protocol rules are enforced by MessageReader.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace wsring::core {
+
+enum class Opcode : uint8_t { Continuation = 0, Text = 1, Binary = 2, Close = 8, Ping = 9, Pong = 10 };
+
+constexpr bool is_control(Opcode op) { return (static_cast<uint8_t>(op) & 0x8) != 0; }
+
+// Opcodes 3-7 and 11-15 are reserved for future use (RFC 6455 §5.2).
+constexpr bool is_reserved_opcode(uint8_t op) { return (op >= 3 && op <= 7) || op >= 11; }
+
+namespace close_code {  // RFC 6455 §7.4.1
+constexpr uint16_t normal = 1000, going_away = 1001, protocol_error = 1002, unsupported_data = 1003,
+                   no_status = 1005, abnormal = 1006, invalid_payload = 1007, policy_violation = 1008,
+                   message_too_big = 1009, mandatory_extension = 1010, internal_error = 1011;
+}  // namespace close_code
+
+constexpr size_t kMaxFrameHeaderSize = 14;  // 2 + 8 + 4
+constexpr size_t kMaxServerHeaderSize = 10;
+constexpr size_t kMaxControlPayload = 125;
+
+struct FrameHeader {
+  bool fin = false;
+  uint8_t rsv = 0;  // rsv bits as 0..7 (RSV1=4, RSV2=2, RSV3=1)
+  Opcode opcode = Opcode::Continuation;  // may hold a reserved value (3-7, 11-15) as decoded
+  bool masked = false;
+  uint8_t mask[4] = {};
+  uint64_t payload_length = 0;
+  uint8_t header_size = 0;
+};
+
+// Bytes a header takes for this payload length, with or without a 4-byte mask key.
+constexpr size_t frame_header_size(uint64_t payload_length, bool masked) {
+  const size_t length_bytes = payload_length < 126 ? 0 : payload_length <= 0xFFFF ? 2 : 8;
+  return 2 + length_bytes + (masked ? 4 : 0);
+}
+
+// Writes a frame header at dst (frame_header_size bytes). mask == nullptr -> unmasked (server frame).
+// Always uses the shortest length encoding, as §5.2 requires.
+size_t write_frame_header(uint8_t* dst, Opcode opcode, bool fin, uint64_t payload_length,
+                          const uint8_t* mask = nullptr, uint8_t rsv = 0);
+
+// Decodes a whole header from the start of [data, data+size) without copying.
+// Returns the header size, or 0 when the buffer holds only part of a header.
+size_t parse_frame_header(const uint8_t* data, size_t size, FrameHeader& out);
+
+// Incremental header decoder: resumable at any byte boundary, keeps at most 14 bytes.
+class FrameHeaderDecoder {
+ public:
+  // Consumes up to the header's remaining bytes from [data, data+size); returns bytes consumed.
+  // Consumes nothing once done() (call reset() to decode the next header).
+  size_t feed(const uint8_t* data, size_t size);
+  bool done() const { return done_; }                   // a whole header has been decoded
+  const FrameHeader& header() const { return header_; }  // valid when done()
+  size_t buffered() const { return have_; }              // header bytes held so far
+  void reset() {
+    have_ = 0;
+    need_ = 2;
+    done_ = false;
+  }
+
+ private:
+  uint8_t bytes_[kMaxFrameHeaderSize] = {};
+  uint8_t have_ = 0;
+  uint8_t need_ = 2;  // header bytes known to be needed so far
+  bool done_ = false;
+  FrameHeader header_;
+};
+
+}  // namespace wsring::core

@@ -1,0 +1,210 @@
+#include "core/message_reader.hpp"
+
+#include <cstring>
+
+#include "core/unmask.hpp"
+
+namespace wsring::core {
+
+namespace reason {
+constexpr const char* kUnmaskedClientFrame = "unmasked client frame";
+constexpr const char* kMaskedServerFrame = "masked server frame";
+constexpr const char* kRsvBits = "RSV bits set without extension";
+constexpr const char* kLengthTopBit = "64-bit payload length with the most significant bit set";
+constexpr const char* kReservedOpcode = "reserved opcode";
+constexpr const char* kControlTooLong = "control frame too long";
+constexpr const char* kFragmentedControl = "fragmented control frame";
+constexpr const char* kContinuationWithoutMessage = "continuation without message";
+constexpr const char* kNewMessageInFragmented = "new message inside fragmented message";
+constexpr const char* kMessageTooBig = "message too big";
+constexpr const char* kInvalidUtf8 = "invalid UTF-8 in text message";
+constexpr const char* kTruncatedUtf8 = "text message ends inside a UTF-8 code point";
+constexpr const char* kCloseOneByte = "close payload of 1 byte";
+constexpr const char* kInvalidCloseCode = "invalid close code";
+constexpr const char* kInvalidCloseReason = "invalid UTF-8 in close reason";
+constexpr const char* kAfterClose = "frame after close";
+}  // namespace reason
+
+ReadEvent MessageReader::need_more(size_t size) const {
+  ReadEvent event;
+  event.type = ReadEventType::NeedMore;
+  event.consumed = size;
+  return event;
+}
+
+ReadEvent MessageReader::fail(uint16_t code, const char* why, size_t consumed) {
+  phase_ = Phase::Finished;
+  final_code_ = code;
+  final_reason_ = why;
+  ReadEvent event;
+  event.type = ReadEventType::Error;
+  event.consumed = consumed;
+  event.error_code = code;
+  event.error_reason = why;
+  return event;
+}
+
+ReadEvent MessageReader::next(uint8_t* data, size_t size) {
+  switch (phase_) {
+    case Phase::Header: {
+      size_t pos;
+      if (header_decoder_.buffered() == 0 && (pos = parse_frame_header(data, size, frame_)) != 0) {
+        return begin_frame(data, size, pos);  // common case: the whole header is in the input
+      }
+      pos = header_decoder_.feed(data, size);
+      if (!header_decoder_.done()) return need_more(size);
+      frame_ = header_decoder_.header();
+      header_decoder_.reset();
+      return begin_frame(data, size, pos);
+    }
+    case Phase::DataPayload:
+      return data_chunk(data, size, 0);
+    case Phase::ControlPayload:
+      return continue_control(data, size);
+    case Phase::Finished:
+      break;
+  }
+  ReadEvent event;
+  event.type = ReadEventType::Error;
+  event.error_code = final_code_;
+  event.error_reason = final_reason_;
+  return event;
+}
+
+// A whole header has been read (pos = header bytes of it in this input). Enforces the framing
+// rules, then starts the payload.
+ReadEvent MessageReader::begin_frame(uint8_t* data, size_t size, size_t pos) {
+  if (frame_.masked != (role_ == Role::Server)) {
+    return fail(close_code::protocol_error,
+                role_ == Role::Server ? reason::kUnmaskedClientFrame : reason::kMaskedServerFrame, pos);
+  }
+  if (frame_.rsv != 0) return fail(close_code::protocol_error, reason::kRsvBits, pos);
+  if (frame_.payload_length >> 63) return fail(close_code::protocol_error, reason::kLengthTopBit, pos);
+  const auto opcode = static_cast<uint8_t>(frame_.opcode);
+  if (is_reserved_opcode(opcode)) return fail(close_code::protocol_error, reason::kReservedOpcode, pos);
+  frame_delivered_ = 0;
+
+  if (is_control(frame_.opcode)) {
+    if (!frame_.fin) return fail(close_code::protocol_error, reason::kFragmentedControl, pos);
+    if (frame_.payload_length > kMaxControlPayload) {
+      return fail(close_code::protocol_error, reason::kControlTooLong, pos);
+    }
+    const auto length = static_cast<size_t>(frame_.payload_length);
+    const bool whole_frame_here = pos == frame_.header_size;
+    if (whole_frame_here && size - pos >= length) {
+      uint8_t* payload = data + pos;
+      if (frame_.masked) apply_mask(payload, length, frame_.mask, 0);
+      return control_event(payload, true, pos + length);
+    }
+    control_size_ = 0;
+    phase_ = Phase::ControlPayload;
+    ReadEvent event = continue_control(data + pos, size - pos);
+    event.consumed += pos;
+    return event;
+  }
+
+  if (opcode == static_cast<uint8_t>(Opcode::Continuation)) {
+    if (!in_message_) return fail(close_code::protocol_error, reason::kContinuationWithoutMessage, pos);
+  } else {
+    if (in_message_) return fail(close_code::protocol_error, reason::kNewMessageInFragmented, pos);
+    in_message_ = true;
+    message_opcode_ = frame_.opcode;
+    message_size_ = 0;
+    utf8_.reset();
+  }
+  // Decided from the header, before any payload is accepted. Written so nothing can overflow
+  // (and a limit lowered mid-message still holds).
+  if (message_size_ > limits_.max_message_size ||
+      frame_.payload_length > limits_.max_message_size - message_size_) {
+    return fail(close_code::message_too_big, reason::kMessageTooBig, pos);
+  }
+  message_size_ += frame_.payload_length;
+  return data_chunk(data, size, pos);
+}
+
+// Delivers the next chunk of the current data frame's payload, starting at data + pos.
+ReadEvent MessageReader::data_chunk(uint8_t* data, size_t size, size_t pos) {
+  const uint64_t remaining = frame_.payload_length - frame_delivered_;
+  const size_t available = size - pos;
+  const size_t chunk = remaining < available ? static_cast<size_t>(remaining) : available;
+  if (chunk == 0 && remaining != 0) {
+    phase_ = Phase::DataPayload;
+    return need_more(size);
+  }
+  uint8_t* payload = data + pos;
+  if (frame_.masked) apply_mask(payload, chunk, frame_.mask, frame_delivered_);
+  const bool frame_start = frame_delivered_ == 0;
+  frame_delivered_ += chunk;
+  const bool frame_end = frame_delivered_ == frame_.payload_length;
+  const bool message_end = frame_end && frame_.fin;
+  if (message_opcode_ == Opcode::Text) {
+    if (!utf8_.feed(payload, chunk)) {
+      return fail(close_code::invalid_payload, reason::kInvalidUtf8, pos + chunk);
+    }
+    if (message_end && !utf8_.at_boundary()) {
+      return fail(close_code::invalid_payload, reason::kTruncatedUtf8, pos + chunk);
+    }
+  }
+  phase_ = frame_end ? Phase::Header : Phase::DataPayload;
+  if (message_end) in_message_ = false;
+
+  ReadEvent event;
+  event.type = ReadEventType::Data;
+  event.consumed = pos + chunk;
+  event.message_opcode = message_opcode_;
+  event.frame_opcode = frame_.opcode;
+  event.frame_start = frame_start;
+  event.frame_end = frame_end;
+  event.frame_fin = frame_.fin;
+  event.message_end = message_end;
+  event.payload = payload;
+  event.payload_size = chunk;
+  event.frame_payload_length = frame_.payload_length;
+  return event;
+}
+
+// Gathers a control payload that does not lie wholly in one input into control_buffer_.
+ReadEvent MessageReader::continue_control(uint8_t* data, size_t size) {
+  const size_t length = static_cast<size_t>(frame_.payload_length);
+  const size_t wanted = length - control_size_;
+  const size_t take = wanted < size ? wanted : size;
+  if (take != 0) {
+    uint8_t* dst = control_buffer_ + control_size_;
+    std::memcpy(dst, data, take);
+    if (frame_.masked) apply_mask(dst, take, frame_.mask, control_size_);
+    control_size_ = static_cast<uint8_t>(control_size_ + take);
+  }
+  if (control_size_ < length) return need_more(size);
+  return control_event(control_buffer_, false, take);
+}
+
+ReadEvent MessageReader::control_event(uint8_t* payload, bool in_input, size_t consumed) {
+  phase_ = Phase::Header;
+  const size_t length = static_cast<size_t>(frame_.payload_length);
+  ReadEvent event;
+  event.type = ReadEventType::Control;
+  event.consumed = consumed;
+  event.control_opcode = frame_.opcode;
+  event.control_in_input = in_input;
+  event.payload = payload;
+  event.payload_size = length;
+  event.frame_payload_length = frame_.payload_length;
+  event.frame_start = event.frame_end = event.frame_fin = true;
+  if (frame_.opcode == Opcode::Close) {
+    const CloseParseResult parsed = parse_close_payload(payload, length);
+    if (!parsed.ok) {
+      const char* why = parsed.fail_code == close_code::invalid_payload ? reason::kInvalidCloseReason
+                        : length == 1                                   ? reason::kCloseOneByte
+                                                                        : reason::kInvalidCloseCode;
+      return fail(parsed.fail_code, why, consumed);
+    }
+    event.close = parsed.info;
+    // Nothing may follow a Close; later calls report this.
+    phase_ = Phase::Finished;
+    final_code_ = close_code::protocol_error;
+    final_reason_ = reason::kAfterClose;
+  }
+  return event;
+}
+
+}  // namespace wsring::core

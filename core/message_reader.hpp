@@ -1,0 +1,101 @@
+// The receive state machine (RFC 6455 §5.4-5.6, §8.1): turns a byte stream into data chunks,
+// control frames and precise protocol errors. Sans-I/O and zero-copy: payloads are unmasked in
+// place in the caller's buffer and reported by pointer, so a server can echo them without copying.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/close.hpp"
+#include "core/frame.hpp"
+#include "core/utf8.hpp"
+
+namespace wsring::core {
+
+enum class Role : uint8_t { Server, Client };  // Server: incoming frames must be masked; Client: must not be
+
+struct ReaderLimits {
+  uint64_t max_message_size = 16u << 20;
+};
+
+enum class ReadEventType : uint8_t { NeedMore, Data, Control, Error };
+
+struct ReadEvent {
+  ReadEventType type = ReadEventType::NeedMore;
+  size_t consumed = 0;  // input bytes this event used up (header bytes included); caller advances by it
+
+  // Data: one contiguous chunk of one data frame's payload, already unmasked, inside the input.
+  // The bytes between the start of the input and `payload` are this frame's header (if it lay in
+  // this input), so a sender may overwrite them with its own header.
+  Opcode message_opcode = Opcode::Text;  // Text or Binary: the MESSAGE's type (also for continuation frames)
+  Opcode frame_opcode = Opcode::Text;    // the frame's own opcode (Text, Binary or Continuation)
+  bool frame_start = false;              // chunk begins this frame's payload
+  bool frame_end = false;                // chunk ends this frame's payload
+  bool frame_fin = false;                // the frame's FIN bit
+  bool message_end = false;              // frame_end && frame_fin
+  uint8_t* payload = nullptr;
+  size_t payload_size = 0;
+  uint64_t frame_payload_length = 0;  // the frame's whole payload length (from its header)
+
+  // Control: a complete control frame (Ping, Pong or Close), payload unmasked. payload points into
+  // the input when the frame (header and payload) lay wholly in it (control_in_input = true), else
+  // into the reader's buffer, valid until the next call to next().
+  Opcode control_opcode = Opcode::Ping;
+  bool control_in_input = false;
+  CloseInfo close;  // for Close: the parsed, already VALIDATED code and reason
+
+  // Error: the connection must be failed with this close code (1002, 1007, 1009) and reason text.
+  uint16_t error_code = 0;
+  const char* error_reason = nullptr;
+};
+
+class MessageReader {
+ public:
+  explicit MessageReader(Role role, ReaderLimits limits = {}) : role_(role), limits_(limits) {}
+
+  // Processes input from the start of [data, data+size) and returns the next event. The caller
+  // advances by ev.consumed and calls again with the rest; NeedMore means all input was consumed
+  // (ev.consumed == size) and more is needed. After an Error or a Close event every later call
+  // returns Error again (the reader is finished). May modify the input (unmasking).
+  ReadEvent next(uint8_t* data, size_t size);
+
+  // A data message has begun (its first frame header was read) and its last payload byte has not
+  // yet been delivered; in particular, true between the fragments of a fragmented message.
+  bool in_message() const { return in_message_; }
+  // An Error or Close event has been returned; every later next() returns Error.
+  bool finished() const { return phase_ == Phase::Finished; }
+  void set_limits(ReaderLimits limits) { limits_ = limits; }
+  const ReaderLimits& limits() const { return limits_; }
+  Role role() const { return role_; }
+
+ private:
+  enum class Phase : uint8_t { Header, DataPayload, ControlPayload, Finished };
+
+  ReadEvent begin_frame(uint8_t* data, size_t size, size_t pos);
+  ReadEvent data_chunk(uint8_t* data, size_t size, size_t pos);
+  ReadEvent continue_control(uint8_t* data, size_t size);
+  ReadEvent control_event(uint8_t* payload, bool in_input, size_t consumed);
+  ReadEvent fail(uint16_t code, const char* reason, size_t consumed);
+  ReadEvent need_more(size_t size) const;
+
+  Role role_;
+  Phase phase_ = Phase::Header;
+  ReaderLimits limits_;
+
+  FrameHeaderDecoder header_decoder_;  // only used when a header straddles two inputs
+  FrameHeader frame_;                  // the current frame's header
+  uint64_t frame_delivered_ = 0;       // payload bytes of the current frame already handled
+
+  bool in_message_ = false;
+  Opcode message_opcode_ = Opcode::Text;
+  uint64_t message_size_ = 0;  // sum of the payload lengths of the message's frames so far
+  Utf8Validator utf8_;
+
+  uint8_t control_size_ = 0;  // bytes of a straddling control payload gathered in control_buffer_
+  uint8_t control_buffer_[kMaxControlPayload] = {};
+
+  uint16_t final_code_ = 0;  // what every call returns once finished
+  const char* final_reason_ = nullptr;
+};
+
+}  // namespace wsring::core
