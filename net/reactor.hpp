@@ -1,0 +1,103 @@
+// The reactor: one thread's event loop over sockets. Knows bytes and file descriptors,
+// never WebSocket. Two backends implement it (io_uring, epoll) with identical semantics,
+// so server/ and the load generator are written once.
+//
+// Ownership rules, the same for both backends:
+// - A socket is handed to the reactor with open(token, fd); from then on the reactor owns
+//   the fd. close(token) cancels what is armed, closes the fd once no operation on it is
+//   outstanding, and then calls on_closed(token): only after that may the token be reused.
+// - Received bytes arrive in buffers lent by the reactor (a provided buffer ring under
+//   io_uring). Every buffer has kRecvHeadroom writable bytes in front of data, so a caller
+//   can prepend a short header in place. The handler gives a buffer back with
+//   release_buffer(id), typically when the send that uses it has completed. An idle socket
+//   holds no buffer.
+// - One send per socket at a time; the iovecs must stay valid until on_send.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace wsring::net {
+
+using Token = uint32_t;  // the caller's name for a socket: a dense index it chooses
+
+constexpr size_t kRecvHeadroom = 16;
+
+struct RecvBuffer {
+  uint8_t* data = nullptr;  // kRecvHeadroom writable bytes lie before data
+  size_t size = 0;          // bytes received
+  size_t capacity = 0;      // bytes the buffer could hold after data
+  uint16_t id = 0;          // give back with Reactor::release_buffer(id)
+};
+
+class EventHandler {
+ public:
+  virtual ~EventHandler() = default;
+  // A new connection from a listening socket (already non-blocking, TCP_NODELAY set).
+  // The handler must open() it or ::close() it.
+  virtual void on_accept(int fd) = 0;
+  // Outcome of Reactor::connect: 0 or -errno. On success the socket is open() already.
+  virtual void on_connect(Token, int /*result*/) {}
+  virtual void on_recv(Token token, const RecvBuffer& buffer) = 0;
+  // No more data will arrive: 0 = orderly end of stream from the peer, else -errno.
+  virtual void on_recv_end(Token token, int error) = 0;
+  // A send completed: bytes sent (may be short: continue from there) or -errno.
+  virtual void on_send(Token token, int result) = 0;
+  // After close(token): every operation is over and the fd is closed.
+  virtual void on_closed(Token token) = 0;
+  // Called about every tick_ms (Options) with a monotonic clock in milliseconds.
+  virtual void on_tick(uint64_t /*now_ms*/) {}
+};
+
+struct ReactorOptions {
+  uint32_t recv_buffer_size = 64 * 1024;  // bytes per receive buffer, headroom included
+  uint32_t recv_buffer_count = 512;       // a power of two (io_uring buffer ring entries)
+  uint32_t max_sockets = 1 << 20;         // tokens must be below this
+  uint32_t tick_ms = 50;
+};
+
+enum class Backend { Auto, IoUring, Epoll };
+
+class Reactor {
+ public:
+  virtual ~Reactor() = default;
+  virtual const char* name() const = 0;
+
+  // Accept connections on a listening socket until stop_accepting().
+  virtual void listen(int listen_fd) = 0;
+  virtual void stop_accepting() = 0;
+
+  // Takes ownership of fd and starts receiving.
+  virtual void open(Token token, int fd) = 0;
+  // Starts a non-blocking connect of fd (owned from now on) to addr; on_connect reports it.
+  virtual void connect(Token token, int fd, const sockaddr* addr, socklen_t len) = 0;
+  // Backpressure: stop and resume reading a socket. Resuming an open socket is idempotent.
+  virtual void pause_recv(Token token) = 0;
+  virtual void resume_recv(Token token) = 0;
+  // One send in flight per socket. iov must stay valid until on_send(token).
+  virtual void send(Token token, const iovec* iov, int iov_count) = 0;
+  virtual void release_buffer(uint16_t id) = 0;
+  // Sends FIN (shutdown SHUT_WR); reading goes on.
+  virtual void shutdown_write(Token token) = 0;
+  // reset: abort the connection (RST, SO_LINGER 0) instead of an orderly FIN.
+  virtual void close(Token token, bool reset = false) = 0;
+
+  // Runs until stop() (callable from the handler or another thread) is seen.
+  virtual void run(EventHandler& handler) = 0;
+  virtual void stop() = 0;
+
+  virtual uint32_t buffers_in_use() const = 0;
+};
+
+// Creates a reactor. Auto tries io_uring and falls back to epoll; `why` says which backend
+// was taken and why (for the start-up log). Returns nullptr with `why` set on failure.
+std::unique_ptr<Reactor> make_reactor(Backend backend, const ReactorOptions& options, std::string* why);
+
+const char* backend_name(Backend backend);
+
+}  // namespace wsring::net

@@ -1,0 +1,131 @@
+// wsring-echo: parses the command line, opens one SO_REUSEPORT listener and one reactor per
+// thread, and serves until SIGINT/SIGTERM (then closes every connection with 1001).
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/reactor.hpp"
+#include "net/socket.hpp"
+#include "server/config.hpp"
+#include "server/echo_server.hpp"
+#include "server/log.hpp"
+
+using namespace wsring;
+
+namespace {
+
+server::SharedState* g_shared = nullptr;
+
+void on_stop_signal(int) {
+  if (g_shared) g_shared->stop.store(true, std::memory_order_relaxed);
+}
+
+net::ReactorOptions reactor_options(const server::Config& config) {
+  net::ReactorOptions o;
+  o.recv_buffer_size = config.recv_buffer_size + uint32_t(net::kRecvHeadroom);
+  o.recv_buffer_count = config.recv_buffers;
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  server::Config config;
+  std::string message;
+  switch (server::parse_command_line(argc, argv, config, message)) {
+    case server::ParseOutcome::BadUsage:
+      std::fprintf(stderr, "%s\n", message.c_str());
+      return 2;
+    case server::ParseOutcome::Exit0:
+      std::fputs(message.c_str(), stdout);
+      return 0;
+    case server::ParseOutcome::Run:
+      break;
+  }
+  server::Logger log(config.log_level);
+
+  signal(SIGPIPE, SIG_IGN);
+  server::SharedState shared;
+  g_shared = &shared;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const uint64_t fd_limit = net::raise_fd_limit();
+
+  net::SocketAddress address;
+  std::string error;
+  net::parse_address(config.listen, address, &error);  // validated by the parser already
+  // The first listener fixes the port (port 0 picks one); the others join it with SO_REUSEPORT.
+  std::vector<int> listeners;
+  for (unsigned i = 0; i < config.threads; ++i) {
+    int fd = net::open_listener(address, true, 4096, &error);
+    if (fd < 0) {
+      log.error("%s", error.c_str());
+      return 1;
+    }
+    if (i == 0) address = net::local_address(fd);
+    listeners.push_back(fd);
+  }
+
+  // Each reactor is created on the thread that runs it: an io_uring set up with
+  // SINGLE_ISSUER|DEFER_TASKRUN may only be driven by its creator.
+  std::mutex mutex;
+  int exit_code = 0;
+  server::ServerStats totals;
+  auto serve = [&](unsigned index, std::string* why_out) {
+    std::string why;
+    auto reactor = net::make_reactor(config.backend, reactor_options(config), &why);
+    if (!reactor) {
+      log.error("cannot start the %s backend: %s", net::backend_name(config.backend), why.c_str());
+      std::lock_guard<std::mutex> lock(mutex);
+      exit_code = 1;
+      shared.stop.store(true);
+      return;
+    }
+    server::EchoServer echo(config, *reactor, listeners[index], shared, log);
+    if (why_out) {
+      *why_out = why;
+      log.info("wsring-echo %s: backend %s (%s), %u thread%s, listening on %s (fd limit %llu)", server::kVersion,
+               reactor->name(), why.c_str(), config.threads, config.threads == 1 ? "" : "s",
+               address.to_string().c_str(), static_cast<unsigned long long>(fd_limit));
+    }
+    echo.run();
+    std::lock_guard<std::mutex> lock(mutex);
+    const server::ServerStats& s = echo.stats();
+    totals.accepted += s.accepted;
+    totals.upgraded += s.upgraded;
+    totals.messages_echoed += s.messages_echoed;
+    totals.http_errors += s.http_errors;
+    totals.protocol_errors += s.protocol_errors;
+    totals.refused_over_limit += s.refused_over_limit;
+    totals.handshake_timeouts += s.handshake_timeouts;
+    totals.send_timeouts += s.send_timeouts;
+    totals.idle_timeouts += s.idle_timeouts;
+    totals.pool_exhausted += s.pool_exhausted;
+  };
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back(serve, i, nullptr);
+  std::string why;
+  serve(0, &why);
+  for (std::thread& t : threads) t.join();
+  for (int fd : listeners) ::close(fd);
+  log.info("stopped: %llu connections accepted, %llu upgraded, %llu messages echoed, %llu HTTP errors, "
+           "%llu protocol errors, %llu refused over the limit, %llu handshake timeouts, %llu send timeouts",
+           static_cast<unsigned long long>(totals.accepted), static_cast<unsigned long long>(totals.upgraded),
+           static_cast<unsigned long long>(totals.messages_echoed), static_cast<unsigned long long>(totals.http_errors),
+           static_cast<unsigned long long>(totals.protocol_errors),
+           static_cast<unsigned long long>(totals.refused_over_limit),
+           static_cast<unsigned long long>(totals.handshake_timeouts),
+           static_cast<unsigned long long>(totals.send_timeouts));
+  return exit_code;
+}
