@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <charconv>
 #include <cstring>
 
@@ -101,6 +103,16 @@ void set_tcp_nodelay(int fd) {
 uint64_t raise_fd_limit(uint64_t want) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  // A privileged process may also lift the hard limit, up to the kernel's fs.nr_open.
+  if (FILE* f = fopen("/proc/sys/fs/nr_open", "r")) {
+    unsigned long long nr_open = 0;
+    if (fscanf(f, "%llu", &nr_open) == 1 && nr_open > rl.rlim_max) {
+      rlimit wider = rl;
+      wider.rlim_max = rlim_t(std::min<unsigned long long>(nr_open, want));
+      if (wider.rlim_max > rl.rlim_max && setrlimit(RLIMIT_NOFILE, &wider) == 0) getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    fclose(f);
+  }
   rlim_t target = rl.rlim_max;
   if (want < target) target = want;
   if (rl.rlim_cur < target) {

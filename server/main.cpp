@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  const uint64_t fd_limit = net::raise_fd_limit();
+  const uint64_t fd_limit = net::raise_fd_limit(1u << 20);
 
   net::SocketAddress address;
   std::string error;
