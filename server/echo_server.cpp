@@ -98,6 +98,7 @@ void EchoServer::on_accept(int fd) {
 
 void EchoServer::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = conn(t);
+  ++stats_.receives;
   c.last_activity_ms = net::monotonic_ms();
   switch (c.state) {
     case State::Handshaking:
@@ -404,7 +405,8 @@ void EchoServer::start_send(net::Token t, Connection& c) {
     q.iov[i] = iovec{const_cast<uint8_t*>(s.data), s.size};
   }
   q.in_flight = true;
-  if (c.last_send_progress_ms == 0) c.last_send_progress_ms = net::monotonic_ms();
+  ++stats_.sends;
+  if (q.last_progress_ms == 0) q.last_progress_ms = net::monotonic_ms();
   reactor_.send(t, q.iov.data(), int(n));
 }
 
@@ -430,7 +432,7 @@ void EchoServer::on_send(net::Token t, int result) {
   }
   size_t sent = size_t(result);
   q.queued_bytes -= sent;
-  c.last_send_progress_ms = net::monotonic_ms();
+  q.last_progress_ms = net::monotonic_ms();
   while (q.head < q.segments.size()) {
     Segment& s = q.segments[q.head];
     if (sent < s.size) {  // a short send: continue where it stopped
@@ -448,8 +450,8 @@ void EchoServer::on_send(net::Token t, int result) {
     q.segments.clear();
     q.head = 0;
     q.queued_bytes = 0;
+    q.last_progress_ms = 0;
     c.out = nullptr;
-    c.last_send_progress_ms = 0;
     free_queues_.push_back(&q);
   }
   if (c.recv_paused && (!c.out || c.out->queued_bytes <= config_.max_backpressure / 2)) {
@@ -515,6 +517,7 @@ void EchoServer::on_closed(net::Token t) {
     q.segments.clear();
     q.head = 0;
     q.queued_bytes = 0;
+    q.last_progress_ms = 0;
     q.in_flight = false;
     free_queues_.push_back(&q);
     c.out = nullptr;
@@ -543,8 +546,8 @@ void EchoServer::schedule_timer(Connection& c, uint64_t now_ms) {
       deadline = std::min(deadline, c.last_activity_ms + seconds_to_ms(config_.ping_interval_s));
     if (config_.idle_timeout_s > 0)
       deadline = std::min(deadline, c.last_activity_ms + seconds_to_ms(config_.idle_timeout_s));
-    if (c.out && c.last_send_progress_ms)
-      deadline = std::min(deadline, c.last_send_progress_ms + seconds_to_ms(config_.send_timeout_s));
+    if (c.out && c.recv_paused)
+      deadline = std::min(deadline, c.out->last_progress_ms + seconds_to_ms(config_.send_timeout_s));
   }
   if (deadline == UINT64_MAX)
     timers_.cancel(c.timer);
@@ -568,8 +571,7 @@ void EchoServer::on_timer(net::Token t, Connection& c, uint64_t now_ms) {
     case State::Open:
       break;
   }
-  if (c.out && c.last_send_progress_ms &&
-      now_ms >= c.last_send_progress_ms + seconds_to_ms(config_.send_timeout_s)) {
+  if (c.out && c.recv_paused && now_ms >= c.out->last_progress_ms + seconds_to_ms(config_.send_timeout_s)) {
     ++stats_.send_timeouts;
     log_.debug("connection %u: send timeout, peer does not read", t);
     close_now(t, c, true);

@@ -36,6 +36,8 @@ struct ServerStats {
   uint64_t idle_timeouts = 0;
   uint64_t send_timeouts = 0;
   uint64_t pool_exhausted = 0;
+  uint64_t receives = 0;  // receive buffers handed to the server
+  uint64_t sends = 0;     // sends submitted
 };
 
 // State shared by all reactor threads of one process (read-mostly).
@@ -82,6 +84,7 @@ class EchoServer final : public net::EventHandler {
     size_t head = 0;             // first unsent segment
     std::vector<iovec> iov;      // the send in flight
     uint64_t queued_bytes = 0;   // unsent bytes, in flight included
+    uint64_t last_progress_ms = 0;  // when the peer last accepted bytes (for --send-timeout)
     bool in_flight = false;
   };
 
@@ -92,7 +95,6 @@ class EchoServer final : public net::EventHandler {
     SendQueue* out = nullptr;
     uint8_t* gather = nullptr;  // a request head that spans receive buffers (slow path)
     uint64_t last_activity_ms = 0;
-    uint64_t last_send_progress_ms = 0;
     uint32_t gather_size = 0;
     State state = State::Free;
     bool recv_paused = false;

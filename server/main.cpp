@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
     totals.send_timeouts += s.send_timeouts;
     totals.idle_timeouts += s.idle_timeouts;
     totals.pool_exhausted += s.pool_exhausted;
+    totals.receives += s.receives;
+    totals.sends += s.sends;
   };
 
   std::vector<std::thread> threads;
@@ -120,12 +122,14 @@ int main(int argc, char** argv) {
   for (std::thread& t : threads) t.join();
   for (int fd : listeners) ::close(fd);
   log.info("stopped: %llu connections accepted, %llu upgraded, %llu messages echoed, %llu HTTP errors, "
-           "%llu protocol errors, %llu refused over the limit, %llu handshake timeouts, %llu send timeouts",
+           "%llu protocol errors, %llu refused over the limit, %llu handshake timeouts, %llu send timeouts, "
+           "%llu receives, %llu sends",
            static_cast<unsigned long long>(totals.accepted), static_cast<unsigned long long>(totals.upgraded),
            static_cast<unsigned long long>(totals.messages_echoed), static_cast<unsigned long long>(totals.http_errors),
            static_cast<unsigned long long>(totals.protocol_errors),
            static_cast<unsigned long long>(totals.refused_over_limit),
            static_cast<unsigned long long>(totals.handshake_timeouts),
-           static_cast<unsigned long long>(totals.send_timeouts));
+           static_cast<unsigned long long>(totals.send_timeouts), static_cast<unsigned long long>(totals.receives),
+           static_cast<unsigned long long>(totals.sends));
   return exit_code;
 }
