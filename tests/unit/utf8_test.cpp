@@ -38,9 +38,9 @@ struct Verdict {
   bool complete;
 };
 
-Verdict reference(const Bytes& in) {
+Verdict reference(const uint8_t* in, size_t size) {
   size_t i = 0;
-  while (i < in.size()) {
+  while (i < size) {
     const uint8_t lead = in[i];
     size_t need;
     uint32_t cp;
@@ -60,7 +60,7 @@ Verdict reference(const Bytes& in) {
     // A lead byte alone can already be hopeless (C0, C1, F5..F7).
     if (lead == 0xC0 || lead == 0xC1 || lead > 0xF4) return {static_cast<long>(i), false};
     for (size_t k = 1; k <= need; ++k) {
-      if (i + k == in.size()) return {-1, false};
+      if (i + k == size) return {-1, false};
       const uint8_t c = in[i + k];
       if ((c & 0xC0) != 0x80) return {static_cast<long>(i + k), false};
       cp = (cp << 6) | (c & 0x3F);
@@ -79,6 +79,8 @@ Verdict reference(const Bytes& in) {
   }
   return {-1, true};
 }
+
+Verdict reference(const Bytes& in) { return reference(in.data(), in.size()); }
 
 // Runs the validator over pieces; returns fail offset (or -1) and at_boundary.
 Verdict run(const Bytes& in, const std::vector<size_t>& cuts) {
@@ -240,45 +242,55 @@ TEST(Utf8, ExactFailurePositionInLongBuffers) {
   }
 }
 
-// Differential against the reference decoder over every 1- and 2-byte input and every 3-byte
-// input with a non-ASCII lead, plus 4-byte inputs around the interesting leads.
+// Whole-buffer verdict of the validator under test.
+Verdict validate(const uint8_t* in, size_t size) {
+  Utf8Validator validator;
+  if (!validator.feed(in, size)) return {static_cast<long>(validator.failure_offset()), false};
+  return {-1, validator.at_boundary()};
+}
+
+bool same(const Verdict& a, const Verdict& b) { return a.fail_at == b.fail_at && a.complete == b.complete; }
+
+// Differential against the reference decoder over every 1- and 2-byte input, every 3-byte input
+// with a multi-byte lead of 3 or more bytes, and 4-byte inputs around the interesting leads.
 TEST(Utf8, ExhaustiveShortInputsMatchReference) {
-  Bytes in;
+  uint8_t in[4];
+  size_t mismatches = 0;
   for (int a = 0; a < 256; ++a) {
-    in = bytes({a});
-    Verdict ref = reference(in);
-    Verdict got = run(in, {});
-    ASSERT_EQ(got.fail_at, ref.fail_at) << a;
-    ASSERT_EQ(got.complete, ref.complete) << a;
+    in[0] = static_cast<uint8_t>(a);
+    mismatches += !same(validate(in, 1), reference(in, 1));
     for (int b = 0; b < 256; ++b) {
-      in = bytes({a, b});
-      ref = reference(in);
-      got = run(in, {});
-      ASSERT_EQ(got.fail_at, ref.fail_at) << a << " " << b;
-      ASSERT_EQ(got.complete, ref.complete) << a << " " << b;
-      if (a < 0xC0) continue;
-      for (int c = 0; c < 256; ++c) {
-        in = bytes({a, b, c});
-        ref = reference(in);
-        got = run(in, {});
-        ASSERT_EQ(got.fail_at, ref.fail_at) << a << " " << b << " " << c;
-        ASSERT_EQ(got.complete, ref.complete) << a << " " << b << " " << c;
+      in[1] = static_cast<uint8_t>(b);
+      if (!same(validate(in, 2), reference(in, 2))) {
+        ADD_FAILURE() << a << " " << b;
+        ++mismatches;
       }
+      if (a < 0xE0) continue;
+      for (int c = 0; c < 256; ++c) {
+        in[2] = static_cast<uint8_t>(c);
+        if (!same(validate(in, 3), reference(in, 3))) {
+          ADD_FAILURE() << a << " " << b << " " << c;
+          ++mismatches;
+        }
+      }
+      ASSERT_EQ(mismatches, 0u);
     }
   }
-  for (int a : {0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5}) {
+  for (int a : {0xC2, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5}) {
     for (int b : {0x7F, 0x80, 0x8F, 0x90, 0xBF, 0xC0}) {
       for (int c : {0x7F, 0x80, 0xBF, 0xC0}) {
         for (int d = 0; d < 256; ++d) {
-          in = bytes({a, b, c, d});
-          const Verdict ref = reference(in);
-          const Verdict got = run(in, {});
-          ASSERT_EQ(got.fail_at, ref.fail_at) << a << " " << b << " " << c << " " << d;
-          ASSERT_EQ(got.complete, ref.complete) << a << " " << b << " " << c << " " << d;
+          const uint8_t four[4] = {static_cast<uint8_t>(a), static_cast<uint8_t>(b), static_cast<uint8_t>(c),
+                                   static_cast<uint8_t>(d)};
+          if (!same(validate(four, 4), reference(four, 4))) {
+            ADD_FAILURE() << a << " " << b << " " << c << " " << d;
+            ++mismatches;
+          }
         }
       }
     }
   }
+  EXPECT_EQ(mismatches, 0u);
 }
 
 TEST(Utf8, EmptyInputIsValid) {
