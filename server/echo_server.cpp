@@ -301,7 +301,10 @@ void EchoServer::echo_frames(net::Token t, Connection& c, uint8_t* data, size_t 
         break;
       case ReadEventType::Control: {
         if (ev.control_opcode == Opcode::Pong) {
-          c.ping_outstanding = false;  // any pong proves the peer is alive
+          if (c.ping_outstanding) {  // any pong proves the peer is alive: ping again when due
+            c.ping_outstanding = false;
+            schedule_timer(c, c.last_activity_ms);
+          }
           break;
         }
         if (ev.control_opcode == Opcode::Ping) {
@@ -542,8 +545,10 @@ void EchoServer::schedule_timer(Connection& c, uint64_t now_ms) {
   if (c.state == State::Handshaking && c.close_queued) {
     deadline = now_ms + seconds_to_ms(config_.close_timeout_s);
   } else if (c.state == State::Open) {
-    if (config_.ping_interval_s > 0 && !c.ping_outstanding)
-      deadline = std::min(deadline, c.last_activity_ms + seconds_to_ms(config_.ping_interval_s));
+    // The next ping is due after one silent interval; a peer that stays silent for another
+    // interval after our ping is gone.
+    if (config_.ping_interval_s > 0)
+      deadline = std::min(deadline, c.last_activity_ms + seconds_to_ms(config_.ping_interval_s) * (c.ping_outstanding ? 2 : 1));
     if (config_.idle_timeout_s > 0)
       deadline = std::min(deadline, c.last_activity_ms + seconds_to_ms(config_.idle_timeout_s));
     if (c.out && c.recv_paused)
@@ -581,6 +586,11 @@ void EchoServer::on_timer(net::Token t, Connection& c, uint64_t now_ms) {
   if (config_.idle_timeout_s > 0 && silent >= seconds_to_ms(config_.idle_timeout_s)) {
     ++stats_.idle_timeouts;
     queue_close(t, c, core::close_code::going_away, "idle timeout");
+    return;
+  }
+  if (config_.ping_interval_s > 0 && c.ping_outstanding && silent >= 2 * seconds_to_ms(config_.ping_interval_s)) {
+    ++stats_.idle_timeouts;
+    queue_close(t, c, core::close_code::going_away, "ping timeout");
     return;
   }
   if (config_.ping_interval_s > 0 && !c.ping_outstanding && silent >= seconds_to_ms(config_.ping_interval_s)) {
