@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -291,6 +292,38 @@ TEST(Utf8, ExhaustiveShortInputsMatchReference) {
     }
   }
   EXPECT_EQ(mismatches, 0u);
+}
+
+// Long random texts (so the 64-byte multi-lane path runs) with random corruptions: fail position
+// and completeness match the reference, whole and fed in random pieces.
+TEST(Utf8, RandomMutationsMatchReference) {
+  std::mt19937 rng(12345);
+  const uint32_t pool[] = {'a', ' ', 0x7F, 0x80, 0xE9, 0x7FF, 0x800, 0x3BA, 0x4F60, 0xD7FF, 0xE000, 0xFFFD,
+                           0xFFFF, 0x10000, 0x1F30D, 0x10FFFF};
+  // Bytes that break things in interesting ways.
+  const uint8_t poison[] = {0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0x41, 0xA0, 0x90};
+  for (int round = 0; round < 4000; ++round) {
+    Bytes in;
+    const size_t target = 1 + rng() % 400;
+    const bool ascii_heavy = round % 3 == 0;
+    while (in.size() < target) {
+      const uint32_t cp = ascii_heavy && rng() % 4 ? 'x' : pool[rng() % std::size(pool)];
+      const Bytes encoded = encode(cp);
+      in.insert(in.end(), encoded.begin(), encoded.end());
+    }
+    const int mutations = static_cast<int>(rng() % 3);
+    for (int m = 0; m < mutations; ++m) in[rng() % in.size()] = poison[rng() % std::size(poison)];
+    if (rng() % 5 == 0) in.resize(rng() % (in.size() + 1));  // maybe cut inside a code point
+
+    const Verdict expected = reference(in.data(), in.size());
+    const Verdict whole = validate(in.data(), in.size());
+    ASSERT_TRUE(same(whole, expected)) << "round " << round << ": got " << whole.fail_at << " expected "
+                                       << expected.fail_at;
+    std::vector<size_t> cuts;
+    for (size_t at = rng() % 70; at < in.size(); at += 1 + rng() % 90) cuts.push_back(at);
+    const Verdict pieces = run(in, cuts);
+    ASSERT_TRUE(same(pieces, expected)) << "round " << round << " in pieces";
+  }
 }
 
 TEST(Utf8, EmptyInputIsValid) {
