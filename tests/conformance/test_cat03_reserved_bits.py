@@ -78,7 +78,7 @@ class ReservedBits(ServerTestCase):
         client.expect_close(1002)
 
     def test_3_9_rsv_on_continuation(self):
-        """RFC 6455 5.2: RSV bits on a continuation frame -> 1002; the message is not echoed."""
+        """RFC 6455 5.2: RSV bits on a continuation frame -> 1002; the message is never completed."""
         client = self.client()
         client.send(build_frame(OP_TEXT, "first half ", fin=False) + build_frame(OP_CONT, "second", rsv=4))
         client.expect_close(1002)

@@ -5,7 +5,6 @@ exceeded -> 1009 per RFC 6455 7.4.1)."""
 
 import os
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
@@ -37,20 +36,6 @@ def payload_for(opcode, size, seed=0):
 class Limits(ServerTestCase):
     """9.x: large and many messages."""
 
-    def send_in_background(self, client, data):
-        """Writes `data` from a thread so that reading echoes can proceed concurrently (a peer
-        that only writes could deadlock against a server applying backpressure)."""
-        errors = []
-
-        def writer():
-            try:
-                client.sock.sendall(data)
-            except OSError as error:
-                errors.append(error)
-        thread = threading.Thread(target=writer, daemon=True)
-        thread.start()
-        return thread, errors
-
     def test_9_5_1_thousand_small_messages_pipelined(self):
         """RFC 6455 5.4/5.6: 1000 16-byte text messages in one write come back in order."""
         client = self.client()
@@ -63,21 +48,19 @@ class Limits(ServerTestCase):
         """RFC 6455 5.4: 100 binary 64 KiB messages written while echoes are read concurrently."""
         client = self.client()
         messages = [pattern_bytes(64 * KiB, seed=i) for i in range(100)]
-        thread, errors = self.send_in_background(client, b"".join(build_frame(OP_BINARY, m) for m in messages))
+        client.send(b"".join(build_frame(OP_BINARY, m) for m in messages))  # written in the background
         for index, message in enumerate(messages):
             client.expect_message(OP_BINARY, message, timeout=bound(10.0), what="message %d" % index)
-        thread.join(bound(10.0))
-        self.assertEqual(errors, [])
+        client.join_writer()
 
     def test_9_5_3_four_4mib_messages_both_directions(self):
         """RFC 6455 5.4: 4 x 4 MiB binary sent while the echoes flow back (no deadlock)."""
         client = self.client()
         messages = [pattern_bytes(4 * MiB, seed=i) for i in range(4)]
-        thread, errors = self.send_in_background(client, b"".join(build_frame(OP_BINARY, m) for m in messages))
+        client.send(b"".join(build_frame(OP_BINARY, m) for m in messages))  # written in the background
         for index, message in enumerate(messages):
             client.expect_message(OP_BINARY, message, timeout=bound(20.0), what="message %d" % index)
-        thread.join(bound(10.0))
-        self.assertEqual(errors, [])
+        client.join_writer()
 
     def test_9_6_1_chopped_1mib_frame(self):
         """RFC 6455 5.2: a 1 MiB frame written in 4 KiB chunks is echoed."""

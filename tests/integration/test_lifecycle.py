@@ -229,6 +229,34 @@ class Timers(ServerTestCase):
         except ConnectionClosed:
             pass  # closed without a close frame: accepted
 
+    def test_send_timeout_aborts_peer_that_never_reads(self):
+        """--send-timeout 0.5 --max-backpressure 64K: a client that sends 32 MiB of messages and
+        never reads its echoes is cut off; another client keeps being served meanwhile."""
+        server = self.start_server("--send-timeout", "0.5", "--max-backpressure", "64K")
+        hog = self.client(server)
+        bystander = self.client(server)
+        message = build_frame(OP_BINARY, b"\xab" * 65536)
+        hog.send_tolerant(message * 512)  # background writer; blocks once the server stops reading
+        time.sleep(0.3)
+        bystander.echo(OP_TEXT, "not starved")
+        # Give the server well over --send-timeout without progress, then drain the hog: its
+        # connection must end (EOF or reset) before all the echoes have arrived.
+        time.sleep(bound(2.0))
+        hog.sock.settimeout(bound(6.0))
+        received = 0
+        try:
+            while True:
+                chunk = hog.sock.recv(1 << 20)
+                if not chunk:
+                    break
+                received += len(chunk)
+        except (ConnectionResetError, ConnectionAbortedError):
+            pass
+        except socket.timeout:
+            raise AssertionError("the non-reading client was not disconnected (got %d bytes back)" % received)
+        self.assertLess(received, 512 * 65536, "every echo was delivered: the client was never cut off")
+        bystander.echo(OP_TEXT, "still served")
+
     def test_idle_timeout_reset_by_traffic(self):
         """Traffic more often than --idle-timeout keeps the connection open."""
         server = self.start_server("--idle-timeout", "1")

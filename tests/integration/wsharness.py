@@ -47,6 +47,7 @@ CLOSE_INVALID_PAYLOAD, CLOSE_TOO_BIG = 1007, 1009
 
 MiB = 1 << 20
 KiB = 1 << 10
+LARGE_SEND = 256 * KiB  # writes at least this big go through a background thread
 DEFAULT_MAX_MESSAGE = 16 * MiB
 
 
@@ -534,22 +535,69 @@ class RawClient:
         self.timeout = timeout or bound(5.0)
         self.sock = connect(host, port, self.timeout)
         self.buffer = bytearray()
-        self.pending = collections.deque()  # control frames that arrived inside a fragmented message
+        # A data message the server has started but not finished (it may stream an echo as
+        # fragments arrive); control frames can come between its fragments.
+        self.partial_opcode = None
+        self.partial_parts = []
         self.response = None
+        self.writer = None        # background thread for large sends
+        self.writer_sock = None
+        self.writer_error = None
         self.close_sent = False
         self.eof = False
 
     # -- sending
     def send(self, data):
-        self.sock.sendall(data)
+        """Write all of data. Large writes go to a background thread so the test can read
+        echoes meanwhile: a server that streams its echo stops reading when its own output is
+        not consumed, and a client that only writes would deadlock with it."""
+        self.join_writer()
+        if len(data) >= LARGE_SEND:
+            self._start_writer(data, tolerant=False)
+        else:
+            self.sock.sendall(data)
 
     def send_tolerant(self, data):
-        """sendall that reports (rather than raises) a peer that already closed."""
+        """Like send, but a peer that already closed is not an error. Returns False if the
+        (foreground) write hit a closed connection."""
+        self.join_writer()
+        if len(data) >= LARGE_SEND:
+            self._start_writer(data, tolerant=True)
+            return True
         try:
             self.sock.sendall(data)
             return True
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             return False
+
+    def _start_writer(self, data, tolerant):
+        sock = self.sock.dup()
+        sock.settimeout(bound(60.0))
+        self.writer_sock = sock
+
+        def write():
+            try:
+                sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as error:
+                if not tolerant:
+                    self.writer_error = error
+            except OSError as error:
+                self.writer_error = error
+            finally:
+                sock.close()
+        self.writer = threading.Thread(target=write, daemon=True)
+        self.writer.start()
+
+    def join_writer(self, timeout=None):
+        """Wait for a background write to finish; re-raise its error."""
+        if self.writer is not None:
+            self.writer.join(timeout if timeout is not None else bound(60.0))
+            if self.writer.is_alive():
+                raise AssertionError("a large write did not complete (the server stopped reading)")
+            self.writer = None
+        if self.writer_error is not None:
+            error, self.writer_error = self.writer_error, None
+            raise AssertionError("background write failed: %r" % error)
 
     def send_in_chunks(self, data, chunk_size, delay=0.001):
         for start in range(0, len(data), chunk_size):
@@ -640,24 +688,24 @@ class RawClient:
         return frame
 
     def recv_message(self, timeout=None):
-        """Next complete data message or control frame, as a Message."""
-        if self.pending:
-            return self.pending.popleft()
-        frame = self.recv_frame(timeout)
-        if frame.opcode >= 8:
-            return Message(frame.opcode, frame.payload)
-        if frame.opcode == OP_CONT:
-            raise ServerProtocolError("server sent a continuation frame with no message in progress")
-        opcode, parts = frame.opcode, [frame.payload]
-        while not frame.fin:
+        """Next complete data message or control frame, as a Message, in wire order. Fragments
+        of an unfinished data message are kept (self.partial_*) across calls."""
+        while True:
             frame = self.recv_frame(timeout)
             if frame.opcode >= 8:
-                self.pending.append(Message(frame.opcode, frame.payload))
-                continue
-            if frame.opcode != OP_CONT:
+                return Message(frame.opcode, frame.payload)
+            if frame.opcode == OP_CONT:
+                if self.partial_opcode is None:
+                    raise ServerProtocolError("server sent a continuation frame with no message in progress")
+            elif self.partial_opcode is not None:
                 raise ServerProtocolError("server started a new message inside a fragmented one")
-            parts.append(frame.payload)
-        payload = b"".join(parts)
+            else:
+                self.partial_opcode = frame.opcode
+            self.partial_parts.append(frame.payload)
+            if frame.fin:
+                break
+        opcode, payload = self.partial_opcode, b"".join(self.partial_parts)
+        self.partial_opcode, self.partial_parts = None, []
         if opcode == OP_TEXT:
             try:
                 payload.decode("utf-8")
@@ -734,8 +782,8 @@ class RawClient:
 
     def expect_silence(self, timeout=0.3):
         """Nothing arrives within `timeout` (used for 'ignored' frames, followed by a positive check)."""
-        if self.pending or self.buffer:
-            raise AssertionError("unexpected data pending: %r %s" % (list(self.pending), preview(bytes(self.buffer))))
+        if self.buffer:
+            raise AssertionError("unexpected data pending: %s" % preview(bytes(self.buffer)))
         self.sock.settimeout(timeout)
         try:
             chunk = self.sock.recv(65536)
@@ -746,6 +794,11 @@ class RawClient:
         raise AssertionError("expected nothing, got %s" % (preview(chunk) if chunk else "TCP close"))
 
     def close(self):
+        if self.writer is not None and self.writer.is_alive():
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)  # unblocks the background writer
+            except OSError:
+                pass
         try:
             self.sock.close()
         except OSError:
