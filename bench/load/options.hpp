@@ -1,0 +1,73 @@
+// wsring-load's command line: what a run does, parsed and validated apart from main() so that
+// every flag and every bad value can be tested without opening a socket.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/reactor.hpp"
+
+namespace wsring::load {
+
+// Every payload starts with a 16-byte stamp (connection, sequence, send time), so no message
+// can be shorter.
+constexpr uint64_t kMinMessageSize = 16;
+constexpr uint64_t kMaxMessageSize = 256ull << 20;
+constexpr uint32_t kMaxConnections = 1u << 24;  // connection ids are 24 bits in the stamp
+constexpr uint32_t kMaxPipeline = 1u << 16;
+constexpr unsigned kMaxThreads = 256;
+constexpr unsigned kMaxSourceAddresses = 1u << 16;
+constexpr uint64_t kMaxSendBufferBytes = 8ull << 30;  // over all connections
+
+// ws://HOST[:PORT][/PATH]; HOST is numeric (IPv4 or [IPv6]) or localhost.
+struct WsUrl {
+  std::string host_header;  // "host:port" as sent in the Host header
+  std::string address;      // "host:port" / "[v6]:port", for net::parse_address
+  uint16_t port = 80;
+  std::string path = "/";
+};
+
+// Parses a ws:// URL. False with `error` set (one line) on bad input.
+bool parse_ws_url(std::string_view text, WsUrl& out, std::string* error);
+
+struct LoadOptions {
+  std::string url_text;
+  WsUrl url;
+  uint32_t connections = 100;
+  double duration_s = 10;        // used when messages == 0
+  uint64_t messages = 0;         // 0: run for duration_s
+  uint64_t size_min = 32;
+  uint64_t size_max = 32;
+  bool text = false;
+  uint32_t pipeline = 1;         // messages in flight per connection
+  double rate = 0;               // messages/s over all connections; 0: closed loop
+  double ramp_up_s = 0;          // open the connections evenly over this long
+  unsigned threads = 1;
+  double connect_rate = 0;       // new connections per second over all threads; 0: unlimited
+  bool handshake_only = false;
+  std::string json_path;
+  std::vector<std::string> source_addresses;  // IPv4/IPv6 literals to bind() before connect()
+  net::Backend backend = net::Backend::Auto;
+};
+
+enum class ParseOutcome { Run, Exit0, BadUsage };
+
+// Parses argv. On BadUsage `message` is one line that names the flag at fault; on Exit0 it holds
+// the --help text.
+ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& options, std::string& message);
+
+// "32", "16K", "1M", "2MiB" (binary suffixes). False on junk, zero suffix overflow.
+bool parse_byte_count(std::string_view text, uint64_t& out);
+// Positive or zero decimal number ("0.5", "30"). False on junk, negative, inf or nan.
+bool parse_decimal(std::string_view text, double& out);
+// Decimal integer without sign or suffix. False on junk or overflow.
+bool parse_integer(std::string_view text, uint64_t& out);
+// "A", "A-B" (an IPv4 range, inclusive) or "A,B,C" (any literals). False with `error` set.
+bool parse_source_addresses(std::string_view text, std::vector<std::string>& out, std::string* error);
+
+extern const char* const kLoadVersion;
+extern const char kLoadUsage[];
+
+}  // namespace wsring::load

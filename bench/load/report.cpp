@@ -1,0 +1,184 @@
+#include "bench/load/report.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+namespace wsring::load {
+namespace {
+
+double per_second(uint64_t count, double seconds) { return seconds > 0 ? double(count) / seconds : 0.0; }
+
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char ch : text) {
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (ch < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\u%04x", ch);
+          out += buf;
+        } else {
+          out += char(ch);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string number(double value) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.3f", value);
+  return buf;
+}
+
+std::string number(uint64_t value) { return std::to_string(value); }
+
+std::string distribution_json(const LatencyHistogram& h) {
+  return "{\"count\": " + number(h.count()) + ", \"min\": " + number(h.min()) + ", \"mean\": " + number(h.mean()) +
+         ", \"p50\": " + number(h.percentile(50)) + ", \"p90\": " + number(h.percentile(90)) +
+         ", \"p99\": " + number(h.percentile(99)) + ", \"p999\": " + number(h.percentile(99.9)) +
+         ", \"p9999\": " + number(h.percentile(99.99)) + ", \"max\": " + number(h.max()) + "}";
+}
+
+void print_distribution(std::FILE* out, const char* name, const LatencyHistogram& h) {
+  if (h.count() == 0) {
+    std::fprintf(out, "  %-14s (none)\n", name);
+    return;
+  }
+  std::fprintf(out, "  %-14s %9llu %9llu %9llu %9llu %9llu %9llu %10.1f\n", name,
+               static_cast<unsigned long long>(h.percentile(50)), static_cast<unsigned long long>(h.percentile(90)),
+               static_cast<unsigned long long>(h.percentile(99)), static_cast<unsigned long long>(h.percentile(99.9)),
+               static_cast<unsigned long long>(h.percentile(99.99)), static_cast<unsigned long long>(h.max()), h.mean());
+}
+
+std::string size_text(const LoadOptions& o) {
+  if (o.size_min == o.size_max) return std::to_string(o.size_min) + " B";
+  return std::to_string(o.size_min) + "-" + std::to_string(o.size_max) + " B";
+}
+
+}  // namespace
+
+int exit_status(const WorkerTotals& totals) {
+  return totals.error_total() > 0 || totals.mismatched > 0 || totals.lost > 0 ? 1 : 0;
+}
+
+void print_summary(std::FILE* out, const RunReport& r) {
+  const LoadOptions& o = *r.options;
+  const WorkerTotals& t = r.totals;
+  std::fprintf(out, "\nwsring-load %s: %u connection%s, %u thread%s, backend %s%s\n", o.url_text.c_str(), o.connections,
+               o.connections == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s", r.backend.c_str(),
+               r.interrupted ? " (interrupted)" : "");
+  if (o.handshake_only) {
+    std::fprintf(out, "  mode           handshake only (connect, upgrade, close)\n");
+  } else {
+    std::fprintf(out, "  mode           %s %s, pipeline %u, %s", o.text ? "text" : "binary", size_text(o).c_str(),
+                 o.pipeline, o.rate > 0 ? "open loop" : "closed loop");
+    if (o.rate > 0) std::fprintf(out, " at %.0f msg/s", o.rate);
+    std::fprintf(out, "\n");
+  }
+  std::fprintf(out, "  time           %.2f s measured (of %.2f s in all)\n\n", r.window_s, r.elapsed_s);
+
+  if (!o.handshake_only) {
+    std::fprintf(out, "  messages       %14s %14s\n", "total", "per second");
+    std::fprintf(out, "  sent           %14llu\n", static_cast<unsigned long long>(t.sent));
+    std::fprintf(out, "  received       %14llu %14.0f\n", static_cast<unsigned long long>(t.received),
+                 per_second(r.window_messages, r.window_s));
+    std::fprintf(out, "  payload bytes  %14llu %11.2f MB/s\n", static_cast<unsigned long long>(t.bytes_received),
+                 per_second(r.window_bytes, r.window_s) / 1e6);
+    std::fprintf(out, "  in flight      %14llu\n", static_cast<unsigned long long>(t.in_flight));
+    std::fprintf(out, "  lost           %14llu\n", static_cast<unsigned long long>(t.lost));
+    std::fprintf(out, "  mismatched     %14llu\n\n", static_cast<unsigned long long>(t.mismatched));
+  } else {
+    std::fprintf(out, "  handshakes     %14llu %14.0f per second\n\n", static_cast<unsigned long long>(t.opened),
+                 per_second(r.window_handshakes, r.window_s));
+  }
+
+  std::fprintf(out, "  %-14s %9s %9s %9s %9s %9s %9s %10s\n", "(microseconds)", "p50", "p90", "p99", "p99.9",
+               "p99.99", "max", "mean");
+  if (!o.handshake_only) print_distribution(out, "latency", t.latency_us);
+  print_distribution(out, "connect", t.connect_us);
+  print_distribution(out, "handshake", t.handshake_us);
+
+  std::fprintf(out, "\n  connections    %llu opened, %llu failed, %llu closed cleanly\n",
+               static_cast<unsigned long long>(t.opened), static_cast<unsigned long long>(t.failed),
+               static_cast<unsigned long long>(t.closed_cleanly));
+  if (t.error_total() == 0) {
+    std::fprintf(out, "  errors         none\n");
+  } else {
+    std::fprintf(out, "  errors         %llu\n", static_cast<unsigned long long>(t.error_total()));
+    for (size_t k = 0; k < kErrorKindCount; ++k) {
+      if (!t.errors[k]) continue;
+      std::fprintf(out, "    %-18s %10llu  first: %s\n", error_kind_name(ErrorKind(k)),
+                   static_cast<unsigned long long>(t.errors[k]), t.first_detail[k].c_str());
+    }
+  }
+  std::fflush(out);
+}
+
+std::string format_json(const RunReport& r) {
+  const LoadOptions& o = *r.options;
+  const WorkerTotals& t = r.totals;
+  std::string sources = "[";
+  for (size_t i = 0; i < o.source_addresses.size(); ++i) sources += (i ? ", " : "") + json_string(o.source_addresses[i]);
+  sources += "]";
+  std::string j = "{\n";
+  j += "  \"tool\": \"wsring-load\",\n  \"version\": " + json_string(kLoadVersion) + ",\n";
+  j += "  \"parameters\": {\"url\": " + json_string(o.url_text) + ", \"connections\": " + number(uint64_t(o.connections)) +
+       ", \"duration_s\": " + (o.messages ? std::string("null") : number(o.duration_s)) +
+       ", \"messages\": " + (o.messages ? number(o.messages) : std::string("null")) +
+       ", \"size_min\": " + number(o.size_min) + ", \"size_max\": " + number(o.size_max) +
+       ", \"type\": " + (o.text ? "\"text\"" : "\"binary\"") + ", \"pipeline\": " + number(uint64_t(o.pipeline)) +
+       ", \"rate\": " + (o.rate > 0 ? number(o.rate) : std::string("null")) + ", \"ramp_up_s\": " + number(o.ramp_up_s) +
+       ", \"threads\": " + number(uint64_t(o.threads)) +
+       ", \"connect_rate\": " + (o.connect_rate > 0 ? number(o.connect_rate) : std::string("null")) +
+       ", \"handshake_only\": " + (o.handshake_only ? "true" : "false") + ", \"source_addrs\": " + sources +
+       ", \"backend\": " + json_string(r.backend) + ", \"backend_requested\": " + json_string(net::backend_name(o.backend)) +
+       "},\n";
+  j += "  \"elapsed_s\": " + number(r.elapsed_s) + ",\n  \"window_s\": " + number(r.window_s) +
+       ",\n  \"interrupted\": " + (r.interrupted ? "true" : "false") + ",\n";
+  j += "  \"messages\": {\"sent\": " + number(t.sent) + ", \"received\": " + number(t.received) +
+       ", \"in_flight\": " + number(t.in_flight) + ", \"lost\": " + number(t.lost) +
+       ", \"mismatched\": " + number(t.mismatched) + "},\n";
+  j += "  \"bytes\": {\"sent\": " + number(t.bytes_sent) + ", \"received\": " + number(t.bytes_received) + "},\n";
+  j += "  \"throughput\": {\"msgs_per_s\": " + number(per_second(r.window_messages, r.window_s)) +
+       ", \"bytes_per_s\": " + number(per_second(r.window_bytes, r.window_s)) +
+       ", \"handshakes_per_s\": " + number(per_second(r.window_handshakes, r.window_s)) + "},\n";
+  j += "  \"latency_us\": " + distribution_json(t.latency_us) + ",\n";
+  j += "  \"connect_us\": " + distribution_json(t.connect_us) + ",\n";
+  j += "  \"handshake_us\": " + distribution_json(t.handshake_us) + ",\n";
+  j += "  \"connections\": {\"opened\": " + number(t.opened) + ", \"failed\": " + number(t.failed) +
+       ", \"closed_cleanly\": " + number(t.closed_cleanly) + "},\n";
+  j += "  \"errors\": {\"total\": " + number(t.error_total());
+  for (size_t k = 0; k < kErrorKindCount; ++k) j += ", " + json_string(error_kind_name(ErrorKind(k))) + ": " + number(t.errors[k]);
+  j += "},\n  \"error_details\": {";
+  bool first = true;
+  for (size_t k = 0; k < kErrorKindCount; ++k) {
+    if (!t.errors[k]) continue;
+    j += (first ? "" : ", ") + json_string(error_kind_name(ErrorKind(k))) + ": " + json_string(t.first_detail[k]);
+    first = false;
+  }
+  j += "},\n  \"exit_status\": " + std::to_string(exit_status(t)) + "\n}\n";
+  return j;
+}
+
+bool write_json(const std::string& path, const RunReport& report, std::string* error) {
+  const std::string text = format_json(report);
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) {
+    if (error) *error = "cannot write " + path + ": " + strerror(errno);
+    return false;
+  }
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !ok) {
+    if (error) *error = "cannot write " + path + ": " + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace wsring::load

@@ -1,0 +1,33 @@
+// The end of a run: the summary table (stdout), the JSON document (--json, layout documented in
+// bench/README.md) and the exit status.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "bench/load/options.hpp"
+#include "bench/load/stats.hpp"
+
+namespace wsring::load {
+
+struct RunReport {
+  const LoadOptions* options = nullptr;
+  std::string backend;           // the backend actually used
+  WorkerTotals totals;           // merged over the workers
+  double elapsed_s = 0;          // from the first connect to the last close
+  double window_s = 0;           // the measured window (all connections open, traffic flowing)
+  uint64_t window_messages = 0;  // echoes received within the window
+  uint64_t window_bytes = 0;     // their payload bytes
+  uint64_t window_handshakes = 0;
+  bool interrupted = false;      // stopped by a signal
+};
+
+// 0 clean, 1 when anything went wrong: errors of any kind, mismatches, lost messages.
+int exit_status(const WorkerTotals& totals);
+
+void print_summary(std::FILE* out, const RunReport& report);
+std::string format_json(const RunReport& report);
+// Writes format_json() to `path`. False with `error` set on failure.
+bool write_json(const std::string& path, const RunReport& report, std::string* error);
+
+}  // namespace wsring::load

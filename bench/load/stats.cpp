@@ -1,0 +1,49 @@
+#include "bench/load/stats.hpp"
+
+namespace wsring::load {
+
+const char* error_kind_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::ConnectFailed: return "connect_failed";
+    case ErrorKind::HandshakeFailed: return "handshake_failed";
+    case ErrorKind::HandshakeTimeout: return "handshake_timeout";
+    case ErrorKind::ProtocolError: return "protocol_error";
+    case ErrorKind::Mismatch: return "mismatch";
+    case ErrorKind::UnexpectedMessage: return "unexpected_message";
+    case ErrorKind::UnexpectedClose: return "unexpected_close";
+    case ErrorKind::UnexpectedEof: return "unexpected_eof";
+    case ErrorKind::RecvError: return "recv_error";
+    case ErrorKind::SendError: return "send_error";
+    case ErrorKind::CloseTimeout: return "close_timeout";
+    case ErrorKind::Count: break;
+  }
+  return "unknown";
+}
+
+void WorkerTotals::merge(const WorkerTotals& other) {
+  sent += other.sent;
+  received += other.received;
+  bytes_sent += other.bytes_sent;
+  bytes_received += other.bytes_received;
+  lost += other.lost;
+  in_flight += other.in_flight;
+  mismatched += other.mismatched;
+  opened += other.opened;
+  failed += other.failed;
+  closed_cleanly += other.closed_cleanly;
+  for (size_t k = 0; k < kErrorKindCount; ++k) {
+    if (errors[k] == 0 && other.errors[k] != 0) first_detail[k] = other.first_detail[k];
+    errors[k] += other.errors[k];
+  }
+  latency_us.merge(other.latency_us);
+  connect_us.merge(other.connect_us);
+  handshake_us.merge(other.handshake_us);
+}
+
+uint64_t WorkerTotals::error_total() const {
+  uint64_t total = 0;
+  for (uint64_t e : errors) total += e;
+  return total;
+}
+
+}  // namespace wsring::load

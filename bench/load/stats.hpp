@@ -1,0 +1,76 @@
+// The figures a run collects: errors by kind, live counters the progress line reads while the
+// workers run, and the totals the summary and the JSON report are made from.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "bench/load/histogram.hpp"
+
+namespace wsring::load {
+
+enum class ErrorKind : uint8_t {
+  ConnectFailed,      // socket(), bind() or connect() failed
+  HandshakeFailed,    // the answer to the upgrade request was not a valid 101
+  HandshakeTimeout,   // no valid 101 within kHandshakeTimeout of the connect start
+  ProtocolError,      // the server sent frames RFC 6455 forbids (as the client-side reader sees it)
+  Mismatch,           // an echo differed from what was sent (payload, size, type or order)
+  UnexpectedMessage,  // a message arrived while none was outstanding
+  UnexpectedClose,    // the server sent a close frame we had not asked for
+  UnexpectedEof,      // the server ended the TCP stream without a close handshake
+  RecvError,          // the socket failed while reading (e.g. reset)
+  SendError,          // the socket failed while writing
+  CloseTimeout,       // the server did not finish the close handshake in time
+  Count,
+};
+constexpr size_t kErrorKindCount = size_t(ErrorKind::Count);
+const char* error_kind_name(ErrorKind kind);  // the JSON key, e.g. "unexpected_eof"
+
+// Written by one worker thread only, read by the progress printer: relaxed loads and stores,
+// no read-modify-write on the hot path.
+class LiveCounter {
+ public:
+  void add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void sub(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  void set(uint64_t v) { value_.store(v, std::memory_order_relaxed); }
+  uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+struct alignas(64) LiveCounters {
+  LiveCounter sent;            // messages handed to the socket (written into a send buffer)
+  LiveCounter received;        // echoes that came back whole (mismatched ones included)
+  LiveCounter bytes_sent;      // payload bytes
+  LiveCounter bytes_received;  // payload bytes
+  LiveCounter lost;            // outstanding on a connection that failed
+  LiveCounter in_flight_at_close;  // outstanding on a connection closed at the end of the run
+  LiveCounter mismatched;
+  LiveCounter errors;          // all kinds
+  LiveCounter open;            // connections open now (upgraded, not yet closed)
+  LiveCounter opened;          // upgrades completed
+  LiveCounter failed;          // connection attempts that failed before the upgrade
+  LiveCounter last_echo_ns;    // run clock of the latest complete echo
+  std::atomic<bool> connect_done{false};  // every initial connection is open or has failed
+  std::atomic<bool> exhausted{false};     // --messages: budget sent and nothing outstanding
+  std::atomic<bool> finished{false};      // every connection closed; the reactor stopped
+};
+
+// What a worker hands back at the end (read after join).
+struct WorkerTotals {
+  uint64_t sent = 0, received = 0, bytes_sent = 0, bytes_received = 0;
+  uint64_t lost = 0, in_flight = 0, mismatched = 0;
+  uint64_t opened = 0, failed = 0, closed_cleanly = 0;
+  uint64_t errors[kErrorKindCount] = {};
+  LatencyHistogram latency_us;
+  LatencyHistogram connect_us;
+  LatencyHistogram handshake_us;
+  std::string first_detail[kErrorKindCount];  // what the first error of each kind was, for debugging
+
+  void merge(const WorkerTotals& other);
+  uint64_t error_total() const;
+};
+
+}  // namespace wsring::load

@@ -1,0 +1,697 @@
+#include "bench/load/worker.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/close.hpp"
+#include "core/frame.hpp"
+#include "core/unmask.hpp"
+
+namespace wsring::load {
+
+using core::Opcode;
+using core::ReadEventType;
+
+namespace {
+
+constexpr uint64_t kScanIntervalNs = 50'000'000;
+constexpr uint32_t kControlFrameMax = uint32_t(core::kMaxFrameHeaderSize + core::kMaxControlPayload);
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+uint64_t ns_to_us(uint64_t ns) { return (ns + 500) / 1000; }
+
+std::string describe_bytes(const uint8_t* data, size_t size) {
+  std::string out;
+  char hex[4];
+  for (size_t i = 0; i < size && i < 8; ++i) {
+    snprintf(hex, sizeof hex, "%02x", data[i]);
+    if (i) out += ' ';
+    out += hex;
+  }
+  return out;
+}
+
+}  // namespace
+
+uint64_t run_clock_ns(const SharedRun& run) { return monotonic_ns() - run.epoch_ns; }
+
+LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, SharedRun& run, LiveCounters& live,
+                       net::Reactor& reactor)
+    : options_(options),
+      plan_(plan),
+      run_(run),
+      live_(live),
+      reactor_(reactor),
+      pattern_(options.handshake_only ? kStampSize : options.size_max, options.text),
+      pipeline_(options.pipeline),
+      opcode_(options.text ? Opcode::Text : Opcode::Binary),
+      rng_state_(0x9E3779B97F4A7C15ull ^ (uint64_t(plan.index) << 32) ^ monotonic_ns()) {
+  const uint32_t count = local_count(options.connections, plan.workers, plan.index);
+  // Room for `pipeline` data frames plus a pong and a close, or for the upgrade request.
+  const uint64_t frames = options.handshake_only ? 0 : uint64_t(pipeline_) * (options.size_max + core::kMaxFrameHeaderSize);
+  const uint64_t request = 512 + options.url.host_header.size() + options.url.path.size();
+  buffer_capacity_ = uint32_t(frames + std::max<uint64_t>(request, 2 * kControlFrameMax));
+  buffer_slab_.reset(new uint8_t[size_t(buffer_capacity_) * 2 * count]);
+  if (!options.handshake_only) {
+    ring_time_.reset(new uint64_t[size_t(pipeline_) * count]());
+    ring_size_.reset(new uint32_t[size_t(pipeline_) * count]());
+  }
+  reader_limits_.max_message_size = std::max<uint64_t>(16u << 20, 2 * options.size_max);
+
+  connections_.resize(count);
+  ready_.reserve(count);
+  for (uint32_t j = 0; j < count; ++j) {
+    Connection& c = connections_[j];
+    c.local = j;
+    c.global_id = j * plan.workers + plan.index;
+    c.buf[0] = buffer_slab_.get() + size_t(buffer_capacity_) * 2 * j;
+    c.buf[1] = c.buf[0] + buffer_capacity_;
+  }
+  for (uint32_t j = count; j > 0; --j) ready_.push_back(j - 1);
+  unresolved_first_attempts_ = count;
+
+  double interval_s = 0;
+  if (options.connect_rate > 0) interval_s = 1.0 / options.connect_rate;
+  if (options.ramp_up_s > 0) interval_s = std::max(interval_s, options.ramp_up_s / options.connections);
+  connect_interval_ns_ = uint64_t(interval_s * 1e9 * plan.workers);
+  // Interleave the workers' connects: worker i starts i/workers of an interval late.
+  next_connect_ns_ = connect_interval_ns_ / plan.workers * plan.index;
+
+  if (options.rate > 0)
+    scheduler_ = std::make_unique<RateScheduler>(options.rate, options.connections, plan.index, plan.workers, count);
+  if (count == 0) live_.connect_done.store(true);
+  if (plan.message_budget == 0 && options.messages > 0) live_.exhausted.store(true);
+}
+
+LoadWorker::~LoadWorker() = default;
+
+void LoadWorker::run() {
+  start_connects(now_ns());
+  reactor_.run(*this);
+  live_.finished.store(true);
+}
+
+WorkerTotals LoadWorker::take_totals() {
+  totals_.sent = live_.sent.get();
+  totals_.received = live_.received.get();
+  totals_.bytes_sent = live_.bytes_sent.get();
+  totals_.bytes_received = live_.bytes_received.get();
+  totals_.lost = live_.lost.get();
+  totals_.in_flight = live_.in_flight_at_close.get() + outstanding_total_;
+  totals_.mismatched = live_.mismatched.get();
+  totals_.opened = live_.opened.get();
+  totals_.failed = live_.failed.get();
+  return std::move(totals_);
+}
+
+void LoadWorker::count_error(ErrorKind kind, const std::string& detail) {
+  const size_t k = size_t(kind);
+  if (totals_.errors[k]++ == 0) totals_.first_detail[k] = detail;
+  live_.errors.add();
+}
+
+// ---------------------------------------------------------------------------------------
+// Connecting and the opening handshake
+
+void LoadWorker::start_connects(uint64_t now) {
+  const RunPhase phase = RunPhase(run_.phase.load(std::memory_order_relaxed));
+  if (draining_ || phase >= RunPhase::Draining) return;
+  // Bounded by the queue's length on entry: a refused attempt requeues itself.
+  for (size_t budget = ready_.size(); budget > 0 && !ready_.empty() && pending_handshakes_ < kMaxPendingHandshakes &&
+                                      now >= next_connect_ns_;
+       --budget) {
+    const uint32_t local = ready_.back();
+    ready_.pop_back();
+    if (connect_interval_ns_) {
+      // Keep the pace; after a stall allow a short burst, not an unbounded catch-up.
+      next_connect_ns_ = std::max(next_connect_ns_ + connect_interval_ns_, now > connect_interval_ns_ ? now - connect_interval_ns_ : 0);
+    }
+    start_connect(connections_[local], now);
+  }
+}
+
+void LoadWorker::start_connect(Connection& c, uint64_t now) {
+  const net::Token t = c.local;
+  c.close_sent = c.close_received = c.failed = c.send_in_flight = c.pong_queued = false;
+  c.msg_active = c.msg_bad = c.msg_unexpected = false;
+  c.fill = 0;
+  c.fill_len = c.fly_len = c.fly_off = 0;
+  c.next_seq = c.acked_seq = c.due_seq = 0;
+  c.head.clear();
+  c.started_ns = now;
+  c.deadline_ns = now + kHandshakeTimeoutNs;
+  ++connect_attempts_;
+
+  const int fd = ::socket(plan_.target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // No socket: the connection stays Idle. --handshake-only runs retry it later; a plain run
+  // goes on with the connections it got.
+  auto refuse = [&](const std::string& what, int error) {
+    count_error(ErrorKind::ConnectFailed, what + ": " + strerror(error));
+    if (c.first_attempt) live_.failed.add();
+    resolve_first_attempt(c);
+    if (options_.handshake_only) ready_.insert(ready_.begin(), c.local);
+  };
+  if (fd < 0) {
+    refuse("socket", errno);
+    return;
+  }
+  if (!plan_.sources.empty()) {
+    const net::SocketAddress& source = plan_.sources[(connect_attempts_ * plan_.workers + plan_.index) % plan_.sources.size()];
+    // Pick the port at connect() time from the whole 4-tuple, not at bind() time from the
+    // source address alone: that is what lifts the ephemeral port limit.
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (::bind(fd, source.get(), source.length) < 0) {
+      const int error = errno;
+      ::close(fd);
+      refuse("bind " + source.to_string(), error);
+      return;
+    }
+  }
+  c.state = State::Connecting;
+  ++pending_handshakes_;
+  ++live_connections_;
+  reactor_.connect(t, fd, plan_.target.get(), plan_.target.length);
+}
+
+void LoadWorker::resolve_first_attempt(Connection& c) {
+  if (!c.first_attempt) return;
+  c.first_attempt = false;
+  if (--unresolved_first_attempts_ == 0) live_.connect_done.store(true, std::memory_order_relaxed);
+}
+
+void LoadWorker::on_accept(int fd) { ::close(fd); }  // never listens
+
+void LoadWorker::on_connect(net::Token t, int result) {
+  Connection& c = connections_[t];
+  if (c.state != State::Connecting) return;
+  const uint64_t now = now_ns();
+  if (result < 0) {
+    fail(t, c, ErrorKind::ConnectFailed, std::string("connect: ") + strerror(-result));
+    return;
+  }
+  totals_.connect_us.record(ns_to_us(now - c.started_ns));
+  c.state = State::Handshaking;
+  core::generate_client_key(c.key);
+  core::ClientRequestOptions request;
+  request.host = options_.url.host_header;
+  request.path = options_.url.path;
+  const size_t n = core::write_client_request(
+      std::span<char>(reinterpret_cast<char*>(c.buf[c.fill] + c.fill_len), buffer_capacity_ - c.fill_len),
+      std::string_view(c.key, core::kClientKeySize), request);
+  c.fill_len += uint32_t(n);
+  flush(t, c);
+}
+
+void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  uint8_t* base = data;
+  if (!c.head.empty()) {
+    c.head.append(input);
+    input = c.head;
+    base = reinterpret_cast<uint8_t*>(c.head.data());
+  }
+  const core::ClientHandshakeResult r =
+      core::validate_upgrade_response(input, std::string_view(c.key, core::kClientKeySize), {});
+  if (r.error == core::ClientHandshakeError::NeedMore) {
+    if (c.head.empty()) c.head.assign(input);
+    return;
+  }
+  if (r.error != core::ClientHandshakeError::None) {
+    std::string detail = std::string("upgrade refused: ") + core::to_string(r.error);
+    if (r.status) detail += " (HTTP " + std::to_string(r.status) + ")";
+    fail(t, c, ErrorKind::HandshakeFailed, detail);
+    return;
+  }
+  totals_.handshake_us.record(ns_to_us(now - c.started_ns));
+  c.state = State::Open;
+  c.counted_open = true;
+  --pending_handshakes_;
+  live_.open.add();
+  live_.opened.add();
+  resolve_first_attempt(c);
+  c.deadline_ns = ~uint64_t{0};
+  c.reader = core::MessageReader(core::Role::Client, reader_limits_);
+
+  if (options_.handshake_only) {
+    begin_close(t, c, now);
+  } else if (draining_) {
+    begin_close(t, c, now);
+  }
+  // Frames may follow the head in the same receive (not from an echo server, but legal).
+  if (r.consumed < input.size()) handle_frames(t, c, base + r.consumed, input.size() - r.consumed, now);
+  c.head.clear();
+  if (c.state == State::Open) {
+    top_up(c, now);
+    flush(t, c);
+  }
+  start_connects(now);
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages out
+
+bool LoadWorker::sending_allowed() const {
+  if (draining_ || options_.handshake_only) return false;
+  return true;
+}
+
+void LoadWorker::top_up(Connection& c, uint64_t now) {
+  if (c.state != State::Open || c.close_sent || !sending_allowed()) return;
+  uint64_t limit = c.acked_seq + pipeline_;
+  if (scheduler_) limit = std::min(limit, c.due_seq);
+  if (plan_.message_budget) limit = std::min(limit, c.next_seq + (plan_.message_budget - sent_));
+  while (c.next_seq < limit) write_message(c, scheduler_ ? scheduler_->intended_ns(c.local, c.next_seq) : now);
+}
+
+void LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
+  uint64_t size = options_.size_min;
+  if (options_.size_max > options_.size_min) {
+    // xorshift64*: a cheap, decent generator for sizes (not for masks).
+    rng_state_ ^= rng_state_ >> 12;
+    rng_state_ ^= rng_state_ << 25;
+    rng_state_ ^= rng_state_ >> 27;
+    const uint64_t r = rng_state_ * 0x2545F4914F6CDD1Dull;
+    size += r % (options_.size_max - options_.size_min + 1);
+  }
+  const size_t header = core::frame_header_size(size, true);
+  if (c.fill_len + header + size > buffer_capacity_) return;  // cannot happen: the window bounds the buffer
+  uint8_t* dst = c.buf[c.fill] + c.fill_len;
+  uint8_t key[4];
+  masks_.next(key);
+  core::write_frame_header(dst, opcode_, true, size, key);
+  Stamp stamp{c.global_id, uint32_t(c.next_seq), stamp_ns};
+  write_payload(dst + header, size, stamp, pattern_);
+  core::apply_mask(dst + header, size, key, 0);
+  c.fill_len += uint32_t(header + size);
+
+  const size_t slot = size_t(c.local) * pipeline_ + c.next_seq % pipeline_;
+  ring_time_[slot] = stamp_ns;
+  ring_size_[slot] = uint32_t(size);
+  ++c.next_seq;
+  ++sent_;
+  ++outstanding_total_;
+  live_.sent.add();
+  live_.bytes_sent.add(size);
+}
+
+void LoadWorker::pump_rate(uint64_t now) {
+  if (!rate_started_ || draining_) return;
+  while (scheduler_->due(now)) {
+    Connection& c = connections_[scheduler_->next_local()];
+    const uint64_t sequence = scheduler_->next_sequence();
+    scheduler_->advance();
+    if (c.state != State::Open || c.close_sent) continue;  // a failed connection sends nothing
+    c.due_seq = sequence + 1;
+    top_up(c, now);
+    flush(c.local, c);
+  }
+}
+
+void LoadWorker::queue_pong(Connection& c, const uint8_t* payload, size_t size) {
+  if (c.pong_queued || c.close_sent || c.fill_len + kControlFrameMax > buffer_capacity_) return;
+  uint8_t key[4];
+  masks_.next(key);
+  uint8_t* dst = c.buf[c.fill] + c.fill_len;
+  const size_t header = core::write_frame_header(dst, Opcode::Pong, true, size, key);
+  std::memcpy(dst + header, payload, size);
+  core::apply_mask(dst + header, size, key, 0);
+  c.fill_len += uint32_t(header + size);
+  c.pong_queued = true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Echoes in
+
+void LoadWorker::on_recv(net::Token t, const net::RecvBuffer& b) {
+  Connection& c = connections_[t];
+  const uint64_t now = now_ns();
+  if (c.state == State::Handshaking) {
+    handle_handshake(t, c, b.data, b.size, now);
+  } else if (c.state == State::Open || c.state == State::Closing) {
+    handle_frames(t, c, b.data, b.size, now);
+    if (c.state == State::Open) {
+      if (draining_ && outstanding(c) == 0) begin_close(t, c, now);
+      top_up(c, now);
+      flush(t, c);
+    }
+    update_flags();
+  }
+  reactor_.release_buffer(b.id);
+  if (rate_started_) pump_rate(now);
+}
+
+void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
+  size_t pos = 0;
+  while (pos < size && !c.close_received && (c.state == State::Open || c.state == State::Closing)) {
+    const core::ReadEvent ev = c.reader.next(data + pos, size - pos);
+    pos += ev.consumed;
+    switch (ev.type) {
+      case ReadEventType::NeedMore:
+        pos = size;
+        break;
+      case ReadEventType::Data:
+        if (ev.frame_start && ev.frame_opcode != Opcode::Continuation) begin_echo(c, ev.message_opcode);
+        check_chunk(c, ev.payload, ev.payload_size);
+        if (ev.message_end) finish_echo(c, now);
+        break;
+      case ReadEventType::Control:
+        if (ev.control_opcode == Opcode::Ping) {
+          queue_pong(c, ev.payload, ev.payload_size);
+        } else if (ev.control_opcode == Opcode::Close) {
+          c.close_received = true;
+          if (!c.close_sent) {
+            // The server closed on its own: whatever was outstanding will never come back.
+            std::string detail = "connection " + std::to_string(c.global_id) + ": server sent close " +
+                                 std::to_string(ev.close.code);
+            if (!ev.close.reason.empty()) detail += " (" + std::string(ev.close.reason) + ")";
+            count_error(ErrorKind::UnexpectedClose, detail);
+            live_.lost.add(outstanding(c));
+            outstanding_total_ -= outstanding(c);
+            c.acked_seq = c.next_seq;
+            c.failed = true;
+            // Answer it as RFC 6455 §5.5.1 asks, then wait for the server to end TCP.
+            uint8_t key[4];
+            masks_.next(key);
+            if (c.fill_len + kControlFrameMax <= buffer_capacity_) {
+              // Echo its code (an empty close, 1005, gets an empty close).
+              c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, ev.close.code, {}, key));
+            }
+            c.close_sent = true;
+          }
+          c.state = State::Closing;
+          c.deadline_ns = now + kEofGraceNs;
+          flush(t, c);
+          return;
+        }
+        break;  // a pong: nothing to do
+      case ReadEventType::Error:
+        fail(t, c, ErrorKind::ProtocolError,
+             "connection " + std::to_string(c.global_id) + ": " + std::to_string(ev.error_code) + " " +
+                 (ev.error_reason ? ev.error_reason : ""));
+        return;
+    }
+  }
+  if (c.pong_queued) flush(t, c);
+}
+
+void LoadWorker::begin_echo(Connection& c, Opcode opcode) {
+  c.msg_active = true;
+  c.msg_offset = 0;
+  c.msg_bad = false;
+  c.msg_unexpected = false;
+  if (c.acked_seq == c.next_seq) {
+    c.msg_unexpected = true;
+    count_error(ErrorKind::UnexpectedMessage,
+                "connection " + std::to_string(c.global_id) + ": a message arrived with none outstanding");
+    return;
+  }
+  const size_t slot = size_t(c.local) * pipeline_ + c.acked_seq % pipeline_;
+  c.msg_expected = ring_size_[slot];
+  encode_stamp(Stamp{c.global_id, uint32_t(c.acked_seq), ring_time_[slot]}, c.expect_stamp);
+  if (opcode != opcode_) {
+    c.msg_bad = true;
+    if (totals_.errors[size_t(ErrorKind::Mismatch)] == 0)
+      totals_.first_detail[size_t(ErrorKind::Mismatch)] =
+          "connection " + std::to_string(c.global_id) + " message " + std::to_string(c.acked_seq) + ": sent " +
+          (opcode_ == Opcode::Text ? "text" : "binary") + ", echoed " + (opcode == Opcode::Text ? "text" : "binary");
+  }
+}
+
+void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
+  const uint64_t offset = c.msg_offset;
+  c.msg_offset += size;
+  if (!c.msg_active || c.msg_unexpected || c.msg_bad) return;
+  const uint64_t room = c.msg_expected > offset ? c.msg_expected - offset : 0;
+  const size_t comparable = size_t(std::min<uint64_t>(size, room));
+  const size_t first = find_mismatch(data, comparable, offset, c.expect_stamp, pattern_);
+  if (first == comparable && size <= room) return;
+  c.msg_bad = true;
+  std::string& detail = totals_.first_detail[size_t(ErrorKind::Mismatch)];
+  if (totals_.errors[size_t(ErrorKind::Mismatch)] != 0 || !detail.empty()) return;
+  detail = "connection " + std::to_string(c.global_id) + " message " + std::to_string(c.acked_seq);
+  if (first < comparable) {
+    const uint64_t at = offset + first;
+    const uint8_t expected = at < kStampSize ? c.expect_stamp[at] : pattern_.bytes()[at];
+    char text[128];
+    snprintf(text, sizeof text, ": byte %llu is 0x%02x, sent 0x%02x (received from there: %s)",
+             static_cast<unsigned long long>(at), data[first], expected,
+             describe_bytes(data + first, size - first).c_str());
+    detail += text;
+  } else {
+    detail += ": echo longer than the " + std::to_string(c.msg_expected) + " bytes sent";
+  }
+}
+
+void LoadWorker::finish_echo(Connection& c, uint64_t now) {
+  c.msg_active = false;
+  if (c.msg_unexpected) {
+    c.msg_unexpected = false;
+    return;
+  }
+  if (!c.msg_bad && c.msg_offset != c.msg_expected) {
+    c.msg_bad = true;
+    if (totals_.errors[size_t(ErrorKind::Mismatch)] == 0 && totals_.first_detail[size_t(ErrorKind::Mismatch)].empty())
+      totals_.first_detail[size_t(ErrorKind::Mismatch)] =
+          "connection " + std::to_string(c.global_id) + " message " + std::to_string(c.acked_seq) + ": echo of " +
+          std::to_string(c.msg_offset) + " bytes, sent " + std::to_string(c.msg_expected);
+  }
+  const size_t slot = size_t(c.local) * pipeline_ + c.acked_seq % pipeline_;
+  live_.received.add();
+  live_.bytes_received.add(c.msg_offset);
+  if (c.msg_bad) {
+    live_.mismatched.add();
+    const std::string keep = totals_.first_detail[size_t(ErrorKind::Mismatch)];
+    count_error(ErrorKind::Mismatch, keep);
+  } else {
+    const uint64_t sent_at = ring_time_[slot];
+    totals_.latency_us.record(ns_to_us(now > sent_at ? now - sent_at : 0));
+  }
+  ++c.acked_seq;
+  --outstanding_total_;
+  live_.last_echo_ns.set(now);
+}
+
+// ---------------------------------------------------------------------------------------
+// Output: the filling buffer goes out in one send once the previous send is complete.
+
+void LoadWorker::flush(net::Token t, Connection& c) {
+  if (c.send_in_flight || c.fill_len == 0) return;
+  if (c.state == State::Idle || c.state == State::Connecting || c.state == State::Dying) return;
+  c.fly_len = c.fill_len;
+  c.fly_off = 0;
+  c.fill ^= 1;
+  c.fill_len = 0;
+  c.pong_queued = false;
+  send_in_flight_buffer(t, c);
+}
+
+void LoadWorker::send_in_flight_buffer(net::Token t, Connection& c) {
+  c.iov.iov_base = c.buf[c.fill ^ 1] + c.fly_off;
+  c.iov.iov_len = c.fly_len - c.fly_off;
+  c.send_in_flight = true;
+  reactor_.send(t, &c.iov, 1);
+}
+
+void LoadWorker::on_send(net::Token t, int result) {
+  Connection& c = connections_[t];
+  c.send_in_flight = false;
+  if (c.state == State::Dying || c.state == State::Idle) return;
+  if (result < 0) {
+    fail(t, c, ErrorKind::SendError, "connection " + std::to_string(c.global_id) + ": send: " + strerror(-result));
+    return;
+  }
+  c.fly_off += uint32_t(result);
+  if (c.fly_off < c.fly_len) {
+    send_in_flight_buffer(t, c);  // a short send: the rest, from where it stopped
+    return;
+  }
+  c.fly_len = c.fly_off = 0;
+  flush(t, c);
+}
+
+// ---------------------------------------------------------------------------------------
+// Ending connections
+
+void LoadWorker::begin_close(net::Token t, Connection& c, uint64_t now) {
+  if (c.close_sent || c.state != State::Open) return;
+  uint8_t key[4];
+  masks_.next(key);
+  c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, core::close_code::normal, {}, key));
+  c.close_sent = true;
+  c.state = State::Closing;
+  c.deadline_ns = now + kCloseTimeoutNs;
+  flush(t, c);
+}
+
+void LoadWorker::fail(net::Token t, Connection& c, ErrorKind kind, const std::string& detail) {
+  if (c.state == State::Dying || c.state == State::Idle) return;
+  count_error(kind, detail);
+  live_.lost.add(outstanding(c));
+  outstanding_total_ -= outstanding(c);
+  c.acked_seq = c.next_seq;
+  c.failed = true;
+  if (c.state == State::Connecting || c.state == State::Handshaking) {
+    --pending_handshakes_;
+    if (c.first_attempt) live_.failed.add();
+    resolve_first_attempt(c);
+  }
+  close_socket(t, c, true);
+}
+
+void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
+  if (c.state == State::Dying || c.state == State::Idle) return;
+  // Closed by us at the end of the run: what is still outstanding was in flight, not lost.
+  live_.in_flight_at_close.add(outstanding(c));
+  outstanding_total_ -= outstanding(c);
+  c.acked_seq = c.next_seq;
+  if (c.close_sent && c.close_received && !c.failed) ++totals_.closed_cleanly;
+  if (c.state == State::Connecting || c.state == State::Handshaking) {
+    --pending_handshakes_;
+    resolve_first_attempt(c);
+  }
+  close_socket(t, c, reset);
+}
+
+void LoadWorker::close_socket(net::Token t, Connection& c, bool reset) {
+  if (c.counted_open) {
+    c.counted_open = false;
+    live_.open.sub();
+  }
+  c.state = State::Dying;
+  reactor_.close(t, reset);
+}
+
+void LoadWorker::on_recv_end(net::Token t, int error) {
+  Connection& c = connections_[t];
+  if (c.state == State::Idle || c.state == State::Dying) return;
+  if (c.close_sent && c.close_received) {
+    finish(t, c, false);  // the close handshake is complete and the server ended TCP first
+    return;
+  }
+  const std::string who = "connection " + std::to_string(c.global_id);
+  if (c.state == State::Connecting || c.state == State::Handshaking) {
+    fail(t, c, ErrorKind::HandshakeFailed,
+         who + ": the server " + (error ? std::string("reset the connection: ") + strerror(-error) : "ended the stream") +
+             " before a 101 response");
+  } else if (error == 0) {
+    fail(t, c, ErrorKind::UnexpectedEof, who + ": the server ended the stream without a close handshake");
+  } else {
+    fail(t, c, ErrorKind::RecvError, who + ": recv: " + strerror(-error));
+  }
+}
+
+void LoadWorker::on_closed(net::Token t) {
+  Connection& c = connections_[t];
+  c.state = State::Idle;
+  c.send_in_flight = false;
+  --live_connections_;
+  if (options_.handshake_only && !draining_ && !aborted_) {
+    ready_.insert(ready_.begin(), c.local);  // oldest idle first
+    start_connects(now_ns());
+  }
+  update_flags();
+}
+
+// ---------------------------------------------------------------------------------------
+// Phases and deadlines
+
+void LoadWorker::on_tick(uint64_t) {
+  const uint64_t now = now_ns();
+  const RunPhase phase = RunPhase(run_.phase.load(std::memory_order_relaxed));
+  if (phase == RunPhase::Abort && !aborted_) abort_all();
+  if (phase >= RunPhase::Draining && !draining_) begin_drain(now);
+  if (!draining_) {
+    start_connects(now);
+    if (scheduler_ && !rate_started_ && phase == RunPhase::Running) {
+      scheduler_->start(run_.steady_start_ns.load(std::memory_order_relaxed));
+      rate_started_ = true;
+    }
+    pump_rate(now);
+  } else if (now >= run_.drain_deadline_ns.load(std::memory_order_relaxed)) {
+    // The echoes had their time: close every connection still waiting for some.
+    for (Connection& c : connections_)
+      if (c.state == State::Open && !c.close_sent) begin_close(c.local, c, now);
+  }
+  if (now >= next_scan_ns_) {
+    next_scan_ns_ = now + kScanIntervalNs;
+    scan_deadlines(now);
+  }
+  update_flags();
+}
+
+void LoadWorker::begin_drain(uint64_t now) {
+  draining_ = true;
+  ready_.clear();
+  for (Connection& c : connections_) {
+    switch (c.state) {
+      case State::Connecting:
+      case State::Handshaking:
+        finish(c.local, c, true);  // cut short by the end of the run: neither opened nor failed
+        break;
+      case State::Open:
+        if (outstanding(c) == 0) begin_close(c.local, c, now);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void LoadWorker::scan_deadlines(uint64_t now) {
+  for (Connection& c : connections_) {
+    if (now < c.deadline_ns) continue;
+    if (c.state == State::Idle || c.state == State::Open || c.state == State::Dying) {
+      c.deadline_ns = ~uint64_t{0};  // nothing is timed in these states
+      continue;
+    }
+    const std::string who = "connection " + std::to_string(c.global_id);
+    switch (c.state) {
+      case State::Connecting:
+      case State::Handshaking:
+        fail(c.local, c, ErrorKind::HandshakeTimeout, who + ": no 101 response within 10 s of connecting");
+        break;
+
+      case State::Closing:
+        if (c.close_received) {
+          finish(c.local, c, false);  // both close frames passed; the server just kept TCP open
+        } else {
+          count_error(ErrorKind::CloseTimeout, who + ": no close frame within 3 s of ours");
+          finish(c.local, c, true);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void LoadWorker::abort_all() {
+  aborted_ = true;
+  draining_ = true;
+  ready_.clear();
+  for (Connection& c : connections_)
+    if (c.state != State::Idle && c.state != State::Dying) finish(c.local, c, true);
+}
+
+void LoadWorker::update_flags() {
+  if (plan_.message_budget && sent_ >= plan_.message_budget && outstanding_total_ == 0)
+    live_.exhausted.store(true, std::memory_order_relaxed);
+  if (draining_ && live_connections_ == 0 && !stopped_) {
+    stopped_ = true;
+    reactor_.stop();
+  }
+}
+
+}  // namespace wsring::load

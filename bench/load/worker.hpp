@@ -1,0 +1,190 @@
+// One load thread: its share of the connections on its own reactor. Each connection goes
+// Idle -> Connecting -> Handshaking -> Open -> Closing -> Dying -> Idle (and round again with
+// --handshake-only). Follow one message: top_up() writes masked frames into the connection's
+// filling buffer, flush() hands the buffer to the reactor in one send, on_recv() ->
+// handle_frames() checks each echo in place in the receive buffer and records its latency,
+// then top_up() refills the window.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/load/options.hpp"
+#include "bench/load/payload.hpp"
+#include "bench/load/rate_scheduler.hpp"
+#include "bench/load/stats.hpp"
+#include "core/client_handshake.hpp"
+#include "core/message_reader.hpp"
+#include "net/reactor.hpp"
+#include "net/socket.hpp"
+
+namespace wsring::load {
+
+// The run's phase, set by the main thread, seen by the workers at their next tick (1 ms).
+enum class RunPhase : int {
+  Connecting = 0,  // opening the connections (closed-loop traffic starts as each one opens)
+  Running = 1,     // all open: the measured window; open-loop (--rate) traffic starts here
+  Draining = 2,    // no new messages; wait a bounded time for the echoes, then close
+  Abort = 3,       // reset whatever is still open, now
+};
+
+struct SharedRun {
+  std::atomic<int> phase{int(RunPhase::Connecting)};
+  std::atomic<uint64_t> steady_start_ns{0};    // run clock when Running began
+  std::atomic<uint64_t> drain_deadline_ns{0};  // run clock after which echoes are no longer awaited
+  uint64_t epoch_ns = 0;                       // CLOCK_MONOTONIC at the run's start: run clock zero
+};
+
+struct WorkerPlan {
+  uint32_t index = 0;        // this worker's number, 0..workers-1
+  uint32_t workers = 1;
+  uint64_t message_budget = 0;  // --messages share; 0: unlimited
+  net::SocketAddress target;
+  std::vector<net::SocketAddress> sources;  // bind() addresses, port 0
+};
+
+// Bounds on waiting, so that every run ends.
+constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000;  // connect start -> valid 101
+constexpr uint64_t kCloseTimeoutNs = 3'000'000'000;       // our close frame -> the server's
+constexpr uint64_t kEofGraceNs = 1'000'000'000;           // both close frames -> the server's FIN
+constexpr uint32_t kMaxPendingHandshakes = 1024;          // per worker, connects not yet upgraded
+
+uint64_t run_clock_ns(const SharedRun& run);  // nanoseconds since run.epoch_ns
+
+class LoadWorker final : public net::EventHandler {
+ public:
+  LoadWorker(const LoadOptions& options, const WorkerPlan& plan, SharedRun& run, LiveCounters& live,
+             net::Reactor& reactor);
+  ~LoadWorker() override;
+
+  // Runs until every connection has closed after the run ended (or Abort).
+  void run();
+  // Totals, valid after run() returned.
+  WorkerTotals take_totals();
+
+  static uint32_t local_count(uint32_t connections, uint32_t workers, uint32_t index) {
+    return index < connections ? (connections - index + workers - 1) / workers : 0;
+  }
+
+  // net::EventHandler
+  void on_accept(int fd) override;
+  void on_connect(net::Token token, int result) override;
+  void on_recv(net::Token token, const net::RecvBuffer& buffer) override;
+  void on_recv_end(net::Token token, int error) override;
+  void on_send(net::Token token, int result) override;
+  void on_closed(net::Token token) override;
+  void on_tick(uint64_t now_ms) override;
+
+ private:
+  enum class State : uint8_t { Idle, Connecting, Handshaking, Open, Closing, Dying };
+
+  struct Connection {
+    State state = State::Idle;
+    bool first_attempt = true;    // its outcome counts towards connect_done
+    bool counted_open = false;    // counted in live.open
+    bool close_sent = false;
+    bool close_received = false;
+    bool failed = false;
+    bool send_in_flight = false;
+    bool pong_queued = false;     // one pong per filling buffer is enough (RFC 6455 §5.5.3)
+    bool msg_active = false;      // an echo is being received
+    bool msg_bad = false;
+    bool msg_unexpected = false;
+    uint8_t fill = 0;             // index of the buffer taking new frames; the other one is in flight
+    uint32_t local = 0;
+    uint32_t global_id = 0;
+    uint32_t fill_len = 0;
+    uint32_t fly_len = 0;
+    uint32_t fly_off = 0;
+    uint64_t next_seq = 0;        // next message to write
+    uint64_t acked_seq = 0;       // next echo expected
+    uint64_t due_seq = 0;         // --rate: messages below this are due
+    uint64_t started_ns = 0;      // connect start
+    uint64_t deadline_ns = 0;     // handshake or close deadline
+    uint64_t msg_offset = 0;      // payload bytes of the echo in progress seen so far
+    uint64_t msg_expected = 0;    // its size as sent
+    uint8_t expect_stamp[kStampSize] = {};
+    uint8_t* buf[2] = {nullptr, nullptr};
+    iovec iov{};
+    char key[core::kClientKeySize] = {};
+    core::MessageReader reader{core::Role::Client};
+    std::string head;  // an upgrade response that spans receives (rare)
+  };
+
+  // Connecting.
+  void start_connects(uint64_t now);
+  void start_connect(Connection& c, uint64_t now);
+  void handle_handshake(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now);
+  void resolve_first_attempt(Connection& c);
+
+  // Messages.
+  bool sending_allowed() const;
+  void top_up(Connection& c, uint64_t now);
+  void write_message(Connection& c, uint64_t stamp_ns);
+  void handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now);
+  void begin_echo(Connection& c, core::Opcode opcode);
+  void check_chunk(Connection& c, const uint8_t* data, size_t size);
+  void finish_echo(Connection& c, uint64_t now);
+  void pump_rate(uint64_t now);
+  void queue_pong(Connection& c, const uint8_t* payload, size_t size);
+
+  // Output.
+  void flush(net::Token t, Connection& c);
+  void send_in_flight_buffer(net::Token t, Connection& c);
+
+  // Ending.
+  void begin_close(net::Token t, Connection& c, uint64_t now);
+  void fail(net::Token t, Connection& c, ErrorKind kind, const std::string& detail);
+  void finish(net::Token t, Connection& c, bool reset);
+  void close_socket(net::Token t, Connection& c, bool reset);
+  void begin_drain(uint64_t now);
+  void scan_deadlines(uint64_t now);
+  void abort_all();
+  void update_flags();
+  void count_error(ErrorKind kind, const std::string& detail);
+
+  uint64_t now_ns() const { return run_clock_ns(run_); }
+  uint64_t outstanding(const Connection& c) const { return c.next_seq - c.acked_seq; }
+
+  const LoadOptions& options_;
+  WorkerPlan plan_;
+  SharedRun& run_;
+  LiveCounters& live_;
+  net::Reactor& reactor_;
+  WorkerTotals totals_;
+
+  PayloadPattern pattern_;
+  core::MaskKeySource masks_;
+  std::unique_ptr<RateScheduler> scheduler_;
+  std::vector<Connection> connections_;
+  std::unique_ptr<uint8_t[]> buffer_slab_;      // two send buffers per connection
+  std::unique_ptr<uint64_t[]> ring_time_;       // per connection `pipeline` stamps of outstanding messages
+  std::unique_ptr<uint32_t[]> ring_size_;       // and their sizes
+  uint32_t buffer_capacity_ = 0;
+  uint32_t pipeline_;
+  core::Opcode opcode_;
+  core::ReaderLimits reader_limits_;
+
+  std::vector<uint32_t> ready_;  // idle connections waiting to connect (popped from the back)
+  uint64_t next_connect_ns_ = 0;
+  uint64_t connect_interval_ns_ = 0;
+  uint64_t connect_attempts_ = 0;
+  uint32_t pending_handshakes_ = 0;
+  uint32_t unresolved_first_attempts_ = 0;
+  uint32_t live_connections_ = 0;  // not Idle
+  uint64_t sent_ = 0;              // messages written (for the budget)
+  uint64_t outstanding_total_ = 0;
+  uint64_t rng_state_;
+  uint64_t next_scan_ns_ = 0;
+  bool rate_started_ = false;
+  bool draining_ = false;
+  bool aborted_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace wsring::load
