@@ -114,13 +114,14 @@ class EpollReactor final : public Reactor {
     SocketSlot& s = sockets_[token];
     s.flags |= kSendInFlight;
     pending(token) = {iov, iov_count};
-    int r = try_send(s.fd, iov, iov_count);
-    if (r == -EAGAIN) {
-      update_events(token, s);  // wait for EPOLLOUT
-    } else {
-      pending(token).iov = nullptr;
-      completions_.push_back({Completion::Send, token, r});
+    if (s.flags & kWaitWritable) {  // the last send found the socket full: wait for room
+      update_events(token, s);
+      return;
     }
+    int r = try_send(s.fd, iov, iov_count);
+    pending(token).iov = nullptr;
+    if (r == -EAGAIN) s.flags |= kWaitWritable;
+    completions_.push_back({Completion::Send, token, r});
   }
 
   void release_buffer(uint16_t id) override {
@@ -174,6 +175,7 @@ class EpollReactor final : public Reactor {
             int r = try_send(s.fd, pending(token).iov, pending(token).count);
             if (r != -EAGAIN) {
               pending(token).iov = nullptr;  // done: stop asking for EPOLLOUT
+              s.flags &= ~uint32_t(kWaitWritable);
               update_events(token, s);
               completions_.push_back({Completion::Send, token, r});
             }

@@ -11,7 +11,10 @@
 //   can prepend a short header in place. The handler gives a buffer back with
 //   release_buffer(id), typically when the send that uses it has completed. An idle socket
 //   holds no buffer.
-// - One send per socket at a time; the iovecs must stay valid until on_send.
+// - One send per socket at a time; the iovecs must stay valid until on_send. A send never
+//   waits for room in the socket: when the socket is full it completes with -EAGAIN (so the
+//   caller can copy out what it holds in receive buffers and give them back), and the next
+//   send on that socket waits until the socket is writable.
 #pragma once
 
 #include <sys/socket.h>
@@ -46,7 +49,8 @@ class EventHandler {
   virtual void on_recv(Token token, const RecvBuffer& buffer) = 0;
   // No more data will arrive: 0 = orderly end of stream from the peer, else -errno.
   virtual void on_recv_end(Token token, int error) = 0;
-  // A send completed: bytes sent (may be short: continue from there) or -errno.
+  // A send completed: bytes sent (may be short: continue from there) or -errno; -EAGAIN
+  // means the socket was full and nothing was sent (the next send waits for room).
   virtual void on_send(Token token, int result) = 0;
   // After close(token): every operation is over and the fd is closed.
   virtual void on_closed(Token token) = 0;

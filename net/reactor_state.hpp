@@ -31,6 +31,7 @@ enum SocketFlag : uint32_t {
   kClosing = 1 << 6,        // close() called: deliver nothing but on_closed
   kCloseSubmitted = 1 << 7,
   kRecvStarved = 1 << 8,    // recv stopped for lack of buffers; re-arm when some return
+  kWaitWritable = 1 << 10,  // the last send found the socket full: the next one waits for room
   kDetached = 1 << 9,       // epoll: removed from the interest list while nothing is wanted
 };
 

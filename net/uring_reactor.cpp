@@ -7,6 +7,7 @@
 // - One io_uring_submit_and_wait_timeout per loop iteration, then the whole CQ in a batch.
 // - user_data packs (operation, token) so a completion is dispatched without a lookup.
 #include <liburing.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@
 namespace wsring::net {
 namespace {
 
-enum class Op : uint8_t { Accept = 1, Recv, Send, Connect, Cancel, Close };
+enum class Op : uint8_t { Accept = 1, Recv, Send, Connect, Cancel, Close, Poll };
 
 constexpr uint64_t pack(Op op, Token token) { return (uint64_t(op) << 56) | token; }
 constexpr Op op_of(uint64_t user_data) { return Op(user_data >> 56); }
@@ -163,9 +164,18 @@ class UringReactor final : public Reactor {
   void send(Token token, const iovec* iov, int iov_count) override {
     SocketSlot& s = sockets_[token];
     s.flags |= kSendInFlight;
+    if (s.flags & kWaitWritable) {
+      // The last send found the socket full: wait for room first (a poll linked to the send).
+      io_uring_sqe* poll = get_sqe();
+      io_uring_prep_poll_add(poll, s.fd, POLLOUT);
+      io_uring_sqe_set_data64(poll, pack(Op::Poll, token));
+      poll->flags |= IOSQE_IO_LINK;
+    }
+    // MSG_DONTWAIT: a full socket fails the send with -EAGAIN instead of parking it in the
+    // kernel, so a peer that does not read never pins receive buffers (see reactor.hpp).
     io_uring_sqe* sqe = get_sqe();
     if (iov_count == 1) {
-      io_uring_prep_send(sqe, s.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+      io_uring_prep_send(sqe, s.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else {
       // sendmsg needs a msghdr that outlives the submission: borrow a slot for the send.
       uint32_t slot;
@@ -181,7 +191,7 @@ class UringReactor final : public Reactor {
       m = msghdr{};
       m.msg_iov = const_cast<iovec*>(iov);
       m.msg_iovlen = size_t(iov_count);
-      io_uring_prep_sendmsg(sqe, s.fd, &m, MSG_NOSIGNAL);
+      io_uring_prep_sendmsg(sqe, s.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     io_uring_sqe_set_data64(sqe, pack(Op::Send, token));
   }
@@ -328,6 +338,10 @@ class UringReactor final : public Reactor {
           free_msgs_.push_back(s.extra);
           s.extra = kNoMsg;
         }
+        if (res == -EAGAIN)
+          s.flags |= kWaitWritable;
+        else
+          s.flags &= ~uint32_t(kWaitWritable);
         if (s.flags & kClosing) {
           maybe_finish_close(token, s);
         } else {
@@ -355,7 +369,8 @@ class UringReactor final : public Reactor {
         handler_->on_closed(token);
         break;
       }
-      case Op::Cancel: break;
+      case Op::Cancel:
+      case Op::Poll: break;  // a poll's failure shows in its linked send (-ECANCELED)
     }
   }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "core/close.hpp"
@@ -394,9 +395,47 @@ void EchoServer::queue_segment(net::Token t, Connection& c, const Segment& s) {
     c.out = free_queues_.back();
     free_queues_.pop_back();
   }
-  c.out->segments.push_back(s);
   c.out->queued_bytes += s.size;
+  if (c.out->stalled && append_to_spill(*c.out, s)) return;
+  c.out->segments.push_back(s);
   if (!c.out->in_flight) start_send(t, c);
+}
+
+bool EchoServer::append_to_spill(SendQueue& q, const Segment& s) {
+  // Only behind the spill itself (order), and only within the reserved capacity.
+  if (q.segments.size() - q.head != 1 || q.spill.size() + s.size > q.spill.capacity()) return false;
+  Segment& tail = q.segments[q.head];
+  if (tail.data + tail.size != q.spill.data() + q.spill.size()) return false;
+  q.spill.insert(q.spill.end(), s.data, s.data + s.size);
+  tail.size += s.size;
+  release_segment(s);
+  return true;
+}
+
+void EchoServer::spill(SendQueue& q) {
+  // Nothing is in flight: bytes may move. Keep the unsent rest of the spill, append every
+  // other pending segment and give its buffer back.
+  size_t keep_from = q.spill.size();
+  size_t first = q.head;
+  if (q.head < q.segments.size() && !q.spill.empty() && q.segments[q.head].data >= q.spill.data() &&
+      q.segments[q.head].data < q.spill.data() + q.spill.size()) {
+    keep_from = size_t(q.segments[q.head].data - q.spill.data());
+    ++first;
+  }
+  q.spill.erase(q.spill.begin(), q.spill.begin() + ptrdiff_t(keep_from));
+  size_t pending = q.spill.size();
+  for (size_t i = first; i < q.segments.size(); ++i) pending += q.segments[i].size;
+  q.spill.reserve(std::max<size_t>(pending, config_.max_backpressure) + config_.recv_buffer_size);
+  for (size_t i = first; i < q.segments.size(); ++i) {
+    const Segment& s = q.segments[i];
+    q.spill.insert(q.spill.end(), s.data, s.data + s.size);
+    release_segment(s);
+  }
+  ++stats_.spills;
+  q.segments.clear();
+  q.head = 0;
+  if (!q.spill.empty()) q.segments.push_back(Segment{q.spill.data(), uint32_t(q.spill.size()), -1, nullptr});
+  q.stalled = true;
 }
 
 void EchoServer::start_send(net::Token t, Connection& c) {
@@ -427,6 +466,11 @@ void EchoServer::on_send(net::Token t, int result) {
   Connection& c = conn(t);
   SendQueue& q = *c.out;
   q.in_flight = false;
+  if (result == -EAGAIN) {  // the peer's socket is full: hold its bytes, not our buffers
+    spill(q);
+    start_send(t, c);
+    return;
+  }
   if (result < 0) {
     log_.debug("connection %u: send failed: %s", t, strerror(-result));
     c.peer_done = true;
@@ -454,6 +498,9 @@ void EchoServer::on_send(net::Token t, int result) {
     q.head = 0;
     q.queued_bytes = 0;
     q.last_progress_ms = 0;
+    q.stalled = false;
+    q.spill.clear();
+    if (q.spill.capacity() > (256u << 10)) std::vector<uint8_t>().swap(q.spill);  // return big spills
     c.out = nullptr;
     free_queues_.push_back(&q);
   }
@@ -522,6 +569,9 @@ void EchoServer::on_closed(net::Token t) {
     q.queued_bytes = 0;
     q.last_progress_ms = 0;
     q.in_flight = false;
+    q.stalled = false;
+    q.spill.clear();
+    if (q.spill.capacity() > (256u << 10)) std::vector<uint8_t>().swap(q.spill);
     free_queues_.push_back(&q);
     c.out = nullptr;
   }

@@ -38,6 +38,7 @@ struct ServerStats {
   uint64_t pool_exhausted = 0;
   uint64_t receives = 0;  // receive buffers handed to the server
   uint64_t sends = 0;     // sends submitted
+  uint64_t spills = 0;    // times a full peer socket made us copy its pending output aside
 };
 
 // State shared by all reactor threads of one process (read-mostly).
@@ -83,6 +84,11 @@ class EchoServer final : public net::EventHandler {
     std::vector<Segment> segments;
     size_t head = 0;             // first unsent segment
     std::vector<iovec> iov;      // the send in flight
+    // When the peer's socket is full the pending bytes are copied here and their receive
+    // buffers go back to the ring: a peer that does not read pins no receive buffer. Its
+    // capacity is reserved up front, so appending never moves bytes a send points at.
+    std::vector<uint8_t> spill;
+    bool stalled = false;
     uint64_t queued_bytes = 0;   // unsent bytes, in flight included
     uint64_t last_progress_ms = 0;  // when the peer last accepted bytes (for --send-timeout)
     bool in_flight = false;
@@ -125,6 +131,8 @@ class EchoServer final : public net::EventHandler {
   void queue_segment(net::Token t, Connection& c, const Segment& s);
   void start_send(net::Token t, Connection& c);
   void release_segment(const Segment& s);
+  void spill(SendQueue& q);
+  bool append_to_spill(SendQueue& q, const Segment& s);
   void check_backpressure(net::Token t, Connection& c);
   void maybe_finish(net::Token t, Connection& c);
 

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
     totals.pool_exhausted += s.pool_exhausted;
     totals.receives += s.receives;
     totals.sends += s.sends;
+    totals.spills += s.spills;
   };
 
   std::vector<std::thread> threads;
@@ -123,13 +124,13 @@ int main(int argc, char** argv) {
   for (int fd : listeners) ::close(fd);
   log.info("stopped: %llu connections accepted, %llu upgraded, %llu messages echoed, %llu HTTP errors, "
            "%llu protocol errors, %llu refused over the limit, %llu handshake timeouts, %llu send timeouts, "
-           "%llu receives, %llu sends",
+           "%llu receives, %llu sends, %llu spills",
            static_cast<unsigned long long>(totals.accepted), static_cast<unsigned long long>(totals.upgraded),
            static_cast<unsigned long long>(totals.messages_echoed), static_cast<unsigned long long>(totals.http_errors),
            static_cast<unsigned long long>(totals.protocol_errors),
            static_cast<unsigned long long>(totals.refused_over_limit),
            static_cast<unsigned long long>(totals.handshake_timeouts),
            static_cast<unsigned long long>(totals.send_timeouts), static_cast<unsigned long long>(totals.receives),
-           static_cast<unsigned long long>(totals.sends));
+           static_cast<unsigned long long>(totals.sends), static_cast<unsigned long long>(totals.spills));
   return exit_code;
 }
