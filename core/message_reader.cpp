@@ -25,6 +25,8 @@ constexpr const char* kInvalidCloseReason = "invalid UTF-8 in close reason";
 constexpr const char* kAfterClose = "frame after close";
 }  // namespace reason
 
+constexpr size_t kFusedAsciiLimit = 64;
+
 ReadEvent MessageReader::need_more(size_t size) const {
   ReadEvent event;
   event.type = ReadEventType::NeedMore;
@@ -73,7 +75,7 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
 
 // A whole header has been read (pos = header bytes of it in this input). Enforces the framing
 // rules, then starts the payload.
-ReadEvent MessageReader::begin_frame(uint8_t* data, size_t size, size_t pos) {
+[[gnu::always_inline]] inline ReadEvent MessageReader::begin_frame(uint8_t* data, size_t size, size_t pos) {
   if (frame_.masked != (role_ == Role::Server)) {
     return fail(close_code::protocol_error,
                 role_ == Role::Server ? reason::kUnmaskedClientFrame : reason::kMaskedServerFrame, pos);
@@ -123,7 +125,7 @@ ReadEvent MessageReader::begin_frame(uint8_t* data, size_t size, size_t pos) {
 }
 
 // Delivers the next chunk of the current data frame's payload, starting at data + pos.
-ReadEvent MessageReader::data_chunk(uint8_t* data, size_t size, size_t pos) {
+[[gnu::always_inline]] inline ReadEvent MessageReader::data_chunk(uint8_t* data, size_t size, size_t pos) {
   const uint64_t remaining = frame_.payload_length - frame_delivered_;
   const size_t available = size - pos;
   const size_t chunk = remaining < available ? static_cast<size_t>(remaining) : available;
@@ -132,18 +134,34 @@ ReadEvent MessageReader::data_chunk(uint8_t* data, size_t size, size_t pos) {
     return need_more(size);
   }
   uint8_t* payload = data + pos;
-  if (frame_.masked) apply_mask(payload, chunk, frame_.mask, frame_delivered_);
-  const bool frame_start = frame_delivered_ == 0;
+  const uint64_t offset = frame_delivered_;
+  const bool frame_start = offset == 0;
   frame_delivered_ += chunk;
   const bool frame_end = frame_delivered_ == frame_.payload_length;
   const bool message_end = frame_end && frame_.fin;
   if (message_opcode_ == Opcode::Text) {
-    if (!utf8_.feed(payload, chunk)) {
-      return fail(close_code::invalid_payload, reason::kInvalidUtf8, pos + chunk);
+    // Small masked chunks are unmasked and checked for ASCII in one pass; large ones go to the
+    // validator, whose ASCII scan is faster than the fused loop.
+    bool ascii = false;
+    if (frame_.masked) {
+      if (chunk < kFusedAsciiLimit) {
+        ascii = apply_mask_ascii(payload, chunk, frame_.mask, offset);
+      } else {
+        apply_mask(payload, chunk, frame_.mask, offset);
+      }
     }
-    if (message_end && !utf8_.at_boundary()) {
-      return fail(close_code::invalid_payload, reason::kTruncatedUtf8, pos + chunk);
+    if (ascii && utf8_.at_boundary()) {
+      utf8_.accept_ascii(chunk);
+    } else {
+      if (!utf8_.feed(payload, chunk)) {
+        return fail(close_code::invalid_payload, reason::kInvalidUtf8, pos + chunk);
+      }
+      if (message_end && !utf8_.at_boundary()) {
+        return fail(close_code::invalid_payload, reason::kTruncatedUtf8, pos + chunk);
+      }
     }
+  } else if (frame_.masked) {
+    apply_mask(payload, chunk, frame_.mask, offset);
   }
   phase_ = frame_end ? Phase::Header : Phase::DataPayload;
   if (message_end) in_message_ = false;

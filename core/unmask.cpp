@@ -12,47 +12,86 @@ namespace wsring::core {
 
 namespace {
 
-// The key as a little-endian word whose first memory byte is key[phase].
-inline uint32_t key_word(const uint8_t key[4], unsigned phase) {
-  const uint8_t rotated[4] = {key[phase & 3], key[(phase + 1) & 3], key[(phase + 2) & 3],
-                              key[(phase + 3) & 3]};
-  uint32_t word;
-  std::memcpy(&word, rotated, 4);
-  return word;
-}
+constexpr uint64_t kHighBits = 0x8080808080808080ull;
+constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 
-// Key word for the byte `skip` positions further on (little-endian: first byte is the low one).
-inline uint32_t advance_key(uint32_t key32, size_t skip) {
+// The key word (its bytes in memory order) for a position `skip` bytes further on: memory byte
+// j of the result is memory byte j + skip (mod 4) of the input.
+template <typename Word>
+inline Word advance_key(Word key, size_t skip) {
+  constexpr unsigned kBits = sizeof(Word) * 8;
   const unsigned bits = static_cast<unsigned>(skip & 3) * 8;
-  return bits == 0 ? key32 : (key32 >> bits) | (key32 << (32 - bits));
+  if (bits == 0) return key;
+  if constexpr (kLittleEndian) return static_cast<Word>((key >> bits) | (key << (kBits - bits)));
+  return static_cast<Word>((key << bits) | (key >> (kBits - bits)));
 }
 
-// Portable path: 8 bytes at a time, then the tail byte by byte. Any alignment (memcpy loads).
-inline void mask_words(uint8_t* p, size_t n, uint32_t key32) {
-  const uint64_t key64 = uint64_t{key32} | (uint64_t{key32} << 32);
-  while (n >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    word ^= key64;
-    std::memcpy(p, &word, 8);
-    p += 8;
-    n -= 8;
+// The key as a word whose first memory byte is key[phase].
+inline uint32_t key_word(const uint8_t key[4], unsigned phase) {
+  uint32_t word;
+  std::memcpy(&word, key, 4);
+  return advance_key(word, phase);
+}
+
+// Portable path, any alignment (memcpy loads): 8 bytes at a time; a 1..7 byte tail is done as one
+// word overlapping the previous one. That word is loaded before anything is stored (loading it
+// after an overlapping store would stall store-to-load forwarding); its overlapping bytes get the
+// same masked values twice. Returns the OR of every resulting byte (spread over a word) so callers
+// can tell all-ASCII results for free.
+inline uint64_t mask_words(uint8_t* p, size_t n, uint32_t key32) {
+  if (n >= 8) {
+    const uint64_t key64 = uint64_t{key32} | (uint64_t{key32} << 32);
+    uint64_t last;
+    std::memcpy(&last, p + n - 8, 8);
+    uint64_t seen = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, p + i, 8);
+      word ^= key64;
+      std::memcpy(p + i, &word, 8);
+      seen |= word;
+    }
+    if (i != n) {
+      last ^= advance_key(key64, n - 8);
+      std::memcpy(p + n - 8, &last, 8);
+      seen |= last;
+    }
+    return seen;
+  }
+  if (n >= 4) {
+    uint32_t first, last;
+    std::memcpy(&first, p, 4);
+    std::memcpy(&last, p + n - 4, 4);
+    first ^= key32;
+    last ^= advance_key(key32, n - 4);
+    std::memcpy(p, &first, 4);
+    std::memcpy(p + n - 4, &last, 4);
+    return first | last;
   }
   uint8_t key_bytes[4];
   std::memcpy(key_bytes, &key32, 4);
-  for (size_t i = 0; i < n; ++i) p[i] ^= key_bytes[i & 3];
+  uint64_t seen = 0;
+  for (size_t i = 0; i < n; ++i) {
+    p[i] ^= key_bytes[i];
+    seen |= p[i];
+  }
+  return seen;
 }
 
 using MaskFn = void (*)(uint8_t*, size_t, uint32_t);
 
-void mask_word_impl(uint8_t* p, size_t n, uint32_t key32) { mask_words(p, n, key32); }
+void mask_word_impl(uint8_t* p, size_t n, uint32_t key32) { (void)mask_words(p, n, key32); }
 
 #ifdef WSRING_X86
 // Aligns p to 16 bytes with a scalar head, then 64 bytes per iteration with aligned vectors.
 void mask_sse2_impl(uint8_t* p, size_t n, uint32_t key32) {
   const size_t head = (16 - (reinterpret_cast<uintptr_t>(p) & 15)) & 15;
-  if (head > n) return mask_words(p, n, key32);
-  mask_words(p, head, key32);
+  if (head > n) {
+    (void)mask_words(p, n, key32);
+    return;
+  }
+  (void)mask_words(p, head, key32);
   p += head;
   n -= head;
   key32 = advance_key(key32, head);
@@ -72,13 +111,16 @@ void mask_sse2_impl(uint8_t* p, size_t n, uint32_t key32) {
     p += 16;
     n -= 16;
   }
-  mask_words(p, n, key32);
+  (void)mask_words(p, n, key32);
 }
 
 __attribute__((target("avx2"))) void mask_avx2_impl(uint8_t* p, size_t n, uint32_t key32) {
   const size_t head = (32 - (reinterpret_cast<uintptr_t>(p) & 31)) & 31;
-  if (head > n) return mask_words(p, n, key32);
-  mask_words(p, head, key32);
+  if (head > n) {
+    (void)mask_words(p, n, key32);
+    return;
+  }
+  (void)mask_words(p, head, key32);
   p += head;
   n -= head;
   key32 = advance_key(key32, head);
@@ -98,7 +140,7 @@ __attribute__((target("avx2"))) void mask_avx2_impl(uint8_t* p, size_t n, uint32
     p += 32;
     n -= 32;
   }
-  mask_words(p, n, key32);
+  (void)mask_words(p, n, key32);
 }
 #endif
 
@@ -132,10 +174,25 @@ constexpr size_t kVectorThreshold = 64;
 void apply_mask(uint8_t* data, size_t size, const uint8_t key[4], uint64_t offset) {
   const uint32_t key32 = key_word(key, static_cast<unsigned>(offset & 3));
   if (size < kVectorThreshold) {
-    mask_words(data, size, key32);
+    (void)mask_words(data, size, key32);
     return;
   }
   large_mask_impl.load(std::memory_order_relaxed)(data, size, key32);
+}
+
+bool apply_mask_ascii(uint8_t* data, size_t size, const uint8_t key[4], uint64_t offset) {
+  const uint32_t key32 = key_word(key, static_cast<unsigned>(offset & 3));
+  if (size < kVectorThreshold) return (mask_words(data, size, key32) & kHighBits) == 0;
+  large_mask_impl.load(std::memory_order_relaxed)(data, size, key32);
+  uint64_t seen = 0;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, data + i, 8);
+    seen |= word;
+  }
+  for (; i < size; ++i) seen |= data[i];
+  return (seen & kHighBits) == 0;
 }
 
 void apply_mask_reference(uint8_t* data, size_t size, const uint8_t key[4], uint64_t offset) {

@@ -10,6 +10,10 @@ namespace wsring::core {
 // (so a payload split across buffers continues the mask where it stopped). In place.
 void apply_mask(uint8_t* data, size_t size, const uint8_t key[4], uint64_t offset);
 
+// apply_mask that also tells whether every resulting byte is ASCII (< 0x80). For small buffers
+// this costs nothing extra, which lets a text receiver skip UTF-8 validation of ASCII chunks.
+bool apply_mask_ascii(uint8_t* data, size_t size, const uint8_t key[4], uint64_t offset);
+
 // The byte-at-a-time definition from §5.3, for tests and as the reference.
 void apply_mask_reference(uint8_t* data, size_t size, const uint8_t key[4], uint64_t offset);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -111,6 +112,29 @@ TEST(Unmask, HugeOffsetsUseOnlyThePhase) {
     apply_mask(actual.data(), actual.size(), kKey, offset);
     apply_mask_reference(expected.data(), expected.size(), kKey, offset & 3);
     EXPECT_EQ(actual, expected) << offset;
+  }
+}
+
+// apply_mask_ascii masks exactly like apply_mask and reports whether the result is all ASCII,
+// with the one non-ASCII byte anywhere (including the overlapping tail word).
+TEST(Unmask, AsciiVariantMasksAndClassifies) {
+  for (size_t length = 0; length <= 200; ++length) {
+    for (uint64_t phase = 0; phase < 4; ++phase) {
+      for (size_t high_at = 0; high_at <= length; ++high_at) {  // high_at == length: all ASCII
+        std::vector<uint8_t> plain(length);
+        for (size_t i = 0; i < length; ++i) plain[i] = static_cast<uint8_t>('A' + (i * 7 + phase) % 50);
+        if (high_at < length) plain[high_at] = static_cast<uint8_t>(0x80 | high_at);
+        std::vector<uint8_t> masked = plain;
+        apply_mask_reference(masked.data(), length, kKey, phase);
+        std::vector<uint8_t> buffer(length + 2, 0xEE);
+        std::copy(masked.begin(), masked.end(), buffer.begin() + 1);
+        const bool ascii = apply_mask_ascii(buffer.data() + 1, length, kKey, phase);
+        ASSERT_EQ(ascii, high_at == length) << length << " " << phase << " " << high_at;
+        ASSERT_TRUE(std::equal(plain.begin(), plain.end(), buffer.begin() + 1)) << length << " " << phase;
+        ASSERT_EQ(buffer.front(), 0xEE);
+        ASSERT_EQ(buffer.back(), 0xEE);
+      }
+    }
   }
 }
 
