@@ -1,5 +1,6 @@
 #include "core/handshake.hpp"
 
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -29,18 +30,24 @@ void encode_accept_key(std::string_view key, char* out) {
   EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out), digest, SHA_DIGEST_LENGTH);
 }
 
-bool is_base64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
+constexpr std::array<bool, 256> make_base64_table() {
+  std::array<bool, 256> table{};
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  table['+'] = true;
+  table['/'] = true;
+  return table;
 }
+constexpr std::array<bool, 256> kBase64Char = make_base64_table();
 
-// 16 bytes encode to 22 base64 characters and "==" padding.
+// 16 bytes encode to 22 base64 characters and "==" padding. (The low bits of the last
+// character are not required to be zero: any such key still decodes to 16 bytes.)
 bool is_base64_of_16_bytes(std::string_view key) {
   if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
-  for (size_t i = 0; i < 22; ++i) {
-    if (!is_base64_char(key[i])) return false;
-  }
-  return true;
+  bool all_base64 = true;  // no early exit: one predictable loop
+  for (size_t i = 0; i < 22; ++i) all_base64 &= kBase64Char[static_cast<unsigned char>(key[i])];
+  return all_base64;
 }
 
 // The path of a request target: origin-form "/p?q" -> "/p"; absolute-form "http://h/p?q" -> "/p".
@@ -84,6 +91,65 @@ bool origin_allowed(std::string_view origin, std::string_view host, const Handsh
     if (allowed == "*" || ascii_iequals(allowed, origin)) return true;
   }
   return false;
+}
+
+// The headers the handshake depends on, gathered in one pass over the list (a lookup per
+// question would walk the list a dozen times).
+struct HandshakeHeaders {
+  std::string_view host, version, key, origin;  // first instance of each
+  size_t host_count = 0, version_count = 0, key_count = 0, origin_count = 0;
+  bool has_upgrade = false, upgrade_websocket = false, connection_upgrade = false;
+  bool has_transfer_encoding = false, has_body_length = false, has_protocol = false;
+};
+
+void note(std::string_view value, std::string_view& first, size_t& count) {
+  if (count++ == 0) first = value;
+}
+
+HandshakeHeaders collect_handshake_headers(const UpgradeRequest& req) {
+  HandshakeHeaders h;
+  for (const HttpHeader& header : req.header_list()) {
+    const std::string_view name = header.name;
+    // Dispatch on the length first: most headers are then rejected without comparing bytes.
+    switch (name.size()) {
+      case 4:
+        if (ascii_iequals(name, "Host")) note(header.value, h.host, h.host_count);
+        break;
+      case 6:
+        if (ascii_iequals(name, "Origin")) note(header.value, h.origin, h.origin_count);
+        break;
+      case 7:
+        if (ascii_iequals(name, "Upgrade")) {
+          h.has_upgrade = true;
+          h.upgrade_websocket = h.upgrade_websocket || list_has_token(header.value, "websocket");
+        }
+        break;
+      case 10:
+        if (ascii_iequals(name, "Connection")) {
+          h.connection_upgrade = h.connection_upgrade || list_has_token(header.value, "upgrade");
+        }
+        break;
+      case 14:
+        if (ascii_iequals(name, "Content-Length") && header.value != "0") h.has_body_length = true;
+        break;
+      case 17:
+        if (ascii_iequals(name, "Sec-WebSocket-Key")) {
+          note(header.value, h.key, h.key_count);
+        } else if (ascii_iequals(name, "Transfer-Encoding")) {
+          h.has_transfer_encoding = true;
+        }
+        break;
+      case 21:
+        if (ascii_iequals(name, "Sec-WebSocket-Version")) note(header.value, h.version, h.version_count);
+        break;
+      case 22:
+        if (ascii_iequals(name, "Sec-WebSocket-Protocol")) h.has_protocol = true;
+        break;
+      default:
+        break;
+    }
+  }
+  return h;
 }
 
 HandshakeDecision reject(int status, const char* reason) {
@@ -134,53 +200,45 @@ HandshakeDecision validate_upgrade(const UpgradeRequest& req, const HandshakePol
     return reject(404, "no WebSocket endpoint at this path");
   }
 
-  const size_t host_count = req.count("Host");
-  if (host_count == 0) return reject(400, "missing Host header");
-  if (host_count > 1) return reject(400, "repeated Host header");
-  const std::string_view host = req.header("Host");
-  if (host.empty()) return reject(400, "empty Host header");
+  const HandshakeHeaders h = collect_handshake_headers(req);
+  if (h.host_count == 0) return reject(400, "missing Host header");
+  if (h.host_count > 1) return reject(400, "repeated Host header");
+  if (h.host.empty()) return reject(400, "empty Host header");
+  if (h.has_transfer_encoding) return reject(400, "Transfer-Encoding not allowed in a WebSocket handshake");
+  if (h.has_body_length) return reject(400, "Content-Length not allowed in a WebSocket handshake");
 
-  if (req.has("Transfer-Encoding")) return reject(400, "Transfer-Encoding not allowed in a WebSocket handshake");
-  for (const HttpHeader& header : req.header_list()) {
-    if (ascii_iequals(header.name, "Content-Length") && header.value != "0") {
-      return reject(400, "Content-Length not allowed in a WebSocket handshake");
-    }
-  }
-
-  if (!req.has_token("Upgrade", "websocket") || !req.has_token("Connection", "upgrade")) {
-    HandshakeDecision decision =
-        reject(426, req.has_token("Upgrade", "websocket")
-                        ? "Connection header must contain the token 'upgrade'"
-                        : "Upgrade header must contain the token 'websocket'");
-    decision.plain_http = !req.has("Upgrade") && !req.has("Sec-WebSocket-Key");
+  if (!h.upgrade_websocket || !h.connection_upgrade) {
+    HandshakeDecision decision = reject(426, h.upgrade_websocket
+                                                 ? "Connection header must contain the token 'upgrade'"
+                                                 : "Upgrade header must contain the token 'websocket'");
+    decision.plain_http = !h.has_upgrade && h.key_count == 0;
     return decision;
   }
 
-  if (req.count("Sec-WebSocket-Version") != 1 || req.header("Sec-WebSocket-Version") != "13") {
+  if (h.version_count != 1 || h.version != "13") {
     HandshakeDecision decision = reject(426, "Sec-WebSocket-Version must be 13");
     decision.version_mismatch = true;
     return decision;
   }
 
-  const size_t key_count = req.count("Sec-WebSocket-Key");
-  if (key_count == 0) return reject(400, "missing Sec-WebSocket-Key header");
-  if (key_count > 1) return reject(400, "repeated Sec-WebSocket-Key header");
-  const std::string_view key = req.header("Sec-WebSocket-Key");
-  if (!is_base64_of_16_bytes(key)) return reject(400, "Sec-WebSocket-Key must be base64 of 16 bytes");
+  if (h.key_count == 0) return reject(400, "missing Sec-WebSocket-Key header");
+  if (h.key_count > 1) return reject(400, "repeated Sec-WebSocket-Key header");
+  if (!is_base64_of_16_bytes(h.key)) return reject(400, "Sec-WebSocket-Key must be base64 of 16 bytes");
 
-  const size_t origin_count = req.count("Origin");
-  if (origin_count > 1) return reject(403, "repeated Origin header");
-  if (origin_count == 1 && !origin_allowed(req.header("Origin"), host, policy)) {
+  if (h.origin_count > 1) return reject(403, "repeated Origin header");
+  if (h.origin_count == 1 && !origin_allowed(h.origin, h.host, policy)) {
     return reject(403, "Origin not allowed");
   }
 
   HandshakeDecision decision;
   decision.status = 101;
-  decision.key = key;
-  for (std::string_view candidate : policy.subprotocols) {
-    if (!candidate.empty() && offers_subprotocol(req, candidate)) {
-      decision.subprotocol = candidate;
-      break;
+  decision.key = h.key;
+  if (h.has_protocol) {
+    for (std::string_view candidate : policy.subprotocols) {
+      if (!candidate.empty() && offers_subprotocol(req, candidate)) {
+        decision.subprotocol = candidate;
+        break;
+      }
     }
   }
   return decision;

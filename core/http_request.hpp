@@ -31,6 +31,9 @@ bool ascii_iequals(std::string_view a, std::string_view b);
 // Queries over a parsed header list; names compare case-insensitively.
 std::string_view find_header(std::span<const HttpHeader> headers, std::string_view name);
 size_t count_headers(std::span<const HttpHeader> headers, std::string_view name);
+// True if the comma-separated list `value` has an element (trimmed of SP/HTAB) equal to
+// `token` case-insensitively.
+bool list_has_token(std::string_view value, std::string_view token);
 // True if any comma-separated token (trimmed of SP/HTAB) of any instance of header `name`
 // equals `token` case-insensitively: "keep-alive, Upgrade" has the token "upgrade".
 bool headers_have_token(std::span<const HttpHeader> headers, std::string_view name,
