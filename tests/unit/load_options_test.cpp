@@ -1,0 +1,216 @@
+#include "bench/load/options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace wsring::load;
+using wsring::net::Backend;
+
+namespace {
+
+struct Parsed {
+  ParseOutcome outcome;
+  LoadOptions options;
+  std::string message;
+};
+
+Parsed parse(std::vector<std::string> args) {
+  std::vector<const char*> argv{"wsring-load"};
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  Parsed p;
+  p.outcome = parse_load_args(int(argv.size()), argv.data(), p.options, p.message);
+  return p;
+}
+
+Parsed parse_ok(std::vector<std::string> args) {
+  args.insert(args.begin(), "ws://127.0.0.1:9001/echo");
+  Parsed p = parse(args);
+  EXPECT_EQ(p.outcome, ParseOutcome::Run) << p.message;
+  return p;
+}
+
+// A bad value: BadUsage, one line, and the line names the flag.
+void expect_bad(std::vector<std::string> args, const std::string& flag) {
+  args.insert(args.begin(), "ws://127.0.0.1:9001/");
+  Parsed p = parse(args);
+  std::string shown;
+  for (const std::string& a : args) shown += a + " ";
+  EXPECT_EQ(p.outcome, ParseOutcome::BadUsage) << shown;
+  EXPECT_NE(p.message.find(flag), std::string::npos) << shown << "-> " << p.message;
+  EXPECT_EQ(p.message.find('\n'), std::string::npos) << p.message;
+}
+
+}  // namespace
+
+TEST(LoadOptions, Defaults) {
+  Parsed p = parse_ok({});
+  const LoadOptions& o = p.options;
+  EXPECT_EQ(o.url.host_header, "127.0.0.1:9001");
+  EXPECT_EQ(o.url.address, "127.0.0.1:9001");
+  EXPECT_EQ(o.url.path, "/echo");
+  EXPECT_EQ(o.connections, 100u);
+  EXPECT_EQ(o.duration_s, 10.0);
+  EXPECT_EQ(o.messages, 0u);
+  EXPECT_EQ(o.size_min, 32u);
+  EXPECT_EQ(o.size_max, 32u);
+  EXPECT_FALSE(o.text);
+  EXPECT_EQ(o.pipeline, 1u);
+  EXPECT_EQ(o.rate, 0.0);
+  EXPECT_EQ(o.ramp_up_s, 0.0);
+  EXPECT_EQ(o.threads, 1u);
+  EXPECT_EQ(o.connect_rate, 0.0);
+  EXPECT_FALSE(o.handshake_only);
+  EXPECT_TRUE(o.json_path.empty());
+  EXPECT_TRUE(o.source_addresses.empty());
+  EXPECT_EQ(o.backend, Backend::Auto);
+}
+
+TEST(LoadOptions, EveryFlagIsApplied) {
+  Parsed p = parse_ok({"--connections", "1000", "--duration", "2.5", "--size", "1K-64K", "--text", "--pipeline", "16",
+                       "--rate", "5000.5", "--ramp-up", "3", "--threads", "4", "--connect-rate", "200", "--json",
+                       "/tmp/out.json", "--source-addrs", "127.0.0.1-127.0.0.3", "--backend", "epoll"});
+  const LoadOptions& o = p.options;
+  EXPECT_EQ(o.connections, 1000u);
+  EXPECT_EQ(o.duration_s, 2.5);
+  EXPECT_EQ(o.size_min, 1024u);
+  EXPECT_EQ(o.size_max, 65536u);
+  EXPECT_TRUE(o.text);
+  EXPECT_EQ(o.pipeline, 16u);
+  EXPECT_EQ(o.rate, 5000.5);
+  EXPECT_EQ(o.ramp_up_s, 3.0);
+  EXPECT_EQ(o.threads, 4u);
+  EXPECT_EQ(o.connect_rate, 200.0);
+  EXPECT_EQ(o.json_path, "/tmp/out.json");
+  EXPECT_EQ(o.source_addresses, (std::vector<std::string>{"127.0.0.1", "127.0.0.2", "127.0.0.3"}));
+  EXPECT_EQ(o.backend, Backend::Epoll);
+}
+
+TEST(LoadOptions, MessagesBinaryHandshakeOnlyAndEqualsForm) {
+  Parsed p = parse_ok({"--messages=5000", "--binary", "--size=1M", "--backend=io_uring"});
+  EXPECT_EQ(p.options.messages, 5000u);
+  EXPECT_EQ(p.options.duration_s, 0.0);
+  EXPECT_FALSE(p.options.text);
+  EXPECT_EQ(p.options.size_min, 1u << 20);
+  EXPECT_EQ(p.options.size_max, 1u << 20);
+  EXPECT_EQ(p.options.backend, Backend::IoUring);
+  Parsed h = parse_ok({"--handshake-only", "--backend", "auto"});
+  EXPECT_TRUE(h.options.handshake_only);
+  EXPECT_EQ(h.options.backend, Backend::Auto);
+}
+
+TEST(LoadOptions, ThreadsAreCappedAtConnections) {
+  Parsed p = parse_ok({"--connections", "2", "--threads", "8"});
+  EXPECT_EQ(p.options.threads, 2u);
+}
+
+TEST(LoadOptions, SourceAddressLists) {
+  EXPECT_EQ(parse_ok({"--source-addrs", "127.0.0.5"}).options.source_addresses, std::vector<std::string>{"127.0.0.5"});
+  EXPECT_EQ(parse_ok({"--source-addrs", "127.0.0.1,127.0.0.9"}).options.source_addresses,
+            (std::vector<std::string>{"127.0.0.1", "127.0.0.9"}));
+  // A range across an octet boundary.
+  std::vector<std::string> a = parse_ok({"--source-addrs", "10.0.0.255-10.0.1.1"}).options.source_addresses;
+  EXPECT_EQ(a, (std::vector<std::string>{"10.0.0.255", "10.0.1.0", "10.0.1.1"}));
+}
+
+TEST(LoadOptions, UrlForms) {
+  WsUrl u;
+  std::string error;
+  ASSERT_TRUE(parse_ws_url("ws://localhost:8080", u, &error)) << error;
+  EXPECT_EQ(u.path, "/");
+  EXPECT_EQ(u.address, "127.0.0.1:8080");
+  EXPECT_EQ(u.host_header, "localhost:8080");
+  ASSERT_TRUE(parse_ws_url("ws://127.0.0.1/a/b?x=1", u, &error)) << error;
+  EXPECT_EQ(u.port, 80);
+  EXPECT_EQ(u.path, "/a/b?x=1");
+  ASSERT_TRUE(parse_ws_url("ws://[::1]:9001/", u, &error)) << error;
+  EXPECT_EQ(u.address, "[::1]:9001");
+  EXPECT_EQ(u.host_header, "[::1]:9001");
+  for (const char* bad : {"http://127.0.0.1/", "wss://127.0.0.1/", "ws://", "ws://:80/", "ws://127.0.0.1:/",
+                          "ws://127.0.0.1:0/", "ws://127.0.0.1:70000/", "ws://example.com/", "ws://[::1/",
+                          "ws://127.0.0.1/a b", "ws://user@127.0.0.1/", "ws://127.0.0.1/#frag", "ws://[zz]:1/"}) {
+    EXPECT_FALSE(parse_ws_url(bad, u, &error)) << bad;
+    EXPECT_FALSE(error.empty()) << bad;
+  }
+}
+
+TEST(LoadOptions, HelpAndVersion) {
+  Parsed h = parse({"--help"});
+  EXPECT_EQ(h.outcome, ParseOutcome::Exit0);
+  EXPECT_NE(h.message.find("--handshake-only"), std::string::npos);
+  Parsed v = parse({"--version"});
+  EXPECT_EQ(v.outcome, ParseOutcome::Exit0);
+  EXPECT_NE(v.message.find(kLoadVersion), std::string::npos);
+}
+
+TEST(LoadOptions, MissingOrRepeatedUrl) {
+  Parsed p = parse({"--connections", "5"});
+  EXPECT_EQ(p.outcome, ParseOutcome::BadUsage);
+  EXPECT_NE(p.message.find("URL"), std::string::npos);
+  Parsed twice = parse({"ws://127.0.0.1:1/", "ws://127.0.0.1:2/"});
+  EXPECT_EQ(twice.outcome, ParseOutcome::BadUsage);
+  Parsed bad = parse({"ftp://x/"});
+  EXPECT_EQ(bad.outcome, ParseOutcome::BadUsage);
+  EXPECT_NE(bad.message.find("ftp://x/"), std::string::npos);
+}
+
+TEST(LoadOptions, BadValuesNameTheirFlag) {
+  for (const char* v : {"0", "-1", "abc", "16777217", "", "1.5", "10x"}) expect_bad({"--connections", v}, "--connections");
+  for (const char* v : {"0", "-1", "abc", "inf", "nan", "1e99", "", "0x10"}) expect_bad({"--duration", v}, "--duration");
+  for (const char* v : {"0", "-5", "x", "1.5", ""}) expect_bad({"--messages", v}, "--messages");
+  for (const char* v : {"15", "0", "abc", "10-5K", "64-32", "300M", "1K-", "-1K", "1Q", "1KX", ""})
+    expect_bad({"--size", v}, "--size");
+  for (const char* v : {"0", "65537", "x", "-2", ""}) expect_bad({"--pipeline", v}, "--pipeline");
+  for (const char* v : {"0", "-3", "fast", "1e10", ""}) expect_bad({"--rate", v}, "--rate");
+  for (const char* v : {"-1", "soon", "1e7", ""}) expect_bad({"--ramp-up", v}, "--ramp-up");
+  for (const char* v : {"0", "257", "two", ""}) expect_bad({"--threads", v}, "--threads");
+  for (const char* v : {"0", "-1", "x", ""}) expect_bad({"--connect-rate", v}, "--connect-rate");
+  expect_bad({"--json", ""}, "--json");
+  for (const char* v : {"", "localhost", "127.0.0.9-127.0.0.1", "127.0.0.1-::1", "1.2.3.4,nope", "0.0.0.0-1.0.0.0",
+                        "::1"})
+    expect_bad({"--source-addrs", v}, "--source-addrs");
+  for (const char* v : {"uring", "EPOLL", ""}) expect_bad({"--backend", v}, "--backend");
+}
+
+TEST(LoadOptions, MissingValuesAndUnknownFlags) {
+  for (const char* flag : {"--connections", "--duration", "--messages", "--size", "--pipeline", "--rate", "--ramp-up",
+                           "--threads", "--connect-rate", "--json", "--source-addrs", "--backend"})
+    expect_bad({flag}, flag);
+  expect_bad({"--frobnicate", "3"}, "--frobnicate");
+  expect_bad({"--text=yes"}, "--text");
+  expect_bad({"--handshake-only=1"}, "--handshake-only");
+}
+
+TEST(LoadOptions, ConflictingFlags) {
+  expect_bad({"--duration", "5", "--messages", "100"}, "--messages");
+  expect_bad({"--text", "--binary"}, "--text");
+  expect_bad({"--handshake-only", "--messages", "10"}, "--messages");
+  expect_bad({"--handshake-only", "--rate", "10"}, "--rate");
+  // Send buffers beyond 8 GiB: 100k connections x 16 x 1 MiB.
+  expect_bad({"--connections", "100000", "--pipeline", "16", "--size", "1M"}, "--size");
+}
+
+TEST(LoadOptions, ByteCountsAndDecimals) {
+  uint64_t n = 0;
+  EXPECT_TRUE(parse_byte_count("16", n));
+  EXPECT_EQ(n, 16u);
+  EXPECT_TRUE(parse_byte_count("16K", n));
+  EXPECT_EQ(n, 16384u);
+  EXPECT_TRUE(parse_byte_count("2MiB", n));
+  EXPECT_EQ(n, 2u << 20);
+  EXPECT_TRUE(parse_byte_count("1G", n));
+  EXPECT_EQ(n, 1u << 30);
+  EXPECT_TRUE(parse_byte_count("100B", n));
+  EXPECT_EQ(n, 100u);
+  EXPECT_FALSE(parse_byte_count("K", n));
+  EXPECT_FALSE(parse_byte_count("99999999999999999999", n));
+  EXPECT_FALSE(parse_byte_count("17179869184G", n));  // overflows 64 bits
+  double d = 0;
+  EXPECT_TRUE(parse_decimal("0.25", d));
+  EXPECT_EQ(d, 0.25);
+  EXPECT_TRUE(parse_decimal("0", d));
+  EXPECT_FALSE(parse_decimal("+1", d));
+  EXPECT_FALSE(parse_decimal("1,5", d));
+  EXPECT_FALSE(parse_decimal("infinity", d));
+}
