@@ -873,10 +873,13 @@ class ServerTestCase(unittest.TestCase):
         return server.start()
 
     def _stop_test_server(self, server):
-        server.stop()
+        already_exited = server.process is not None and server.process.poll() is not None
+        status = server.stop()
         report = server.sanitizer_report()
         if report:
             raise AssertionError("sanitizer report:\n" + report[-4000:])
+        if status not in (0, None) and not already_exited:
+            raise AssertionError("server exited with status %s on SIGTERM\n%s" % (status, server.log_tail()))
 
     def client(self, server=None, path="/", handshake=True, extra=(), timeout=None):
         server = server or self.server
