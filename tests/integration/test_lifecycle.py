@@ -8,7 +8,7 @@ import unittest
 
 from wsharness import (OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ConnectionClosed, ServerTestCase,
                        backend, bound, build_frame, close_payload, connect, read_http_response,
-                       run_server_command, upgrade_request)
+                       run_server_command, upgrade_request, wait_until_server_read_everything)
 
 
 class CommandLine(ServerTestCase):
@@ -137,9 +137,10 @@ class GracefulShutdown(ServerTestCase):
         clients = self.open_clients(server, 20)
         for index, client in enumerate(clients):
             client.send_frame(OP_TEXT, "last words %d" % index)
-        # Let the server read them (loopback: microseconds); the point is that a message already
-        # received is echoed before the close, not a race with the signal.
-        time.sleep(0.3)
+        # The server must have read them (its receive queues empty) before the signal: the
+        # point is that a message already received is echoed before the close.
+        self.assertTrue(wait_until_server_read_everything(server.port, bound(5.0)),
+                        "the server did not read the messages")
         server.signal(signal.SIGTERM)
         for index, client in enumerate(clients):
             code, _, before = client.expect_close(1001, allow_before=True, timeout=bound(5.0))
@@ -261,8 +262,8 @@ class Timers(ServerTestCase):
         """Traffic more often than --idle-timeout keeps the connection open."""
         server = self.start_server("--idle-timeout", "1")
         client = self.client(server)
-        for index in range(6):
-            time.sleep(0.25)
+        for index in range(10):  # 2 s in all, twice the timeout
+            time.sleep(0.2)
             client.echo(OP_TEXT, "tick %d" % index)
 
 

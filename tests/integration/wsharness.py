@@ -480,6 +480,35 @@ def read_http_response(sock, buffer=b"", timeout=5.0, read_body=True):
     return response, b""
 
 
+def unread_bytes_on_port(port):
+    """Bytes waiting in the receive queues of established TCP sockets whose local port is
+    `port` (i.e. the server's side of its connections), from /proc/net/tcp{,6}."""
+    total = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                lines = handle.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # 01 = ESTABLISHED
+                total += int(fields[4].split(":")[1], 16)
+    return total
+
+
+def wait_until_server_read_everything(port, timeout):
+    """Wait until the server has read every byte sent to it (its receive queues are empty),
+    so that a test knows data was received by the server, not just sent. Returns success."""
+    deadline = time.monotonic() + timeout
+    while unread_bytes_on_port(port) > 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def wait_for_eof(sock, timeout):
     """True if the peer closes (EOF or reset) within timeout; bytes arriving meanwhile are returned too."""
     sock.settimeout(timeout)
