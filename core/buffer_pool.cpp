@@ -55,6 +55,7 @@ size_t BufferPool::index_of(const uint8_t* buffer) const {
 }
 
 void BufferPool::release(uint8_t* buffer) {
+  if (buffer == nullptr) return;  // like free(nullptr): lets cleanup paths release unconditionally
   const size_t index = index_of(buffer);
   const bool valid = index < buffer_count_ && in_use_[index];
   assert(valid && "BufferPool::release: buffer not from this pool or already released");

@@ -24,7 +24,7 @@ class BufferPool {
 
   uint8_t* acquire();
   // buffer must come from this pool and be in use (asserted in debug builds; ignored in release
-  // builds so a stray pointer cannot corrupt the free list).
+  // builds so a stray pointer cannot corrupt the free list). nullptr is accepted and ignored.
   void release(uint8_t* buffer);
 
   size_t buffer_size() const { return buffer_size_; }

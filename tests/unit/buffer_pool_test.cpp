@@ -74,6 +74,15 @@ TEST(BufferPool, SlabAndIndexes) {
   EXPECT_EQ(pool.index_of(&outside), pool.capacity());
 }
 
+TEST(BufferPool, ReleasingNullIsANoOp) {
+  BufferPool pool(64, 1);
+  uint8_t* a = pool.acquire();
+  pool.release(nullptr);
+  EXPECT_EQ(pool.in_use(), 1u);
+  pool.release(a);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
 TEST(BufferPool, ZeroCapacityAlwaysExhausted) {
   BufferPool pool(4096, 0);
   EXPECT_EQ(pool.acquire(), nullptr);
