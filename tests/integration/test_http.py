@@ -203,10 +203,9 @@ class ConnectionLimits(ServerTestCase):
             except (ConnectionClosed, ConnectionError):
                 response = None  # refused by closing, which the spec allows
             if response is not None:
-                self.assertEqual(response.status, 503, repr(response))
-                self.assertTrue(len(response.body) > 0, repr(response))
-                closed, _ = wait_for_eof(sixth, bound(3.0))
-                self.assertTrue(closed, "the 503 connection was not closed")
+                if not response.closed:
+                    response.closed, _ = wait_for_eof(sixth, bound(3.0))
+                self.assertHttpError(response, 503)
         finally:
             sixth.close()
         for index, client in enumerate(clients):

@@ -215,6 +215,20 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
                      "ERROR: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 
 
+try:  # resolved in the parent so that the forked child only makes the call
+    import ctypes
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (ImportError, OSError, AttributeError):
+    _prctl = None
+
+
+def _die_with_parent():
+    """Child side of Popen: SIGKILL the server if the test runner dies (PR_SET_PDEATHSIG), so
+    that no server outlives an aborted run."""
+    if _prctl is not None:
+        _prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
 class Server:
     """One wsring-echo process. Use start(); stop() is idempotent."""
 
@@ -246,8 +260,8 @@ class Server:
     def start(self):
         if not os.path.exists(self.binary):
             raise ServerStartError("server binary %s does not exist (build it first)" % self.binary)
-        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
         # The spec allows 5 s to print the line; sanitized builds start slower.
@@ -928,6 +942,7 @@ class ServerTestCase(unittest.TestCase):
     # Shared assertions for HTTP error responses.
     def assertHttpError(self, response, status, header=None):
         self.assertEqual(response.status, status, "status of %r" % response)
+        self.assertEqual(response.version, "HTTP/1.1", "status line of %r" % response)
         if header is not None:
             name, value = header
             self.assertIn(value.lower(), [v.lower() for v in response.header_tokens(name)] +
