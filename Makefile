@@ -4,12 +4,12 @@
 
 CXX      ?= g++
 CXXFLAGS ?= -O2 -g
-CXXFLAGS += -std=c++20 -Wall -Wextra -I. -MMD -MP
+override CXXFLAGS += -std=c++20 -Wall -Wextra -I. -MMD -MP
 LDFLAGS  ?=
 PKGS     := liburing openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -lssl -lcrypto)
-CXXFLAGS += $(PKG_CFLAGS)
+override CXXFLAGS += $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread
 
 PREFIX  ?= /usr/local

@@ -673,6 +673,12 @@ void EchoServer::begin_shutdown(uint64_t now_ms) {
   shutting_down_ = true;
   shutdown_deadline_ms_ = now_ms + seconds_to_ms(config_.close_timeout_s);
   reactor_.stop_accepting();
+  // Close the listener too: connections still in its backlog are refused at once instead
+  // of hanging until the process exits.
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+  }
   for (Connection& c : connections_) {
     if (c.state == State::Handshaking && !c.close_queued)
       close_now(c.token, c);

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   std::string why;
   serve(0, &why);
   for (std::thread& t : threads) t.join();
-  for (int fd : listeners) ::close(fd);
+  // The listeners were closed by their servers at shutdown.
   log.info("stopped: %llu connections accepted, %llu upgraded, %llu messages echoed, %llu HTTP errors, "
            "%llu protocol errors, %llu refused over the limit, %llu handshake timeouts, %llu send timeouts, "
            "%llu receives, %llu sends, %llu spills",
