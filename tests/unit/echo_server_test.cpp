@@ -464,6 +464,69 @@ TEST_F(EchoServerTest, ShortSendsContinueWhereTheyStopped) {
   finish_and_check(t);
 }
 
+TEST_F(EchoServerTest, FullPeerSocketSpillsOutputAndReturnsBuffers) {
+  const Token t = upgraded();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(fake->deliver(t, client_frame(kText, "held " + std::to_string(i))));
+  EXPECT_EQ(fake->buffers_in_use(), 3u);
+  // The peer's socket is full: the server copies its pending output aside and gives the
+  // receive buffers back, then sends again (a send that waits for room).
+  ASSERT_TRUE(fake->fail_send(t, EAGAIN));
+  EXPECT_EQ(fake->buffers_in_use(), 0u) << "a stalled peer must not pin receive buffers";
+  EXPECT_EQ(server->stats().spills, 1u);
+  ASSERT_TRUE(fake->sending(t));
+  // More input while stalled is appended to the copy, its buffer returned at once.
+  ASSERT_TRUE(fake->deliver(t, client_frame(kText, "while stalled")));
+  EXPECT_EQ(fake->buffers_in_use(), 0u);
+  ASSERT_TRUE(fake->complete_send(t, 5));  // room for a few bytes
+  ASSERT_TRUE(fake->fail_send(t, EAGAIN)); // full again
+  ASSERT_TRUE(fake->deliver(t, client_frame(kPing, "p")));
+  fake->drain_sends(t);
+  const auto f = frames(t);
+  ASSERT_EQ(f.size(), 5u);
+  EXPECT_EQ(messages(f), (std::vector<std::string>{"held 0", "held 1", "held 2", "while stalled"}));
+  EXPECT_EQ(f[4].opcode, kPong);
+  EXPECT_EQ(fake->buffers_in_use(), 0u);
+  // Unstalled: echoes go out from the receive buffer again.
+  ASSERT_TRUE(fake->deliver(t, client_frame(kText, "normal")));
+  EXPECT_EQ(fake->buffers_in_use(), 1u);
+  fake->drain_sends(t);
+  EXPECT_EQ(messages(frames(t)).back(), "normal");
+  finish_and_check(t);
+}
+
+TEST_F(EchoServerTest, RepeatedFullSocketWithShortSendsKeepsTheStreamIntact) {
+  config.max_backpressure = 64 * 1024;
+  make_server();
+  const Token t = upgraded();
+  std::vector<std::string> sent;
+  for (int round = 0; round < 30; ++round) {
+    const std::string payload(size_t(50 + round * 37), char('a' + round % 26));
+    sent.push_back(payload);
+    if (fake->can_receive(t)) ASSERT_TRUE(fake->deliver(t, client_frame(kBinary, payload)));
+    else sent.pop_back();
+    switch (round % 3) {
+      case 0: fake->fail_send(t, EAGAIN); break;
+      case 1: fake->complete_send(t, 11); break;
+      case 2: fake->complete_send(t, 3); fake->fail_send(t, EAGAIN); break;
+    }
+  }
+  fake->drain_sends(t);
+  EXPECT_EQ(messages(frames(t)), sent);
+  EXPECT_GT(server->stats().spills, 5u);
+  finish_and_check(t);
+}
+
+TEST_F(EchoServerTest, CloseWhileStalledReleasesEverything) {
+  const Token t = upgraded();
+  ASSERT_TRUE(fake->deliver(t, client_frame(kText, "a")));
+  ASSERT_TRUE(fake->fail_send(t, EAGAIN));
+  ASSERT_TRUE(fake->deliver(t, client_frame(kClose, close_payload(1000))));
+  ASSERT_TRUE(fake->fail_send(t, EAGAIN));
+  ASSERT_TRUE(fake->end_stream(t, -ECONNRESET));
+  fake->finish_closes();
+  expect_clean();
+}
+
 TEST_F(EchoServerTest, EveryBufferIsReleasedExactlyOnce) {
   const Token a = accept(), b = accept();
   ASSERT_NE(a, b);
