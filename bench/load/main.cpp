@@ -1,6 +1,7 @@
 // wsring-load: parses the command line, starts one LoadWorker (and reactor) per thread, moves the
 // run through its phases, prints progress once a second on stderr and the summary at the end.
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -301,6 +302,10 @@ int main(int argc, char** argv) {
   report.window_bytes = window_end_bytes - std::min(window_end_bytes, window_start_bytes);
   report.window_handshakes = window_end_opened - std::min(window_end_opened, window_start_opened);
 
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  report.load_cpu_user_s = double(usage.ru_utime.tv_sec) + double(usage.ru_utime.tv_usec) / 1e6;
+  report.load_cpu_system_s = double(usage.ru_stime.tv_sec) + double(usage.ru_stime.tv_usec) / 1e6;
   print_summary(stdout, report);
   if (!options.json_path.empty() && !write_json(options.json_path, report, &error)) {
     std::fprintf(stderr, "wsring-load: %s\n", error.c_str());

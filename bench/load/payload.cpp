@@ -55,6 +55,28 @@ void write_payload(uint8_t* dst, size_t size, const Stamp& stamp, const PayloadP
   std::memcpy(dst + kStampSize, pattern.bytes() + kStampSize, size - kStampSize);
 }
 
+void write_masked_payload(uint8_t* dst, size_t size, const uint8_t stamp_bytes[kStampSize],
+                          const PayloadPattern& pattern, const uint8_t key[4]) {
+  // Offsets 0, 8, 16, ... all start a key cycle, so one 8-byte key word masks every word.
+  uint32_t key32;
+  std::memcpy(&key32, key, 4);
+  const uint64_t key64 = uint64_t{key32} | (uint64_t{key32} << 32);
+  uint64_t word;
+  for (size_t i = 0; i < kStampSize; i += 8) {
+    std::memcpy(&word, stamp_bytes + i, 8);
+    word ^= key64;
+    std::memcpy(dst + i, &word, 8);
+  }
+  const uint8_t* src = pattern.bytes();
+  size_t i = kStampSize;
+  for (; i + 8 <= size; i += 8) {
+    std::memcpy(&word, src + i, 8);
+    word ^= key64;
+    std::memcpy(dst + i, &word, 8);
+  }
+  for (; i < size; ++i) dst[i] = uint8_t(src[i] ^ key[i & 3]);
+}
+
 size_t find_mismatch(const uint8_t* chunk, size_t size, uint64_t offset, const uint8_t expected_stamp[kStampSize],
                      const PayloadPattern& pattern) {
   size_t i = 0;

@@ -47,6 +47,11 @@ class PayloadPattern {
 // Writes the unmasked payload of `size` bytes (kStampSize <= size <= pattern.size()).
 void write_payload(uint8_t* dst, size_t size, const Stamp& stamp, const PayloadPattern& pattern);
 
+// The same payload, already masked with `key` (RFC 6455 §5.3, from payload offset 0), in one pass;
+// `stamp_bytes` is the encoded stamp. This is what goes on the wire from a client.
+void write_masked_payload(uint8_t* dst, size_t size, const uint8_t stamp_bytes[kStampSize],
+                          const PayloadPattern& pattern, const uint8_t key[4]);
+
 // Compares `size` received bytes lying at payload offset `offset` with what write_payload wrote
 // for a payload whose encoded stamp is `expected_stamp`. Returns the index in the chunk of the
 // first byte that differs, or `size` when all match. Offsets past pattern.size() never match.

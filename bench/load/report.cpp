@@ -104,7 +104,10 @@ void print_summary(std::FILE* out, const RunReport& r) {
   print_distribution(out, "connect", t.connect_us);
   print_distribution(out, "handshake", t.handshake_us);
 
-  std::fprintf(out, "\n  connections    %llu opened, %llu failed, %llu closed cleanly\n",
+  const double load_cpu = r.load_cpu_user_s + r.load_cpu_system_s;
+  std::fprintf(out, "\n  load CPU       %.2f s user + %.2f s system (%.0f%% of one core)\n", r.load_cpu_user_s,
+               r.load_cpu_system_s, r.elapsed_s > 0 ? 100.0 * load_cpu / r.elapsed_s : 0.0);
+  std::fprintf(out, "  connections    %llu opened, %llu failed, %llu closed cleanly\n",
                static_cast<unsigned long long>(t.opened), static_cast<unsigned long long>(t.failed),
                static_cast<unsigned long long>(t.closed_cleanly));
   if (t.error_total() == 0) {
@@ -139,6 +142,7 @@ std::string format_json(const RunReport& r) {
        ", \"handshake_only\": " + (o.handshake_only ? "true" : "false") + ", \"source_addrs\": " + sources +
        ", \"backend\": " + json_string(r.backend) + ", \"backend_requested\": " + json_string(net::backend_name(o.backend)) +
        "},\n";
+  j += "  \"load_cpu_s\": {\"user\": " + number(r.load_cpu_user_s) + ", \"system\": " + number(r.load_cpu_system_s) + "},\n";
   j += "  \"elapsed_s\": " + number(r.elapsed_s) + ",\n  \"window_s\": " + number(r.window_s) +
        ",\n  \"interrupted\": " + (r.interrupted ? "true" : "false") + ",\n";
   j += "  \"messages\": {\"sent\": " + number(t.sent) + ", \"received\": " + number(t.received) +

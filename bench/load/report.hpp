@@ -20,6 +20,8 @@ struct RunReport {
   uint64_t window_bytes = 0;     // their payload bytes
   uint64_t window_handshakes = 0;
   bool interrupted = false;      // stopped by a signal
+  double load_cpu_user_s = 0;    // wsring-load's own CPU time (getrusage), to show it was not the bottleneck
+  double load_cpu_system_s = 0;
 };
 
 // 0 clean, 1 when anything went wrong: errors of any kind, mismatches, lost messages.

@@ -66,6 +66,7 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
   if (!options.handshake_only) {
     ring_time_.reset(new uint64_t[size_t(pipeline_) * count]());
     ring_size_.reset(new uint32_t[size_t(pipeline_) * count]());
+    ring_stamp_.reset(new uint8_t[size_t(pipeline_) * count * kStampSize]());
   }
   reader_limits_.max_message_size = std::max<uint64_t>(16u << 20, 2 * options.size_max);
 
@@ -287,18 +288,18 @@ void LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
   }
   const size_t header = core::frame_header_size(size, true);
   if (c.fill_len + header + size > buffer_capacity_) return;  // cannot happen: the window bounds the buffer
+  const size_t slot = size_t(c.local) * pipeline_ + c.next_seq % pipeline_;
+  uint8_t* stamp = &ring_stamp_[slot * kStampSize];
+  encode_stamp(Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns}, stamp);
+  ring_time_[slot] = stamp_ns;
+  ring_size_[slot] = uint32_t(size);
+
   uint8_t* dst = c.buf[c.fill] + c.fill_len;
   uint8_t key[4];
   masks_.next(key);
   core::write_frame_header(dst, opcode_, true, size, key);
-  Stamp stamp{c.global_id, uint32_t(c.next_seq), stamp_ns};
-  write_payload(dst + header, size, stamp, pattern_);
-  core::apply_mask(dst + header, size, key, 0);
+  write_masked_payload(dst + header, size, stamp, pattern_, key);
   c.fill_len += uint32_t(header + size);
-
-  const size_t slot = size_t(c.local) * pipeline_ + c.next_seq % pipeline_;
-  ring_time_[slot] = stamp_ns;
-  ring_size_[slot] = uint32_t(size);
   ++c.next_seq;
   ++sent_;
   ++outstanding_total_;
@@ -419,7 +420,7 @@ void LoadWorker::begin_echo(Connection& c, Opcode opcode) {
   }
   const size_t slot = size_t(c.local) * pipeline_ + c.acked_seq % pipeline_;
   c.msg_expected = ring_size_[slot];
-  encode_stamp(Stamp{c.global_id, uint32_t(c.acked_seq), ring_time_[slot]}, c.expect_stamp);
+  std::memcpy(c.expect_stamp, &ring_stamp_[slot * kStampSize], kStampSize);
   if (opcode != opcode_) {
     c.msg_bad = true;
     if (totals_.errors[size_t(ErrorKind::Mismatch)] == 0)

@@ -163,8 +163,11 @@ class LoadWorker final : public net::EventHandler {
   std::unique_ptr<RateScheduler> scheduler_;
   std::vector<Connection> connections_;
   std::unique_ptr<uint8_t[]> buffer_slab_;      // two send buffers per connection
-  std::unique_ptr<uint64_t[]> ring_time_;       // per connection `pipeline` stamps of outstanding messages
-  std::unique_ptr<uint32_t[]> ring_size_;       // and their sizes
+  // Per connection, `pipeline` slots describing the outstanding messages: stamp time (latency is
+  // measured from it), encoded stamp (what the echo must start with) and size.
+  std::unique_ptr<uint64_t[]> ring_time_;
+  std::unique_ptr<uint8_t[]> ring_stamp_;
+  std::unique_ptr<uint32_t[]> ring_size_;
   uint32_t buffer_capacity_ = 0;
   uint32_t pipeline_;
   core::Opcode opcode_;

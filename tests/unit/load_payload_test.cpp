@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/unmask.hpp"
 #include "core/utf8.hpp"
 
 using namespace wsring::load;
@@ -119,4 +120,20 @@ TEST(LoadPayload, BytesPastThePatternNeverMatch) {
   uint8_t expected[kStampSize] = {};
   // Offset 32 onwards lies past every payload that was sent.
   EXPECT_EQ(find_mismatch(payload.data() + 32, 8, 32, expected, pattern), 0u);
+}
+
+TEST(LoadPayload, MaskedPayloadUnmasksToThePlainOne) {
+  PayloadPattern pattern(70000, false);
+  const Stamp stamp{42, 7, 99999};
+  uint8_t stamp_bytes[kStampSize];
+  encode_stamp(stamp, stamp_bytes);
+  const uint8_t key[4] = {0x12, 0xA5, 0x00, 0xFF};
+  for (size_t size : {16, 17, 23, 24, 31, 32, 125, 126, 1000, 65535, 70000}) {
+    std::vector<uint8_t> plain(size), masked(size);
+    write_payload(plain.data(), size, stamp, pattern);
+    write_masked_payload(masked.data(), size, stamp_bytes, pattern, key);
+    EXPECT_NE(plain, masked) << size;
+    wsring::core::apply_mask_reference(masked.data(), size, key, 0);
+    ASSERT_EQ(plain, masked) << size;
+  }
 }

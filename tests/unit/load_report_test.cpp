@@ -45,7 +45,7 @@ TEST(LoadReport, JsonHasTheDocumentedLayout) {
                           "in_flight", "lost", "mismatched", "bytes", "throughput", "msgs_per_s", "bytes_per_s",
                           "handshakes_per_s", "latency_us", "connect_us", "handshake_us", "p50", "p90", "p99", "p999",
                           "p9999", "max", "min", "mean", "count", "opened", "failed", "closed_cleanly", "errors",
-                          "total", "error_details", "exit_status"})
+                          "total", "error_details", "exit_status", "load_cpu_s", "user", "system"})
     EXPECT_NE(json.find(std::string("\"") + key + "\":"), std::string::npos) << key;
   for (size_t k = 0; k < kErrorKindCount; ++k)
     EXPECT_NE(json.find(std::string("\"") + error_kind_name(ErrorKind(k)) + "\": 0"), std::string::npos)
