@@ -95,6 +95,12 @@ bench: deps
 	@$(MAKE) -j$(JOBS) $(BUILD)/wsring-bench
 	taskset -c 0 $(BUILD)/wsring-bench $(BENCH_ARGS)
 
+# wsring-echo (both backends) against gorilla/websocket and node's ws under the same wsring-load
+# scenarios; DURATION, RUNS, EXTRA_URL from the environment (see bench/compare.sh).
+compare: deps
+	@$(MAKE) -j$(JOBS) $(BUILD)/wsring-echo $(BUILD)/wsring-load
+	bench/compare.sh $(BUILD)
+
 # The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
 	@$(MAKE) -j$(JOBS) BUILD=build/asan \
