@@ -1,6 +1,8 @@
 #include "core/message_reader.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "core/unmask.hpp"
 
@@ -23,6 +25,7 @@ constexpr const char* kCloseOneByte = "close payload of 1 byte";
 constexpr const char* kInvalidCloseCode = "invalid close code";
 constexpr const char* kInvalidCloseReason = "invalid UTF-8 in close reason";
 constexpr const char* kAfterClose = "frame after close";
+constexpr const char* kNoControlBuffer = "no buffer for a split control frame";
 }  // namespace reason
 
 constexpr size_t kFusedAsciiLimit = 64;
@@ -46,17 +49,70 @@ ReadEvent MessageReader::fail(uint16_t code, const char* why, size_t consumed) {
   return event;
 }
 
+MessageReader& MessageReader::operator=(MessageReader&& other) noexcept {
+  if (this == &other) return *this;
+  release_control_buffer();
+  frame_ = other.frame_;
+  frame_delivered_ = other.frame_delivered_;
+  message_size_ = other.message_size_;
+  limits_ = other.limits_;
+  control_pool_ = other.control_pool_;
+  control_buffer_ = std::exchange(other.control_buffer_, nullptr);
+  control_buffer_owned_ = other.control_buffer_owned_;
+  final_reason_ = other.final_reason_;
+  final_code_ = other.final_code_;
+  std::memcpy(header_bytes_, other.header_bytes_, sizeof header_bytes_);
+  header_have_ = other.header_have_;
+  control_size_ = other.control_size_;
+  utf8_state_ = other.utf8_state_;
+  role_ = other.role_;
+  phase_ = other.phase_;
+  message_opcode_ = other.message_opcode_;
+  in_message_ = other.in_message_;
+  return *this;
+}
+
+bool MessageReader::acquire_control_buffer() {
+  if (control_buffer_) return true;
+  if (control_pool_) {
+    if (control_pool_->buffer_size() < kMaxControlPayload) return false;
+    control_buffer_ = control_pool_->acquire();
+    control_buffer_owned_ = false;
+  } else {
+    control_buffer_ = new (std::nothrow) uint8_t[kMaxControlPayload];
+    control_buffer_owned_ = true;
+  }
+  return control_buffer_ != nullptr;
+}
+
+void MessageReader::release_control_buffer() {
+  if (!control_buffer_) return;
+  if (control_buffer_owned_)
+    delete[] control_buffer_;
+  else
+    control_pool_->release(control_buffer_);
+  control_buffer_ = nullptr;
+}
+
 ReadEvent MessageReader::next(uint8_t* data, size_t size) {
+  // A gathered control payload stays valid until this call; give its buffer back now.
+  if (control_buffer_ && phase_ != Phase::ControlPayload) [[unlikely]] release_control_buffer();
   switch (phase_) {
     case Phase::Header: {
       size_t pos;
-      if (header_decoder_.buffered() == 0 && (pos = parse_frame_header(data, size, frame_)) != 0) {
+      if (header_have_ == 0 && (pos = parse_frame_header(data, size, frame_)) != 0) {
         return begin_frame(data, size, pos);  // common case: the whole header is in the input
       }
-      pos = header_decoder_.feed(data, size);
-      if (!header_decoder_.done()) return need_more(size);
-      frame_ = header_decoder_.header();
-      header_decoder_.reset();
+      // The header straddles inputs: gather up to a whole header's worth and parse that.
+      const size_t take = std::min(size, kMaxFrameHeaderSize - header_have_);
+      std::memcpy(header_bytes_ + header_have_, data, take);
+      const size_t header_size = parse_frame_header(header_bytes_, header_have_ + take, frame_);
+      if (header_size == 0) {
+        header_have_ = static_cast<uint8_t>(header_have_ + take);
+        return need_more(size);
+      }
+      pos = header_size - header_have_;  // bytes of this input that belonged to the header
+      header_have_ = 0;
       return begin_frame(data, size, pos);
     }
     case Phase::DataPayload:
@@ -100,6 +156,7 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
       return control_event(payload, true, pos + length);
     }
     control_size_ = 0;
+    if (!acquire_control_buffer()) return fail(close_code::internal_error, reason::kNoControlBuffer, pos);
     phase_ = Phase::ControlPayload;
     ReadEvent event = continue_control(data + pos, size - pos);
     event.consumed += pos;
@@ -113,7 +170,7 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
     in_message_ = true;
     message_opcode_ = frame_.opcode;
     message_size_ = 0;
-    utf8_.reset();
+    utf8_state_ = Utf8Validator::kAccept;
   }
   // Decided from the header, before any payload is accepted. Written so nothing can overflow
   // (and a limit lowered mid-message still holds).
@@ -151,13 +208,12 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
         apply_mask(payload, chunk, frame_.mask, offset);
       }
     }
-    if (ascii && utf8_.at_boundary()) {
-      utf8_.accept_ascii(chunk);
-    } else {
-      if (!utf8_.feed(payload, chunk)) {
-        return fail(close_code::invalid_payload, reason::kInvalidUtf8, pos + chunk);
-      }
-      if (message_end && !utf8_.at_boundary()) {
+    if (!(ascii && utf8_state_ == Utf8Validator::kAccept)) {
+      Utf8Validator utf8 = Utf8Validator::from_state(utf8_state_);
+      const bool valid = utf8.feed(payload, chunk);
+      utf8_state_ = utf8.state();
+      if (!valid) return fail(close_code::invalid_payload, reason::kInvalidUtf8, pos + chunk);
+      if (message_end && !utf8.at_boundary()) {
         return fail(close_code::invalid_payload, reason::kTruncatedUtf8, pos + chunk);
       }
     }

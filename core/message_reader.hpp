@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
+#include "core/buffer_pool.hpp"
 #include "core/close.hpp"
 #include "core/frame.hpp"
 #include "core/utf8.hpp"
@@ -49,9 +51,19 @@ struct ReadEvent {
   const char* error_reason = nullptr;
 };
 
+// One reader per connection, so its size is memory per idle connection: it keeps only what a
+// frame in progress needs (about 100 bytes). The rare control frame split across two inputs is
+// gathered in a buffer taken from control_pool (any BufferPool with buffers of >= 125 bytes) for
+// just that long; without a pool the reader allocates that buffer itself, once.
 class MessageReader {
  public:
-  explicit MessageReader(Role role, ReaderLimits limits = {}) : role_(role), limits_(limits) {}
+  explicit MessageReader(Role role, ReaderLimits limits = {}, BufferPool* control_pool = nullptr)
+      : limits_(limits), control_pool_(control_pool), role_(role) {}
+  ~MessageReader() { release_control_buffer(); }
+  MessageReader(const MessageReader&) = delete;
+  MessageReader& operator=(const MessageReader&) = delete;
+  MessageReader(MessageReader&& other) noexcept { *this = std::move(other); }
+  MessageReader& operator=(MessageReader&& other) noexcept;
 
   // Processes input from the start of [data, data+size) and returns the next event. The caller
   // advances by ev.consumed and calls again with the rest; NeedMore means all input was consumed
@@ -78,24 +90,27 @@ class MessageReader {
   ReadEvent fail(uint16_t code, const char* reason, size_t consumed);
   ReadEvent need_more(size_t size) const;
 
+  bool acquire_control_buffer();
+  void release_control_buffer();
+
+  // Ordered by size, to pack.
+  FrameHeader frame_;              // the current frame's header
+  uint64_t frame_delivered_ = 0;   // payload bytes of the current frame already handled
+  uint64_t message_size_ = 0;      // sum of the payload lengths of the message's frames so far
+  ReaderLimits limits_;
+  BufferPool* control_pool_ = nullptr;
+  uint8_t* control_buffer_ = nullptr;  // only while a split control frame is gathered
+  const char* final_reason_ = nullptr; // what every call returns once finished
+  uint16_t final_code_ = 0;
+  uint8_t header_bytes_[kMaxFrameHeaderSize] = {};  // a header that straddles two inputs
+  uint8_t header_have_ = 0;
+  uint8_t control_size_ = 0;       // bytes of a straddling control payload gathered so far
+  uint8_t utf8_state_ = Utf8Validator::kAccept;
   Role role_;
   Phase phase_ = Phase::Header;
-  ReaderLimits limits_;
-
-  FrameHeaderDecoder header_decoder_;  // only used when a header straddles two inputs
-  FrameHeader frame_;                  // the current frame's header
-  uint64_t frame_delivered_ = 0;       // payload bytes of the current frame already handled
-
-  bool in_message_ = false;
   Opcode message_opcode_ = Opcode::Text;
-  uint64_t message_size_ = 0;  // sum of the payload lengths of the message's frames so far
-  Utf8Validator utf8_;
-
-  uint8_t control_size_ = 0;  // bytes of a straddling control payload gathered in control_buffer_
-  uint8_t control_buffer_[kMaxControlPayload] = {};
-
-  uint16_t final_code_ = 0;  // what every call returns once finished
-  const char* final_reason_ = nullptr;
+  bool in_message_ = false;
+  bool control_buffer_owned_ = false;  // allocated here (no pool), not borrowed
 };
 
 }  // namespace wsring::core

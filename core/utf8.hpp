@@ -31,6 +31,15 @@ class Utf8Validator {  // incremental, fail-fast
   static constexpr uint8_t kAccept = 0;
   static constexpr uint8_t kReject = 6;
 
+  // The whole validation state is this one byte: a holder that must stay small (one per
+  // connection) keeps state() and resumes with from_state(); only the diagnostics are lost.
+  uint8_t state() const { return state_; }
+  static Utf8Validator from_state(uint8_t state) {
+    Utf8Validator v;
+    v.state_ = state;
+    return v;
+  }
+
  private:
   uint8_t state_ = kAccept;
   uint64_t bytes_fed_ = 0;  // bytes accepted by earlier feed() calls

@@ -88,7 +88,8 @@ void EchoServer::on_accept(int fd) {
   c.~Connection();
   new (&c) Connection();
   c.token = t;
-  c.reader.set_limits(core::ReaderLimits{config_.max_message_size});
+  // A control frame split across receive buffers is gathered in a write-pool buffer.
+  c.reader = core::MessageReader(core::Role::Server, core::ReaderLimits{config_.max_message_size}, &write_pool_);
   c.state = State::Handshaking;
   c.last_activity_ms = net::monotonic_ms();
   ++live_;

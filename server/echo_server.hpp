@@ -156,12 +156,13 @@ class EchoServer final : public net::EventHandler {
   core::HandshakePolicy policy_;
   std::string page_response_;  // the whole HTTP response carrying the HTML echo client
 
+  // The pools are declared before the connections: readers give buffers back when destroyed.
+  core::BufferPool write_pool_;   // 101 responses, HTTP errors, pongs and closes that are not in place
+  core::BufferPool gather_pool_;  // request heads that span receive buffers
   std::deque<Connection> connections_;  // indexed by token; a deque keeps addresses stable
   std::vector<net::Token> free_tokens_;
   std::vector<std::unique_ptr<SendQueue>> all_queues_;
   std::vector<SendQueue*> free_queues_;
-  core::BufferPool write_pool_;   // 101 responses, HTTP errors, pongs and closes that are not in place
-  core::BufferPool gather_pool_;  // request heads that span receive buffers
   net::TimerWheel timers_;
   size_t live_ = 0;
   bool shutting_down_ = false;

@@ -332,6 +332,37 @@ TEST(MessageReader, StraddlingControlPayloadIsGathered) {
   }
 }
 
+TEST(MessageReader, SplitControlPayloadBorrowsFromThePoolAndGivesItBack) {
+  BufferPool pool(128, 1);
+  Bytes wire = frame(Opcode::Ping, true, text("pool payload"));
+  MessageReader reader(Role::Server, {}, &pool);
+  Bytes first(wire.begin(), wire.begin() + 8), second(wire.begin() + 8, wire.end());
+  ASSERT_EQ(reader.next(first.data(), first.size()).type, ReadEventType::NeedMore);
+  EXPECT_EQ(pool.in_use(), 1u) << "the split payload is gathered in a pool buffer";
+  ReadEvent ev = reader.next(second.data(), second.size());
+  ASSERT_EQ(ev.type, ReadEventType::Control);
+  EXPECT_EQ(std::string(ev.payload, ev.payload + ev.payload_size), "pool payload");
+  Bytes more = frame(Opcode::Text, true, text("x"));
+  ASSERT_EQ(reader.next(more.data(), more.size()).type, ReadEventType::Data);
+  EXPECT_EQ(pool.in_use(), 0u) << "given back once the event has been consumed";
+}
+
+TEST(MessageReader, SplitControlPayloadWithAnEmptyPoolFails1011) {
+  BufferPool pool(128, 1);
+  uint8_t* held = pool.acquire();
+  Bytes wire = frame(Opcode::Ping, true, text("no room"));
+  MessageReader reader(Role::Server, {}, &pool);
+  ReadEvent ev = reader.next(wire.data(), 8);
+  ASSERT_EQ(ev.type, ReadEventType::Error);
+  EXPECT_EQ(ev.error_code, close_code::internal_error);
+  pool.release(held);
+}
+
+TEST(MessageReader, ReaderStaysSmall) {
+  // One reader per connection: its size is memory per idle connection.
+  EXPECT_LE(sizeof(MessageReader), 112u);
+}
+
 TEST(MessageReader, UtfCodePointAcrossFrames) {
   // "€" split over three frames, and a 4-byte emoji split over two.
   const Bytes wire = concat({frame(Opcode::Text, false, {0xE2}), frame(Opcode::Continuation, false, {0x82}),
