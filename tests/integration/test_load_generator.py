@@ -142,8 +142,26 @@ class LoadAgainstWsringEcho(ServerTestCase):
         self.assertIsNotNone(report, err)
         self.assertEqual(status, 0, out + err)
         check_counts_add_up(self, report, 10)
-        self.assertGreaterEqual(report["messages"]["sent"], 2700)
-        self.assertLessEqual(report["messages"]["sent"], 3010)
+        # Paced: never ahead of the schedule over the whole run (a closed loop would be far
+        # ahead), and not far behind it over the measured window.
+        sent = report["messages"]["sent"]
+        self.assertLessEqual(sent, 2000 * report["elapsed_s"] + 10, report)
+        self.assertGreaterEqual(sent, 1000 * report["window_s"], report)
+        self.assertEqual(report["parameters"]["rate"], 2000)
+
+    def test_connect_pacing(self):
+        """--connect-rate 20 opens 10 connections 50 ms apart; --ramp-up spreads them likewise."""
+        status, report, out, err = run_load(self.server.url(), "--connections", 10, "--duration", 0.2,
+                                            "--connect-rate", 20)
+        self.assertEqual(status, 0, out + err)
+        check_counts_add_up(self, report, 10)
+        # The last connect cannot start before 9 intervals of 50 ms have passed.
+        self.assertGreaterEqual(report["elapsed_s"], 0.45, report)
+        status, report, out, err = run_load(self.server.url(), "--connections", 10, "--duration", 0.2,
+                                            "--ramp-up", 0.5, "--threads", 2)
+        self.assertEqual(status, 0, out + err)
+        check_counts_add_up(self, report, 10)
+        self.assertGreaterEqual(report["elapsed_s"], 0.45, report)
 
     def test_handshake_only(self):
         """--handshake-only: connect, upgrade and close in a loop, no errors."""
