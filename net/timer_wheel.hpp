@@ -4,6 +4,7 @@
 // slot for another round (it is compared, not fired).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
