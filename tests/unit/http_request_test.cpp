@@ -179,6 +179,22 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequestCase{"LeadingEmptyLine", "\r\nGET / HTTP/1.1\r\n\r\n", 400}),
     [](const testing::TestParamInfo<BadRequestCase>& info) { return info.param.name; });
 
+TEST(HttpRequest, ErrorTextsSayWhatIsWrong) {
+  const auto error_of = [](std::string_view input) {
+    const Parsed p = parse(input);
+    return std::string(p.result.error ? p.result.error : "");
+  };
+  EXPECT_NE(error_of("GET / HTTP/1.1\r\nHost : a\r\n\r\n").find("before colon"), std::string::npos);
+  EXPECT_NE(error_of("GET / HTTP/1.1\r\nHost a\r\n\r\n").find("without colon"), std::string::npos);
+  EXPECT_NE(error_of("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n").find("folding"), std::string::npos);
+  EXPECT_NE(error_of("GET / HTTP/1.1\nHost: a\n\n").find("bare LF"), std::string::npos);
+  EXPECT_NE(error_of("GET / HTTP/2.0\r\n\r\n").find("version"), std::string::npos);
+  RequestLimits limits;
+  limits.max_header_bytes = 16;
+  EXPECT_NE(std::string(parse("GET / HTTP/1.1\r\nHost: a", limits).result.error).find("too large"),
+            std::string::npos);
+}
+
 TEST(HttpRequest, ErrorsAreFinalForEveryLongerInput) {
   // Once a prefix is an error, appending bytes must not change the verdict.
   const std::string bad = "GET / HTTP/1.1\r\nHost : a\r\n";
