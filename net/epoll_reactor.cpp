@@ -40,6 +40,7 @@ class EpollReactor final : public Reactor {
     for (uint32_t i = slab_.count(); i > 0; --i) free_buffers_.push_back(uint16_t(i - 1));
   }
   ~EpollReactor() override {
+    sockets_.close_all();
     if (epfd_ >= 0) ::close(epfd_);
   }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -40,6 +41,14 @@ class SocketTable {
   SocketSlot& operator[](Token t) {
     if (t >= slots_.size()) slots_.resize(t < 1024 ? 1024 : size_t(t) * 2);
     return slots_[t];
+  }
+
+  // Closes every socket still owned (a reactor destroyed with connections open).
+  void close_all() {
+    for (SocketSlot& s : slots_) {
+      if (s.fd >= 0 && (s.flags & kOpen)) ::close(s.fd);
+      s = SocketSlot{};
+    }
   }
 
  private:

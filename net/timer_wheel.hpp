@@ -4,6 +4,7 @@
 // slot for another round (it is compared, not fired).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -32,6 +33,7 @@ class TimerWheel {
     link.deadline_ms = deadline_ms;
     uint64_t tick = deadline_ms / resolution_ms_;
     if (tick < current_tick_) tick = current_tick_;  // already due: fire at the next advance
+    if (!started_ && tick < first_tick_) first_tick_ = tick;
     TimerLink& head = heads_[tick % heads_.size()];
     link.prev = head.prev;
     link.next = &head;
@@ -53,7 +55,10 @@ class TimerWheel {
   template <typename Fire>
   void advance(uint64_t now_ms, Fire&& fire) {
     const uint64_t target = now_ms / resolution_ms_;
-    if (current_tick_ == 0) current_tick_ = target;  // first call: nothing can be older
+    if (!started_) {  // first call: start from the oldest slot anything was put in
+      started_ = true;
+      current_tick_ = std::min(first_tick_, target);
+    }
     // Never walk more than one revolution: after a long stall every slot is visited once.
     if (target > current_tick_ + heads_.size()) current_tick_ = target - heads_.size();
     for (; current_tick_ <= target; ++current_tick_) {
@@ -91,6 +96,8 @@ class TimerWheel {
   uint64_t resolution_ms_;
   std::vector<TimerLink> heads_;
   uint64_t current_tick_ = 0;
+  uint64_t first_tick_ = UINT64_MAX;  // before the first advance: the earliest slot used
+  bool started_ = false;
   size_t size_ = 0;
 };
 

@@ -38,8 +38,9 @@ class UringReactor final : public Reactor {
   explicit UringReactor(const ReactorOptions& options) : options_(options), slab_(options.recv_buffer_size, options.recv_buffer_count) {}
 
   ~UringReactor() override {
-    if (buf_ring_) io_uring_unregister_buf_ring(&ring_, kBufferGroup);
-    if (ring_ready_) io_uring_queue_exit(&ring_);
+    // Tear the ring down first (it holds references to the sockets), then close what we own.
+    if (ring_ready_) io_uring_queue_exit(&ring_);  // also drops the buffer ring registration
+    sockets_.close_all();
     if (buf_ring_) munmap(buf_ring_, buf_ring_bytes_);
   }
 

@@ -160,13 +160,13 @@ void EchoServer::handle_handshake(net::Token t, Connection& c, const net::RecvBu
   }
   // The head is complete. Frames that followed it sit in the gather buffer and possibly in
   // the part of the receive buffer that did not fit; echo them in order.
-  uint8_t* gather = c.gather;
+  uint8_t* gather = c.gather;  // null if an error response already gave it back
   c.gather = nullptr;
   const size_t in_gather = c.gather_size - consumed;
   c.gather_size = 0;
-  if (c.state == State::Open && in_gather > 0) {
+  if (gather && c.state == State::Open && in_gather > 0) {
     echo_frames(t, c, gather + consumed, in_gather, -1, gather);
-  } else {
+  } else if (gather) {
     gather_pool_.release(gather);
   }
   if (c.state == State::Open && take < b.size) {
@@ -266,15 +266,8 @@ void EchoServer::echo_frames(net::Token t, Connection& c, uint8_t* data, size_t 
                              uint8_t* pool_buffer) {
   uint8_t* region = nullptr;  // start of the current output region in this buffer
   uint8_t* write = nullptr;   // end of it
-  bool used = false;          // a segment of this buffer has been queued
-  // Segments queued from this buffer other than the last one must not release it; the
-  // release rides on the last region we queue.
-  auto flush_region = [&](bool last) {
-    if (region && write > region) {
-      Segment s{region, uint32_t(write - region), last ? ring_id : -1, last ? pool_buffer : nullptr};
-      queue_segment(t, c, s);
-      used = used || last;
-    }
+  auto flush_region = [&] {
+    if (region && write > region) queue_segment(t, c, Segment{region, uint32_t(write - region), -1, nullptr});
     region = write = nullptr;
   };
 
@@ -289,7 +282,7 @@ void EchoServer::echo_frames(net::Token t, Connection& c, uint8_t* data, size_t 
   };
 
   size_t pos = 0;
-  while (pos < size && c.state == State::Open && !c.close_queued) {
+  while (pos < size && c.state == State::Open && !c.close_queued && !c.closing_fd) {
     core::ReadEvent ev = c.reader.next(data + pos, size - pos);
     pos += ev.consumed;
     switch (ev.type) {
@@ -313,19 +306,19 @@ void EchoServer::echo_frames(net::Token t, Connection& c, uint8_t* data, size_t 
           if (ev.control_in_input) {  // in place, like a data frame
             emit(Opcode::Pong, true, ev.payload, ev.payload_size);
           } else {
-            flush_region(false);
-            if (!queue_control(t, c, Opcode::Pong, ev.payload, ev.payload_size)) return;
+            flush_region();
+            queue_control(t, c, Opcode::Pong, ev.payload, ev.payload_size);  // failing, it closes
           }
           break;
         }
         // Close: echo the peer's code (an empty close gets an empty close), then hang up.
-        flush_region(false);
+        flush_region();
         c.peer_done = true;
         queue_close(t, c, ev.close.code, {});
         break;
       }
       case ReadEventType::Error:
-        flush_region(false);
+        flush_region();
         ++stats_.protocol_errors;
         log_.debug("connection %u: protocol error %u (%s)", t, ev.error_code, ev.error_reason);
         c.input_broken = true;  // the rest of the stream cannot be parsed
@@ -333,11 +326,24 @@ void EchoServer::echo_frames(net::Token t, Connection& c, uint8_t* data, size_t 
         break;
     }
   }
-  flush_region(true);
-  if (!used) {
-    if (ring_id >= 0) reactor_.release_buffer(uint16_t(ring_id));
-    if (pool_buffer) gather_pool_.release(pool_buffer);
+  flush_region();
+  // The buffer goes back when the last segment queued from it has been sent: segments leave
+  // in order, so the release rides on that one. (A segment may instead have been copied
+  // aside, see spill(); then nothing points into the buffer any more.)
+  if (c.out) {
+    const uint8_t* lo = pool_buffer ? pool_buffer : data - net::kRecvHeadroom;
+    for (size_t i = c.out->segments.size(); i > c.out->head; --i) {
+      Segment& s = c.out->segments[i - 1];
+      if (s.data >= lo && s.data < data + size) {
+        s.ring_id = ring_id;
+        s.pool_buffer = pool_buffer;
+        if (c.state == State::Open) check_backpressure(t, c);
+        return;
+      }
+    }
   }
+  if (ring_id >= 0) reactor_.release_buffer(uint16_t(ring_id));
+  if (pool_buffer) gather_pool_.release(pool_buffer);
   if (c.state == State::Open) check_backpressure(t, c);
 }
 
