@@ -129,7 +129,7 @@ void EchoServer::handle_handshake(net::Token t, Connection& c, const net::RecvBu
   size_t consumed = 0;
   if (!c.gather) {
     // Fast path: the whole head is in this buffer, parsed in place.
-    if (answer_request(t, c, b.data, b.size, b.id, nullptr, &frames_follow, &consumed)) {
+    if (answer_request(t, c, b.data, b.size, &frames_follow, &consumed)) {
       if (frames_follow)
         echo_frames(t, c, b.data + consumed, b.size - consumed, b.id, nullptr);
       else
@@ -153,7 +153,7 @@ void EchoServer::handle_handshake(net::Token t, Connection& c, const net::RecvBu
   const size_t take = std::min(room, b.size);
   std::memcpy(c.gather + c.gather_size, b.data, take);
   c.gather_size += uint32_t(take);
-  if (!answer_request(t, c, c.gather, c.gather_size, -1, c.gather, &frames_follow, &consumed)) {
+  if (!answer_request(t, c, c.gather, c.gather_size, &frames_follow, &consumed)) {
     reactor_.release_buffer(b.id);
     if (c.gather_size >= gather_pool_.buffer_size()) send_http_error(t, c, 431, "request header too large", false);
     return;
@@ -176,11 +176,9 @@ void EchoServer::handle_handshake(net::Token t, Connection& c, const net::RecvBu
   }
 }
 
-bool EchoServer::answer_request(net::Token t, Connection& c, uint8_t* data, size_t size, int32_t ring_id,
-                                uint8_t* pool_buffer, bool* frames_follow, size_t* consumed) {
-  (void)ring_id;
-  (void)pool_buffer;
-  core::UpgradeRequest request;
+bool EchoServer::answer_request(net::Token t, Connection& c, uint8_t* data, size_t size, bool* frames_follow,
+                                size_t* consumed) {
+  core::UpgradeRequest& request = request_;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const core::ParseResult parsed = core::parse_upgrade_request(input, request_limits_, request);
   if (parsed.status == core::ParseStatus::NeedMore) return false;

@@ -117,8 +117,8 @@ class EchoServer final : public net::EventHandler {
   // Handshake.
   void handle_handshake(net::Token t, Connection& c, const net::RecvBuffer& b);
   // Returns true when the request was complete (answered), false when more bytes are needed.
-  bool answer_request(net::Token t, Connection& c, uint8_t* data, size_t size, int32_t ring_id,
-                      uint8_t* pool_buffer, bool* frames_follow, size_t* consumed);
+  bool answer_request(net::Token t, Connection& c, uint8_t* data, size_t size, bool* frames_follow,
+                      size_t* consumed);
   void send_http_error(net::Token t, Connection& c, int status, std::string_view body, bool version_mismatch);
 
   // Frames.
@@ -151,6 +151,7 @@ class EchoServer final : public net::EventHandler {
   ServerStats stats_;
 
   core::RequestLimits request_limits_;
+  core::UpgradeRequest request_;  // reused: its 256 header slots are 8 KiB, too much to zero per request
   std::vector<std::string_view> subprotocol_views_;
   std::vector<std::string_view> origin_views_;
   core::HandshakePolicy policy_;
