@@ -230,7 +230,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
     return;
   }
   if (r.error != core::ClientHandshakeError::None) {
-    std::string detail = std::string("upgrade refused: ") + core::to_string(r.error);
+    std::string detail = "connection " + std::to_string(c.global_id) + ": upgrade refused: " + core::to_string(r.error);
     if (r.status) detail += " (HTTP " + std::to_string(r.status) + ")";
     fail(t, c, ErrorKind::HandshakeFailed, detail);
     return;
@@ -245,11 +245,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   c.deadline_ns = ~uint64_t{0};
   c.reader = core::MessageReader(core::Role::Client, reader_limits_);
 
-  if (options_.handshake_only) {
-    begin_close(t, c, now);
-  } else if (draining_) {
-    begin_close(t, c, now);
-  }
+  if (options_.handshake_only || draining_) begin_close(t, c, now);
   // Frames may follow the head in the same receive (not from an echo server, but legal).
   if (r.consumed < input.size()) handle_frames(t, c, base + r.consumed, input.size() - r.consumed, now);
   c.head.clear();
@@ -263,10 +259,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
 // ---------------------------------------------------------------------------------------
 // Messages out
 
-bool LoadWorker::sending_allowed() const {
-  if (draining_ || options_.handshake_only) return false;
-  return true;
-}
+bool LoadWorker::sending_allowed() const { return !draining_ && !options_.handshake_only; }
 
 void LoadWorker::top_up(Connection& c, uint64_t now) {
   if (c.state != State::Open || c.close_sent || !sending_allowed()) return;
@@ -687,7 +680,10 @@ void LoadWorker::abort_all() {
 }
 
 void LoadWorker::update_flags() {
-  if (plan_.message_budget && sent_ >= plan_.message_budget && outstanding_total_ == 0)
+  // --messages: this worker is done when its share is sent and echoed, or when it has no
+  // connection left to send the rest on.
+  const bool stranded = unresolved_first_attempts_ == 0 && live_.open.get() == 0;
+  if (plan_.message_budget && (sent_ >= plan_.message_budget || stranded) && outstanding_total_ == 0)
     live_.exhausted.store(true, std::memory_order_relaxed);
   if (draining_ && live_connections_ == 0 && !stopped_) {
     stopped_ = true;
