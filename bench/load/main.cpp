@@ -260,7 +260,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "[%6.1fs] %9.0f handshakes/s  open %llu  errors %llu\n", double(now) / 1e9,
                      double(s.opened - progress_opened) / dt, static_cast<unsigned long long>(s.open),
                      static_cast<unsigned long long>(s.errors));
-      } else if (last_progress != 0) {
+      } else {
         std::fprintf(stderr, "[%6.1fs] %10.0f msg/s %9.2f MB/s  open %llu  in flight %llu  errors %llu%s\n",
                      double(now) / 1e9, double(s.received - progress_received) / dt,
                      double(s.bytes_received - progress_bytes) / dt / 1e6, static_cast<unsigned long long>(s.open),
