@@ -14,6 +14,7 @@
 // closed exactly once, the reactor contract holds (one send in flight, no operation on a
 // closed socket, no buffer released while a send uses it), and everything echoed is a
 // well-formed server frame whose data is a prefix of the data the client sent.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -54,14 +55,39 @@ struct World {
   }
 };
 
-// The data (opcodes 0-2) the client sent after its request head, as far as it decodes.
+// The data (opcodes 0-2) the client sent after its request head, as far as it decodes;
+// a last frame cut short counts with the payload bytes it has (the server echoes frames
+// piecewise, as they arrive).
 std::string client_data(std::string_view stream) {
   const size_t end = stream.find("\r\n\r\n");
   if (end == std::string_view::npos) return {};
+  const auto* p = reinterpret_cast<const uint8_t*>(stream.data());
+  size_t pos = end + 4;
   std::string data;
-  for (const testing::ServerFrame& f : testing::parse_frames(stream.substr(end + 4))) {
-    if (f.opcode == 8) break;
-    if (f.opcode <= 2) data += f.payload;
+  while (stream.size() - pos >= 2) {
+    const uint8_t opcode = p[pos] & 15;
+    uint64_t n = p[pos + 1] & 127;
+    size_t header = 2;
+    if (n == 126) {
+      if (stream.size() - pos < 4) break;
+      n = (uint64_t(p[pos + 2]) << 8) | p[pos + 3];
+      header = 4;
+    } else if (n == 127) {
+      if (stream.size() - pos < 10) break;
+      n = 0;
+      for (int i = 0; i < 8; ++i) n = (n << 8) | p[pos + 2 + i];
+      header = 10;
+    }
+    const bool masked = p[pos + 1] & 128;
+    if (stream.size() - pos < header + (masked ? 4 : 0)) break;
+    const uint8_t* key = p + pos + header;
+    if (masked) header += 4;
+    const size_t have = size_t(std::min<uint64_t>(n, stream.size() - pos - header));
+    if (opcode == 8) break;
+    if (opcode <= 2)
+      for (size_t i = 0; i < have; ++i) data += char(p[pos + header + i] ^ (masked ? key[i % 4] : 0));
+    if (have < n) break;
+    pos += header + have;
   }
   return data;
 }

@@ -9,11 +9,6 @@
 namespace wsring::net {
 namespace {
 
-bool run_known_bugs() {
-  const char* v = std::getenv("WSRING_RUN_KNOWN_BUGS");
-  return v && v[0] == '1';
-}
-
 // A timed object: the link plus a name to record firing order.
 struct Timed {
   TimerLink link;  // first member, as a user of the wheel would lay it out
@@ -238,14 +233,10 @@ TEST(TimerWheel, ZeroResolutionIsTreatedAsOne) {
   EXPECT_EQ(fires, 1);
 }
 
-// advance() promises to fire every link whose deadline is <= now. Its first call only sets
-// the wheel's clock (current_tick_ == 0 -> target) and walks that one slot, so a link
-// scheduled before the first advance, in another slot, with a deadline already passed,
-// is skipped until the wheel comes round to its slot a revolution later.
+// Regression: advance() fires every link whose deadline is <= now, also on its first call,
+// which once only set the wheel's clock and walked that one slot, skipping a link scheduled
+// before it in another slot until the wheel came round a revolution later.
 TEST(TimerWheel, LinkScheduledBeforeTheFirstAdvanceFiresWhenDue) {
-  if (!run_known_bugs())
-    GTEST_SKIP() << "known bug: the first advance() skips links scheduled before it in other slots "
-                    "(WSRING_RUN_KNOWN_BUGS=1 runs it)";
   TimerWheel wheel(10, 16);
   TimerLink link;
   int fires = 0;
