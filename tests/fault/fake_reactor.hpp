@@ -23,7 +23,7 @@
 
 #include "net/reactor.hpp"
 
-namespace wsring::testing {
+namespace wsring::fakes {
 
 struct FakeReactorOptions {
   uint32_t buffer_count = 64;
@@ -290,4 +290,4 @@ class FakeReactor final : public net::Reactor {
   bool stopped_ = false;
 };
 
-}  // namespace wsring::testing
+}  // namespace wsring::fakes

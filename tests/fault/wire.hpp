@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace wsring::testing {
+namespace wsring::fakes {
 
 // RFC 6455 §1.3's example key and the accept value the RFC gives for it.
 inline constexpr std::string_view kSampleKey = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -139,4 +139,4 @@ inline std::vector<std::string> messages(const std::vector<ServerFrame>& frames)
   return out;
 }
 
-}  // namespace wsring::testing
+}  // namespace wsring::fakes

@@ -30,7 +30,7 @@
 namespace {
 
 using namespace wsring;
-using testing::FakeReactor;
+using fakes::FakeReactor;
 
 [[noreturn]] void fail(const char* what, const std::string& detail = "") {
   std::fprintf(stderr, "connection_fuzz: %s\n%s\n", what, detail.c_str());
@@ -94,12 +94,12 @@ std::string client_data(std::string_view stream) {
 
 void check_output(const std::string& wire, bool complete, std::string_view stream) {
   std::string_view head, rest, leftover;
-  testing::split_head(wire, head, rest);
+  fakes::split_head(wire, head, rest);
   if (head.substr(0, 13) != "HTTP/1.1 101 ") return;  // an HTTP answer: nothing follows it
-  const auto frames = testing::parse_frames(rest, &leftover);
+  const auto frames = fakes::parse_frames(rest, &leftover);
   if (complete && !leftover.empty()) fail("an orderly closed connection ends in a partial frame");
   std::string echoed;
-  for (const testing::ServerFrame& f : frames) {
+  for (const fakes::ServerFrame& f : frames) {
     if (f.masked || f.rsv) fail("a server frame is masked or has RSV bits");
     if (f.opcode >= 3 && f.opcode <= 7) fail("a server frame has a reserved opcode");
     if (f.opcode >= 8 && (!f.fin || f.payload.size() > 125)) fail("a bad control frame");

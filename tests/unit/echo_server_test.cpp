@@ -19,9 +19,9 @@ namespace wsring::server {
 namespace {
 
 using net::Token;
-using testing::FakeReactor;
-using testing::ServerFrame;
-using namespace wsring::testing;  // wire helpers
+using fakes::FakeReactor;
+using fakes::ServerFrame;
+using namespace wsring::fakes;  // wire helpers
 
 constexpr uint8_t kText = 1, kBinary = 2, kContinuation = 0, kClose = 8, kPing = 9, kPong = 10;
 

@@ -24,8 +24,8 @@ namespace wsring::server {
 namespace {
 
 using net::Token;
-using testing::FakeReactor;
-using namespace wsring::testing;
+using fakes::FakeReactor;
+using namespace wsring::fakes;
 
 constexpr uint8_t kText = 1, kBinary = 2, kClose = 8, kPing = 9, kPong = 10;
 
