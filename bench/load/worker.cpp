@@ -259,7 +259,12 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
 // ---------------------------------------------------------------------------------------
 // Messages out
 
-bool LoadWorker::sending_allowed() const { return !draining_ && !options_.handshake_only; }
+// Traffic waits until every connection is open (the measured window), so that a busy server
+// is not asked to upgrade connections while it echoes; --ramp-up asks for the opposite: load
+// that grows as the connections come.
+bool LoadWorker::sending_allowed() const {
+  return !draining_ && !options_.handshake_only && (running_ || options_.ramp_up_s > 0);
+}
 
 void LoadWorker::top_up(Connection& c, uint64_t now) {
   if (c.state != State::Open || c.close_sent || !sending_allowed()) return;
@@ -608,9 +613,17 @@ void LoadWorker::on_tick(uint64_t) {
   if (phase >= RunPhase::Draining && !draining_) begin_drain(now);
   if (!draining_) {
     start_connects(now);
-    if (scheduler_ && !rate_started_ && phase == RunPhase::Running) {
-      scheduler_->start(run_.steady_start_ns.load(std::memory_order_relaxed));
-      rate_started_ = true;
+    if (!running_ && phase == RunPhase::Running) {
+      running_ = true;
+      if (scheduler_) {
+        scheduler_->start(run_.steady_start_ns.load(std::memory_order_relaxed));
+        rate_started_ = true;
+      } else {
+        for (Connection& c : connections_) {  // the closed loop starts: fill every pipeline
+          top_up(c, now);
+          flush(c.local, c);
+        }
+      }
     }
     pump_rate(now);
   } else if (now >= run_.drain_deadline_ns.load(std::memory_order_relaxed)) {

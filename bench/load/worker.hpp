@@ -27,8 +27,8 @@ namespace wsring::load {
 
 // The run's phase, set by the main thread, seen by the workers at their next tick (1 ms).
 enum class RunPhase : int {
-  Connecting = 0,  // opening the connections (closed-loop traffic starts as each one opens)
-  Running = 1,     // all open: the measured window; open-loop (--rate) traffic starts here
+  Connecting = 0,  // opening the connections (with --ramp-up, traffic starts as each one opens)
+  Running = 1,     // all open (or failed): the measured window; traffic starts here
   Draining = 2,    // no new messages; wait a bounded time for the echoes, then close
   Abort = 3,       // reset whatever is still open, now
 };
@@ -184,6 +184,7 @@ class LoadWorker final : public net::EventHandler {
   uint64_t outstanding_total_ = 0;
   uint64_t rng_state_;
   uint64_t next_scan_ns_ = 0;
+  bool running_ = false;       // the run reached RunPhase::Running
   bool rate_started_ = false;
   bool draining_ = false;
   bool aborted_ = false;
