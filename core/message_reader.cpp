@@ -105,7 +105,7 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
       }
       // The header straddles inputs: gather up to a whole header's worth and parse that.
       const size_t take = std::min(size, kMaxFrameHeaderSize - header_have_);
-      std::memcpy(header_bytes_ + header_have_, data, take);
+      if (take != 0) std::memcpy(header_bytes_ + header_have_, data, take);  // data may be null when size is 0
       const size_t header_size = parse_frame_header(header_bytes_, header_have_ + take, frame_);
       if (header_size == 0) {
         header_have_ = static_cast<uint8_t>(header_have_ + take);
