@@ -507,6 +507,10 @@ void LoadWorker::on_send(net::Token t, int result) {
   Connection& c = connections_[t];
   c.send_in_flight = false;
   if (c.state == State::Dying || c.state == State::Idle) return;
+  if (result == -EAGAIN) {
+    send_in_flight_buffer(t, c);  // the socket was full, nothing went: the reactor waits for room
+    return;
+  }
   if (result < 0) {
     fail(t, c, ErrorKind::SendError, "connection " + std::to_string(c.global_id) + ": send: " + strerror(-result));
     return;

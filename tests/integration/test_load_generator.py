@@ -125,6 +125,16 @@ class LoadAgainstWsringEcho(ServerTestCase):
         check_counts_add_up(self, report, 4)
         self.assertEqual(report["bytes"]["received"], report["messages"]["received"] * (1 << 20))
 
+    def test_send_buffers_overflowing(self):
+        """8 MiB messages, 4 in flight: more than the sockets hold, so sends find them full
+        (-EAGAIN) and must resume, not fail."""
+        status, report, out, err = run_load(self.server.url(), "--connections", 2, "--duration", 1,
+                                            "--size", "8M", "--pipeline", 4)
+        self.assertIsNotNone(report, err)
+        self.assertEqual(status, 0, out + err)
+        check_counts_add_up(self, report, 2)
+        self.assertEqual(report["errors"]["send_error"], 0)
+
     def test_message_budget(self):
         """--messages N: exactly N sent, all echoed, then a clean stop."""
         status, report, out, err = run_load(self.server.url(), "--connections", 10, "--messages", 5000,
