@@ -101,6 +101,12 @@ compare: deps
 	@$(MAKE) -j$(JOBS) $(BUILD)/wsring-echo $(BUILD)/wsring-load
 	bench/compare.sh $(BUILD)
 
+# Soak: 10,000 concurrent connections, then 10 minutes of churn + slowloris against
+# wsring-echo (tests/soak/soak.py; SOAK_ARGS="--backend epoll" or "--duration 120" to vary).
+soak: deps
+	@$(MAKE) -j$(JOBS) all
+	/usr/bin/python3 tests/soak/soak.py --build $(BUILD) --long $(SOAK_ARGS)
+
 # The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
 	@$(MAKE) -j$(JOBS) BUILD=build/asan \

@@ -273,20 +273,28 @@ def encode_message(opcode, payload, fragments, ping, ping_payload):
 MODES = ("close", "reset", "midframe", "halfclose")
 
 
-async def churn_connection(server, stats, rng, tag, mode, message_count):
+async def churn_connection(server, stats, rng, tag, mode, message_count, connect_slots=None, after_upgrade=None):
     """One connection: upgrade, echo `message_count` messages (pipelined or one by one, each
     verified byte for byte), then leave the way `mode` says:
       close     - close handshake (1000 back, then FIN)
       reset     - RST (SO_LINGER 0)
       midframe  - half a frame, then RST
-      halfclose - a last message, shutdown(SHUT_WR); its echo must still arrive, then FIN."""
+      halfclose - a last message, shutdown(SHUT_WR); its echo must still arrive, then FIN.
+    connect_slots (a semaphore) bounds concurrent connects; after_upgrade (a coroutine
+    function) is awaited once upgraded, e.g. to hold a crowd open together."""
     writer = None
     messages = make_messages(rng, tag, message_count + (1 if mode == "halfclose" else 0))
     verified = 0
     sent = 0
     try:
-        reader, writer = await ws_connect(server.host, server.port, server.host_header())
+        if connect_slots is not None:
+            async with connect_slots:
+                reader, writer = await ws_connect(server.host, server.port, server.host_header())
+        else:
+            reader, writer = await ws_connect(server.host, server.port, server.host_header())
         stats.opened += 1
+        if after_upgrade is not None:
+            await after_upgrade()
         pongs, expected_pongs = [], []
         pipelined = rng.random() < 0.5
         body = messages[:-1] if mode == "halfclose" else messages
