@@ -154,6 +154,7 @@ class EpollReactor final : public Reactor {
       if (wake_starved_) rearm_starved();
       int timeout = completions_.empty() ? int(options_.tick_ms) : 0;
       int n = epoll_wait(epfd_, events.data(), int(events.size()), timeout);
+      now_ms_ = monotonic_ms();
       for (int i = 0; i < n; ++i) {
         const uint64_t key = events[i].data.u64;
         if (key == kListenerKey) {
@@ -191,7 +192,7 @@ class EpollReactor final : public Reactor {
           s.flags |= kDetached;
         }
       }
-      uint64_t now = monotonic_ms();
+      const uint64_t now = now_ms_;
       if (now >= next_tick) {
         next_tick = now + options_.tick_ms;
         if (accepting_ && !listener_armed_ && now >= accept_retry_ms_) set_listener(true);
@@ -201,6 +202,8 @@ class EpollReactor final : public Reactor {
   }
 
   void stop() override { stop_requested_.store(true, std::memory_order_relaxed); }
+
+  uint64_t now_ms() const override { return now_ms_; }
 
   uint32_t buffers_in_use() const override { return slab_.count() - uint32_t(free_buffers_.size()); }
 
@@ -257,7 +260,7 @@ class EpollReactor final : public Reactor {
       if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
         // Out of descriptors: stop watching the listener for a while instead of spinning.
         set_listener(false);
-        accept_retry_ms_ = monotonic_ms() + 100;
+        accept_retry_ms_ = now_ms_ + 100;
       }
       return;
     }
@@ -348,6 +351,7 @@ class EpollReactor final : public Reactor {
   bool listener_armed_ = false;
   uint64_t accept_retry_ms_ = 0;
   std::atomic<bool> stop_requested_{false};
+  uint64_t now_ms_ = monotonic_ms();
 };
 
 }  // namespace

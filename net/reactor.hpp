@@ -96,6 +96,10 @@ class Reactor {
   virtual void stop() = 0;
 
   virtual uint32_t buffers_in_use() const = 0;
+
+  // Monotonic milliseconds, read once per loop iteration: callbacks of one batch share it,
+  // so the hot path reads no clock.
+  virtual uint64_t now_ms() const;
 };
 
 // Creates a reactor. Auto tries io_uring and falls back to epoll; `why` says which backend

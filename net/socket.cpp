@@ -1,5 +1,7 @@
 #include "net/socket.hpp"
 
+#include "net/reactor.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -130,5 +132,7 @@ uint64_t monotonic_us() {
 }
 
 uint64_t monotonic_ms() { return monotonic_us() / 1000u; }
+
+uint64_t Reactor::now_ms() const { return monotonic_ms(); }
 
 }  // namespace wsring::net

@@ -237,6 +237,7 @@ class UringReactor final : public Reactor {
         // Nothing sensible to do but retry; avoid spinning on a persistent error.
         usleep(1000);
       }
+      now_ms_ = monotonic_ms();
       unsigned head, seen = 0;
       io_uring_for_each_cqe(&ring_, head, cqe) {
         ++seen;
@@ -244,7 +245,7 @@ class UringReactor final : public Reactor {
       }
       io_uring_cq_advance(&ring_, seen);
       rearm_starved();
-      uint64_t now = monotonic_ms();
+      const uint64_t now = now_ms_;
       if (now >= next_tick) {
         next_tick = now + options_.tick_ms;
         if (accepting_ && !accept_armed_ && now >= accept_retry_ms_) arm_accept();
@@ -254,6 +255,8 @@ class UringReactor final : public Reactor {
   }
 
   void stop() override { stop_requested_.store(true, std::memory_order_relaxed); }
+
+  uint64_t now_ms() const override { return now_ms_; }
 
   uint32_t buffers_in_use() const override { return buffers_out_; }
 
@@ -383,7 +386,7 @@ class UringReactor final : public Reactor {
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS) {
       // Out of descriptors or memory: keep serving what we have and retry accepting later,
       // rather than spinning on an error the kernel will repeat.
-      accept_retry_ms_ = monotonic_ms() + 100;
+      accept_retry_ms_ = now_ms_ + 100;
       if (accept_armed_) {
         io_uring_sqe* sqe = get_sqe();
         io_uring_prep_cancel64(sqe, pack(Op::Accept, 0), 0);
@@ -391,7 +394,7 @@ class UringReactor final : public Reactor {
       }
       return;
     }
-    if (!accept_armed_ && accepting_ && monotonic_ms() >= accept_retry_ms_) arm_accept();
+    if (!accept_armed_ && accepting_ && now_ms_ >= accept_retry_ms_) arm_accept();
   }
 
   void on_recv_cqe(Token token, int res, uint32_t flags) {
@@ -454,6 +457,7 @@ class UringReactor final : public Reactor {
   bool accept_armed_ = false;
   uint64_t accept_retry_ms_ = 0;
   std::atomic<bool> stop_requested_{false};
+  uint64_t now_ms_ = monotonic_ms();
 };
 
 }  // namespace

@@ -91,7 +91,7 @@ void EchoServer::on_accept(int fd) {
   // A control frame split across receive buffers is gathered in a write-pool buffer.
   c.reader = core::MessageReader(core::Role::Server, core::ReaderLimits{config_.max_message_size}, &write_pool_);
   c.state = State::Handshaking;
-  c.last_activity_ms = net::monotonic_ms();
+  c.last_activity_ms = reactor_.now_ms();
   ++live_;
   shared_.connections.fetch_add(1, std::memory_order_relaxed);
   reactor_.open(t, fd);
@@ -101,7 +101,7 @@ void EchoServer::on_accept(int fd) {
 void EchoServer::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = conn(t);
   ++stats_.receives;
-  c.last_activity_ms = net::monotonic_ms();
+  c.last_activity_ms = reactor_.now_ms();
   switch (c.state) {
     case State::Handshaking:
       handle_handshake(t, c, b);
@@ -193,7 +193,7 @@ bool EchoServer::answer_request(net::Token t, Connection& c, uint8_t* data, size
       // A browser opening the URL: serve the page with the JavaScript echo client.
       ++stats_.pages_served;
       c.close_queued = true;
-      schedule_timer(c, net::monotonic_ms());
+      schedule_timer(c, reactor_.now_ms());
       queue_segment(t, c, Segment{reinterpret_cast<const uint8_t*>(page_response_.data()),
                                   uint32_t(page_response_.size()), -1, nullptr});
       return true;
@@ -220,7 +220,7 @@ bool EchoServer::answer_request(net::Token t, Connection& c, uint8_t* data, size
   ++stats_.upgraded;
   c.state = State::Open;
   queue_segment(t, c, Segment{out, uint32_t(n), -1, out});
-  schedule_timer(c, net::monotonic_ms());
+  schedule_timer(c, reactor_.now_ms());
   *consumed = parsed.consumed;
   *frames_follow = parsed.consumed < size;
   return true;
@@ -249,7 +249,7 @@ void EchoServer::send_http_error(net::Token t, Connection& c, int status, std::s
   }
   log_.debug("connection %u: HTTP %d (%.*s)", t, status, int(body.size()), body.data());
   queue_segment(t, c, Segment{out, uint32_t(n), -1, out});
-  schedule_timer(c, net::monotonic_ms());
+  schedule_timer(c, reactor_.now_ms());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -383,7 +383,7 @@ void EchoServer::queue_close(net::Token t, Connection& c, uint16_t code, std::st
   c.close_queued = true;
   c.state = State::Closing;
   queue_segment(t, c, Segment{out, uint32_t(n), -1, out});
-  timers_.schedule(c.timer, net::monotonic_ms() + seconds_to_ms(config_.close_timeout_s));
+  timers_.schedule(c.timer, reactor_.now_ms() + seconds_to_ms(config_.close_timeout_s));
   maybe_finish(t, c);
 }
 
@@ -453,7 +453,7 @@ void EchoServer::start_send(net::Token t, Connection& c) {
   }
   q.in_flight = true;
   ++stats_.sends;
-  if (q.last_progress_ms == 0) q.last_progress_ms = net::monotonic_ms();
+  if (q.last_progress_ms == 0) q.last_progress_ms = reactor_.now_ms();
   reactor_.send(t, q.iov.data(), int(n));
 }
 
@@ -484,7 +484,7 @@ void EchoServer::on_send(net::Token t, int result) {
   }
   size_t sent = size_t(result);
   q.queued_bytes -= sent;
-  q.last_progress_ms = net::monotonic_ms();
+  q.last_progress_ms = reactor_.now_ms();
   while (q.head < q.segments.size()) {
     Segment& s = q.segments[q.head];
     if (sent < s.size) {  // a short send: continue where it stopped
@@ -522,7 +522,7 @@ void EchoServer::check_backpressure(net::Token t, Connection& c) {
     // --send-timeout to make progress.
     c.recv_paused = true;
     reactor_.pause_recv(t);
-    schedule_timer(c, net::monotonic_ms());
+    schedule_timer(c, reactor_.now_ms());
   }
 }
 
@@ -551,7 +551,7 @@ void EchoServer::on_recv_end(net::Token t, int error) {
   // The peer finished sending; flush what we owe it if it still reads, then close.
   if (!c.close_queued) {
     c.close_queued = true;
-    timers_.schedule(c.timer, net::monotonic_ms() + seconds_to_ms(config_.close_timeout_s));
+    timers_.schedule(c.timer, reactor_.now_ms() + seconds_to_ms(config_.close_timeout_s));
   }
   maybe_finish(t, c);
 }
@@ -585,6 +585,7 @@ void EchoServer::on_closed(net::Token t) {
     c.gather = nullptr;
   }
   timers_.cancel(c.timer);
+  c.reader = core::MessageReader(core::Role::Server);  // gives back a split control frame's buffer now
   c.state = State::Free;
   free_tokens_.push_back(t);
   --live_;
