@@ -345,6 +345,9 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
         return bad("--source-addrs: " + a + " is not of the server's address family");
     }
   }
+  if (!o.handshake_only && double(o.pipeline) * double(o.size_max + 14) > double(kMaxConnectionBufferBytes))
+    return bad("--pipeline: " + std::to_string(o.pipeline) + " messages of up to " + std::to_string(o.size_max) +
+               " bytes exceed 1 GiB in flight per connection");
   // Each connection keeps two send buffers of `pipeline` frames (one in flight, one filling).
   const double buffer_bytes = 2.0 * o.connections * o.pipeline * double(o.size_max + 14);
   if (!o.handshake_only && buffer_bytes > double(kMaxSendBufferBytes))

@@ -20,6 +20,7 @@ constexpr uint32_t kMaxPipeline = 1u << 16;
 constexpr unsigned kMaxThreads = 256;
 constexpr unsigned kMaxSourceAddresses = 1u << 16;
 constexpr uint64_t kMaxSendBufferBytes = 8ull << 30;  // over all connections
+constexpr uint64_t kMaxConnectionBufferBytes = 1ull << 30;  // one connection's `pipeline` frames
 
 // ws://HOST[:PORT][/PATH]; HOST is numeric (IPv4 or [IPv6]) or localhost.
 struct WsUrl {

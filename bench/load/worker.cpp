@@ -271,10 +271,11 @@ void LoadWorker::top_up(Connection& c, uint64_t now) {
   uint64_t limit = c.acked_seq + pipeline_;
   if (scheduler_) limit = std::min(limit, c.due_seq);
   if (plan_.message_budget) limit = std::min(limit, c.next_seq + (plan_.message_budget - sent_));
-  while (c.next_seq < limit) write_message(c, scheduler_ ? scheduler_->intended_ns(c.local, c.next_seq) : now);
+  while (c.next_seq < limit)
+    if (!write_message(c, scheduler_ ? scheduler_->intended_ns(c.local, c.next_seq) : now)) break;
 }
 
-void LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
+bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
   uint64_t size = options_.size_min;
   if (options_.size_max > options_.size_min) {
     // xorshift64*: a cheap, decent generator for sizes (not for masks).
@@ -285,7 +286,7 @@ void LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
     size += r % (options_.size_max - options_.size_min + 1);
   }
   const size_t header = core::frame_header_size(size, true);
-  if (c.fill_len + header + size > buffer_capacity_) return;  // cannot happen: the window bounds the buffer
+  if (c.fill_len + header + size > buffer_capacity_) return false;  // cannot happen: the window bounds the buffer
   const size_t slot = size_t(c.local) * pipeline_ + c.next_seq % pipeline_;
   uint8_t* stamp = &ring_stamp_[slot * kStampSize];
   encode_stamp(Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns}, stamp);
@@ -303,6 +304,7 @@ void LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
   ++outstanding_total_;
   live_.sent.add();
   live_.bytes_sent.add(size);
+  return true;
 }
 
 void LoadWorker::pump_rate(uint64_t now) {

@@ -125,7 +125,7 @@ class LoadWorker final : public net::EventHandler {
   // Messages.
   bool sending_allowed() const;
   void top_up(Connection& c, uint64_t now);
-  void write_message(Connection& c, uint64_t stamp_ns);
+  bool write_message(Connection& c, uint64_t stamp_ns);  // false if it does not fit (never expected)
   void handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now);
   void begin_echo(Connection& c, core::Opcode opcode);
   void check_chunk(Connection& c, const uint8_t* data, size_t size);

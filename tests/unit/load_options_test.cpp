@@ -189,6 +189,9 @@ TEST(LoadOptions, ConflictingFlags) {
   expect_bad({"--handshake-only", "--rate", "10"}, "--rate");
   // Send buffers beyond 8 GiB: 100k connections x 16 x 1 MiB.
   expect_bad({"--connections", "100000", "--pipeline", "16", "--size", "1M"}, "--size");
+  // Beyond 1 GiB in flight on one connection.
+  expect_bad({"--connections", "1", "--pipeline", "8", "--size", "256M"}, "--pipeline");
+  EXPECT_EQ(parse_ok({"--connections", "1", "--pipeline", "3", "--size", "256M"}).options.pipeline, 3u);
 }
 
 TEST(LoadOptions, ByteCountsAndDecimals) {
