@@ -242,9 +242,15 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     }
     if (is_switch("--text") || is_switch("--binary") || is_switch("--handshake-only")) {
       if (has_inline) return bad(flag + " takes no value");
-      if (is_switch("--text")) saw_text = true, o.text = true;
-      else if (is_switch("--binary")) saw_binary = true, o.text = false;
-      else o.handshake_only = true;
+      if (is_switch("--text")) {
+        saw_text = true;
+        o.text = true;
+      } else if (is_switch("--binary")) {
+        saw_binary = true;
+        o.text = false;
+      } else {
+        o.handshake_only = true;
+      }
       continue;
     }
 
@@ -282,9 +288,13 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     } else if (name == "--size") {
       const size_t dash = value.find('-');
       uint64_t lo = 0, hi = 0;
-      bool ok = dash == std::string_view::npos
-                    ? parse_byte_count(value, lo) && (hi = lo, true)
-                    : parse_byte_count(value.substr(0, dash), lo) && parse_byte_count(value.substr(dash + 1), hi);
+      bool ok;
+      if (dash == std::string_view::npos) {
+        ok = parse_byte_count(value, lo);
+        hi = lo;
+      } else {
+        ok = parse_byte_count(value.substr(0, dash), lo) && parse_byte_count(value.substr(dash + 1), hi);
+      }
       if (!ok) return bad("--size: expected BYTES or MIN-MAX with optional K/M suffix, e.g. 32 or 16-1K, got " + shown);
       if (lo < kMinMessageSize)
         return bad("--size: at least " + std::to_string(kMinMessageSize) +

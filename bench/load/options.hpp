@@ -59,7 +59,7 @@ enum class ParseOutcome { Run, Exit0, BadUsage };
 // the --help text.
 ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& options, std::string& message);
 
-// "32", "16K", "1M", "2MiB" (binary suffixes). False on junk, zero suffix overflow.
+// "32", "16K", "1M", "2MiB", "100B" (binary suffixes). False on junk or overflow.
 bool parse_byte_count(std::string_view text, uint64_t& out);
 // Positive or zero decimal number ("0.5", "30"). False on junk, negative, inf or nan.
 bool parse_decimal(std::string_view text, double& out);
