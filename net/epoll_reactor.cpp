@@ -374,14 +374,14 @@ const char* backend_name(Backend backend) {
 std::unique_ptr<Reactor> make_reactor(Backend backend, const ReactorOptions& options, std::string* why) {
   std::string error;
   if (backend == Backend::Epoll) {
-    *why = "epoll (requested)";
+    *why = "requested";
     auto r = make_epoll_reactor(options, &error);
     if (!r) *why = error;
     return r;
   }
   auto r = make_uring_reactor(options, &error);
   if (r) {
-    *why = backend == Backend::Auto ? "io_uring (auto: io_uring_setup works)" : "io_uring (requested)";
+    *why = backend == Backend::Auto ? "auto: io_uring works here" : "requested";
     return r;
   }
   if (backend == Backend::IoUring) {
@@ -389,7 +389,7 @@ std::unique_ptr<Reactor> make_reactor(Backend backend, const ReactorOptions& opt
     return nullptr;
   }
   auto e = make_epoll_reactor(options, why);
-  if (e) *why = "epoll (auto: io_uring unavailable: " + error + ")";
+  if (e) *why = "auto: io_uring unavailable: " + error;
   return e;
 }
 

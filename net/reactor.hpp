@@ -102,8 +102,8 @@ class Reactor {
   virtual uint64_t now_ms() const;
 };
 
-// Creates a reactor. Auto tries io_uring and falls back to epoll; `why` says which backend
-// was taken and why (for the start-up log). Returns nullptr with `why` set on failure.
+// Creates a reactor. Auto tries io_uring and falls back to epoll; `why` says why this
+// backend was taken (for the start-up log). Returns nullptr with `why` set on failure.
 std::unique_ptr<Reactor> make_reactor(Backend backend, const ReactorOptions& options, std::string* why);
 
 const char* backend_name(Backend backend);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/close.hpp"
@@ -27,6 +28,38 @@ constexpr int kMaxIov = 64;
 uint64_t seconds_to_ms(double s) { return uint64_t(s * 1000.0 + 0.5); }
 
 }  // namespace
+
+ServerStats& ServerStats::operator+=(const ServerStats& o) {
+  accepted += o.accepted;
+  refused_over_limit += o.refused_over_limit;
+  upgraded += o.upgraded;
+  http_errors += o.http_errors;
+  pages_served += o.pages_served;
+  messages_echoed += o.messages_echoed;
+  protocol_errors += o.protocol_errors;
+  handshake_timeouts += o.handshake_timeouts;
+  idle_timeouts += o.idle_timeouts;
+  send_timeouts += o.send_timeouts;
+  pool_exhausted += o.pool_exhausted;
+  receives += o.receives;
+  sends += o.sends;
+  spills += o.spills;
+  return *this;
+}
+
+std::string ServerStats::summary() const {
+  char line[512];
+  snprintf(line, sizeof line,
+           "%llu connections accepted, %llu upgraded, %llu messages echoed, %llu HTTP errors, %llu pages served, "
+           "%llu protocol errors, %llu refused over the limit, %llu handshake timeouts, %llu idle timeouts, "
+           "%llu send timeouts, %llu pool exhaustions, %llu receives, %llu sends, %llu spills",
+           (unsigned long long)accepted, (unsigned long long)upgraded, (unsigned long long)messages_echoed,
+           (unsigned long long)http_errors, (unsigned long long)pages_served, (unsigned long long)protocol_errors,
+           (unsigned long long)refused_over_limit, (unsigned long long)handshake_timeouts,
+           (unsigned long long)idle_timeouts, (unsigned long long)send_timeouts, (unsigned long long)pool_exhausted,
+           (unsigned long long)receives, (unsigned long long)sends, (unsigned long long)spills);
+  return line;
+}
 
 EchoServer::EchoServer(const Config& config, net::Reactor& reactor, int listen_fd, SharedState& shared, const Logger& log)
     : config_(config),

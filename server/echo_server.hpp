@@ -39,6 +39,9 @@ struct ServerStats {
   uint64_t receives = 0;  // receive buffers handed to the server
   uint64_t sends = 0;     // sends submitted
   uint64_t spills = 0;    // times a full peer socket made us copy its pending output aside
+
+  ServerStats& operator+=(const ServerStats& o);
+  std::string summary() const;  // one line for the log
 };
 
 // State shared by all reactor threads of one process (read-mostly).

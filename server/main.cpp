@@ -100,20 +100,7 @@ int main(int argc, char** argv) {
     }
     echo.run();
     std::lock_guard<std::mutex> lock(mutex);
-    const server::ServerStats& s = echo.stats();
-    totals.accepted += s.accepted;
-    totals.upgraded += s.upgraded;
-    totals.messages_echoed += s.messages_echoed;
-    totals.http_errors += s.http_errors;
-    totals.protocol_errors += s.protocol_errors;
-    totals.refused_over_limit += s.refused_over_limit;
-    totals.handshake_timeouts += s.handshake_timeouts;
-    totals.send_timeouts += s.send_timeouts;
-    totals.idle_timeouts += s.idle_timeouts;
-    totals.pool_exhausted += s.pool_exhausted;
-    totals.receives += s.receives;
-    totals.sends += s.sends;
-    totals.spills += s.spills;
+    totals += echo.stats();
   };
 
   std::vector<std::thread> threads;
@@ -122,15 +109,6 @@ int main(int argc, char** argv) {
   serve(0, &why);
   for (std::thread& t : threads) t.join();
   // The listeners were closed by their servers at shutdown.
-  log.info("stopped: %llu connections accepted, %llu upgraded, %llu messages echoed, %llu HTTP errors, "
-           "%llu protocol errors, %llu refused over the limit, %llu handshake timeouts, %llu send timeouts, "
-           "%llu receives, %llu sends, %llu spills",
-           static_cast<unsigned long long>(totals.accepted), static_cast<unsigned long long>(totals.upgraded),
-           static_cast<unsigned long long>(totals.messages_echoed), static_cast<unsigned long long>(totals.http_errors),
-           static_cast<unsigned long long>(totals.protocol_errors),
-           static_cast<unsigned long long>(totals.refused_over_limit),
-           static_cast<unsigned long long>(totals.handshake_timeouts),
-           static_cast<unsigned long long>(totals.send_timeouts), static_cast<unsigned long long>(totals.receives),
-           static_cast<unsigned long long>(totals.sends), static_cast<unsigned long long>(totals.spills));
+  log.info("stopped: %s", totals.summary().c_str());
   return exit_code;
 }
