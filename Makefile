@@ -38,7 +38,8 @@ obj = $(patsubst %.cpp,$(OBJ)/%.o,$(1))
 
 LIB_OBJS := $(call obj,$(CORE_SRC) $(NET_SRC) $(SERVER_SRC))
 
-PROGRAMS := $(BUILD)/wsring-echo $(BUILD)/wsring-load $(BUILD)/wsring-bench $(BUILD)/wsring-tests
+PROGRAMS := $(BUILD)/wsring-echo $(BUILD)/wsring-load $(BUILD)/wsring-bench $(BUILD)/wsring-tests \
+            $(BUILD)/deny-io-uring
 
 .PHONY: all test run bench asan fuzz install clean deps check-deps integration unit soak compare
 all: $(PROGRAMS)
@@ -62,6 +63,10 @@ $(BUILD)/wsring-bench: $(call obj,$(MICRO_SRC)) $(BUILD)/libwsring.a
 
 $(BUILD)/wsring-tests: $(call obj,$(UNIT_SRC) $(LOAD_LIB_SRC)) $(BUILD)/libwsring.a
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS) -lgtest -lgtest_main $(LDLIBS)
+
+# Test tool: runs a command with io_uring_setup blocked (tests the epoll fallback).
+$(BUILD)/deny-io-uring: $(call obj,tests/tools/deny_io_uring.cpp)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -66,6 +66,8 @@ class UringReactor final : public Reactor {
     }
     if (rc < 0) {
       *error = std::string("io_uring_setup failed: ") + strerror(-rc);
+      if (rc == -EPERM || rc == -ENOSYS)
+        *error += " (blocked by a seccomp profile or kernel.io_uring_disabled, or not built into the kernel)";
       return false;
     }
     ring_ready_ = true;
