@@ -57,19 +57,36 @@ void write_payload(uint8_t* dst, size_t size, const Stamp& stamp, const PayloadP
 
 void write_masked_payload(uint8_t* dst, size_t size, const uint8_t stamp_bytes[kStampSize],
                           const PayloadPattern& pattern, const uint8_t key[4]) {
-  // Offsets 0, 8, 16, ... all start a key cycle, so one 8-byte key word masks every word.
+  // Offsets 0, 8, 16, ... all start a key cycle, so one key word masks every aligned word.
+  // 16-byte vectors (SSE2 on x86-64, NEON on arm64), four per step: about memcpy's speed.
+  using Vec = uint64_t __attribute__((vector_size(16)));
   uint32_t key32;
   std::memcpy(&key32, key, 4);
   const uint64_t key64 = uint64_t{key32} | (uint64_t{key32} << 32);
-  uint64_t word;
-  for (size_t i = 0; i < kStampSize; i += 8) {
-    std::memcpy(&word, stamp_bytes + i, 8);
-    word ^= key64;
-    std::memcpy(dst + i, &word, 8);
-  }
+  const Vec key_vec = {key64, key64};
+  Vec v;
+  std::memcpy(&v, stamp_bytes, kStampSize);
+  v ^= key_vec;
+  std::memcpy(dst, &v, kStampSize);
   const uint8_t* src = pattern.bytes();
   size_t i = kStampSize;
+  for (; i + 64 <= size; i += 64) {
+    Vec a, b, c, d;
+    std::memcpy(&a, src + i, 16);
+    std::memcpy(&b, src + i + 16, 16);
+    std::memcpy(&c, src + i + 32, 16);
+    std::memcpy(&d, src + i + 48, 16);
+    a ^= key_vec;
+    b ^= key_vec;
+    c ^= key_vec;
+    d ^= key_vec;
+    std::memcpy(dst + i, &a, 16);
+    std::memcpy(dst + i + 16, &b, 16);
+    std::memcpy(dst + i + 32, &c, 16);
+    std::memcpy(dst + i + 48, &d, 16);
+  }
   for (; i + 8 <= size; i += 8) {
+    uint64_t word;
     std::memcpy(&word, src + i, 8);
     word ^= key64;
     std::memcpy(dst + i, &word, 8);
