@@ -20,7 +20,7 @@ import struct
 import time
 import unittest
 
-from wsharness import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawClient, Server,
+from wsharness import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, SANITIZED, RawClient, Server,
                        ServerTestCase, accept_key, bound, build_frame, close_payload, connect, parse_close,
                        read_http_response, scaled, upgrade_request, wait_for_eof,
                        wait_until_server_read_everything)
@@ -571,14 +571,14 @@ class Churn(ServerTestCase):
         workers = scaled(32, 8)
         touch_receive_ring(server)
 
-        warm_up = run_churn(server, bound(1.5), workers, seed=1)
+        warm_up = run_churn(server, 1.5, workers, seed=1)
         self.assertIsNone(warm_up.problems(), "warm-up churn: " + (warm_up.problems() or ""))
         fds = process.wait_fd_count(fd_baseline, bound(5.0))
         self.assertEqual(fds, fd_baseline, "fds after the warm-up churn (baseline %d)" % fd_baseline)
         rss_warm = process.rss_kib()
 
         started = time.monotonic()
-        stats = run_churn(server, bound(3.0), workers, seed=2)
+        stats = run_churn(server, 3.0, workers, seed=2)
         elapsed = time.monotonic() - started
         self.assertIsNone(stats.problems(), "churn: " + (stats.problems() or ""))
         self.assertGreater(stats.messages_verified, 0, "the churn verified no message at all")
@@ -592,9 +592,9 @@ class Churn(ServerTestCase):
         self.assertLessEqual(rss_after, rss_warm + allowance,
                              "RSS grew from %d KiB after the warm-up to %d KiB after the churn (%s)"
                              % (rss_warm, rss_after, stats.summary()))
-        print("\n    churn: %.0f connections/s, %.0f messages/s; %s; fds %d -> %d; RSS %d KiB after "
+        print("    churn: %.0f connections/s, %.0f messages/s; %s; fds %d -> %d; RSS %d KiB after "
               "warm-up, %d KiB after" % (stats.opened / elapsed, stats.messages_verified / elapsed,
-                                         stats.summary(), fd_baseline, fds, rss_warm, rss_after), end=" ")
+                                         stats.summary(), fd_baseline, fds, rss_warm, rss_after), flush=True)
 
         # The server counted exactly the complete messages we sent (each verified by us).
         self.client(server).echo(OP_TEXT, "after the churn")
@@ -610,7 +610,7 @@ class Slowloris(ServerTestCase):
     shared_server = False
 
     def measure_p99(self, server, background=None):
-        samples = asyncio.run(echo_latencies(server, clients=8, duration=bound(1.5), background=background))
+        samples = asyncio.run(echo_latencies(server, clients=8, duration=1.5, background=background))
         self.assertGreater(len(samples), 100, "too few latency samples: %d" % len(samples))
         return percentile(samples, 0.99), len(samples)
 
@@ -649,9 +649,9 @@ class Slowloris(ServerTestCase):
             attempts.append((baseline * 1e3, baseline_n, loaded * 1e3, loaded_n))
             if loaded <= 2 * baseline + 0.002:
                 break
-        print("\n    p99 echo latency (ms, samples) without / with %d half requests + %d dribblers: %s"
+        print("    p99 echo latency (ms, samples) without / with %d half requests + %d dribblers: %s"
               % (half_count, dribbler_count,
-                 "; ".join("%.2f (%d) / %.2f (%d)" % a for a in attempts)), end=" ")
+                 "; ".join("%.2f (%d) / %.2f (%d)" % a for a in attempts)), flush=True)
         baseline_ms, _, loaded_ms, _ = attempts[-1]
         self.assertLessEqual(loaded_ms, 2 * baseline_ms + 2.0,
                              "p99 with slowloris sockets above 2x baseline + 2 ms in %d rounds: %r"
@@ -710,6 +710,10 @@ class FdExhaustion(ServerTestCase):
     FD_LIMIT = 64
 
     def start_limited_server(self, *args):
+        if SANITIZED:
+            # GCC 12's UBSan validates a vtable by writing it to a pipe(); with no fd left that
+            # fails and it reports valid objects as "invalid vptr" and aborts the server.
+            self.skipTest("UBSan's vptr check needs a free fd: false reports at the fd limit")
         if shutil.which("prlimit") is None:
             self.skipTest("prlimit (util-linux) is not installed")
         server = LimitedServer(self.FD_LIMIT, *args)
@@ -806,9 +810,9 @@ class FdExhaustion(ServerTestCase):
             close_all(sockets)
         self.assertEqual(process.wait_fd_count(fd_baseline, bound(3.0)), fd_baseline, "fds after closing everything")
         self.client(server).echo(OP_TEXT, "a new connection after the exhaustion")
-        print("\n    fd limit %d: %d fds at start, %d connections served at the limit, %d waited and "
+        print("    fd limit %d: %d fds at start, %d connections served at the limit, %d waited and "
               "were served after recovery; server CPU at the limit %.0f%%"
-              % (self.FD_LIMIT, fd_baseline, room, len(waiting), cpu_share * 100), end=" ")
+              % (self.FD_LIMIT, fd_baseline, room, len(waiting), cpu_share * 100), flush=True)
 
     @staticmethod
     def wait_fd_at_least(process, target, timeout):
