@@ -72,7 +72,7 @@ $(BUILD)/deny-io-uring: $(call obj,tests/tools/deny_io_uring.cpp)
 
 # --- set-up: install missing Debian packages (as root), or say exactly what to run.
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@missing=""; for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -102,6 +102,7 @@ bench: deps
 
 # wsring-echo (both backends) against gorilla/websocket and node's ws under the same wsring-load
 # scenarios; DURATION, RUNS, EXTRA_URL from the environment (see bench/compare.sh).
+compare: EXTRA_PACKAGES = golang-go golang-github-gorilla-websocket-dev
 compare: deps
 	@$(MAKE) -j$(JOBS) $(BUILD)/wsring-echo $(BUILD)/wsring-load
 	bench/compare.sh $(BUILD)
