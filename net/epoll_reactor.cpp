@@ -113,6 +113,7 @@ class EpollReactor final : public Reactor {
 
   void send(Token token, const iovec* iov, int iov_count) override {
     SocketSlot& s = sockets_[token];
+    if (s.flags & kClosing) return;  // after close() nothing but on_closed is delivered
     s.flags |= kSendInFlight;
     pending(token) = {iov, iov_count};
     if (s.flags & kWaitWritable) {  // the last send found the socket full: wait for room

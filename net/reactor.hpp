@@ -83,7 +83,8 @@ class Reactor {
   // Backpressure: stop and resume reading a socket. Resuming an open socket is idempotent.
   virtual void pause_recv(Token token) = 0;
   virtual void resume_recv(Token token) = 0;
-  // One send in flight per socket. iov must stay valid until on_send(token).
+  // One send in flight per socket. iov must stay valid until on_send(token). A send on a
+  // socket being closed is dropped (no on_send: after close() only on_closed comes).
   virtual void send(Token token, const iovec* iov, int iov_count) = 0;
   virtual void release_buffer(uint16_t id) = 0;
   // Sends FIN (shutdown SHUT_WR); reading goes on.

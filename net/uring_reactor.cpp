@@ -166,6 +166,7 @@ class UringReactor final : public Reactor {
 
   void send(Token token, const iovec* iov, int iov_count) override {
     SocketSlot& s = sockets_[token];
+    if (s.flags & kClosing) return;  // after close() nothing but on_closed is delivered
     s.flags |= kSendInFlight;
     if (s.flags & kWaitWritable) {
       // The last send found the socket full: wait for room first (a poll linked to the send).

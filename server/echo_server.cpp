@@ -425,6 +425,10 @@ void EchoServer::queue_close(net::Token t, Connection& c, uint16_t code, std::st
 // the next send.
 
 void EchoServer::queue_segment(net::Token t, Connection& c, const Segment& s) {
+  if (c.closing_fd) {  // the socket is going away: nothing more will be sent
+    release_segment(s);
+    return;
+  }
   if (!c.out) {
     if (free_queues_.empty()) {
       all_queues_.push_back(std::make_unique<SendQueue>());
@@ -719,6 +723,7 @@ void EchoServer::begin_shutdown(uint64_t now_ms) {
     listen_fd_ = -1;
   }
   for (Connection& c : connections_) {
+    if (c.closing_fd) continue;
     if (c.state == State::Handshaking && !c.close_queued)
       close_now(c.token, c);
     else if (c.state == State::Open)
