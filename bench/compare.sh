@@ -166,8 +166,8 @@ print("%.0f msg/s, %.0f handshakes/s, p99 %d us, errors %d" % (t["msgs_per_s"], 
 EOF_PY
 }
 
-run_scenario() {  # server url pid scenario
-  local server=$1 url=$2 pid=$3 scenario=$4 args rate run
+run_scenario() {  # server url pid scenario run
+  local server=$1 url=$2 pid=$3 scenario=$4 run=$5 args rate
   args=$(scenario_args "$scenario")
   if [ "$scenario" = latency ]; then
     # Half the highest rate this server sustained in the ping-pong scenario.
@@ -180,7 +180,7 @@ run_scenario() {  # server url pid scenario
     [ "$rate" -gt 0 ] 2>/dev/null || { echo "  latency: no ping-pong throughput to halve; skipped" >&2; return; }
     args="$args --rate $rate"
   fi
-  for run in $(seq "$RUNS"); do
+  {
     local base="$OUT/$server.$scenario.$run" c0 c1 status
     c0=$([ -n "$pid" ] && cpu_ticks "$pid")
     # shellcheck disable=SC2086
@@ -196,27 +196,32 @@ run_scenario() {  # server url pid scenario
       [ -f "$base.json" ] || rm -f "$base.cpu"
     fi
     printf '  %-11s run %d: %s\n' "$scenario" "$run" "$(run_summary "$base.json")" >&2
-  done
+  }
 }
 
+# Rounds: every server runs every scenario once per round, so that a drift of the machine
+# (a shared VM) spreads over all servers instead of favouring the one measured first.
 any_failure=0
 columns=()
-for server in $SERVERS; do
-  echo "== $server" >&2
-  if ! start_server "$server"; then
-    echo "  could not start $server: column left empty" >&2
-    any_failure=1
-    continue
+add_column() { case " ${columns[*]} " in *" $1 "*) ;; *) columns+=("$1") ;; esac; }
+for run in $(seq "$RUNS"); do
+  for server in $SERVERS; do
+    echo "== $server (round $run of $RUNS)" >&2
+    if ! start_server "$server"; then
+      echo "  could not start $server: no figures from this round" >&2
+      any_failure=1
+      continue
+    fi
+    add_column "$server"
+    for scenario in $SCENARIOS; do run_scenario "$server" "$SERVER_URL" "$SERVER_PID" "$scenario" "$run"; done
+    stop_server
+  done
+  if [ -n "$EXTRA_URL" ]; then
+    echo "== $EXTRA_NAME ($EXTRA_URL, round $run of $RUNS)" >&2
+    add_column "$EXTRA_NAME"
+    for scenario in $SCENARIOS; do run_scenario "$EXTRA_NAME" "$EXTRA_URL" "$EXTRA_PID" "$scenario" "$run"; done
   fi
-  columns+=("$server")
-  for scenario in $SCENARIOS; do run_scenario "$server" "$SERVER_URL" "$SERVER_PID" "$scenario"; done
-  stop_server
 done
-if [ -n "$EXTRA_URL" ]; then
-  echo "== $EXTRA_NAME ($EXTRA_URL)" >&2
-  columns+=("$EXTRA_NAME")
-  for scenario in $SCENARIOS; do run_scenario "$EXTRA_NAME" "$EXTRA_URL" "$EXTRA_PID" "$scenario"; done
-fi
 
 # The table: servers as columns, medians in the cells, then the ratios of wsring to each peer.
 CLK_TCK=$(getconf CLK_TCK) OUT="$OUT" COLUMNS_LIST="${columns[*]}" SCENARIO_LIST="$SCENARIOS" \
