@@ -104,6 +104,11 @@ void EchoServer::on_accept(int fd) {
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
         "Connection: close\r\nRetry-After: 1\r\n\r\nconnection limit reached\n";
     ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    // Drain what the client already sent: closing with unread bytes would reset the
+    // connection, and the reset could destroy the 503 before the client reads it.
+    char discard[4096];
+    for (int i = 0; i < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+    }
     (void)ignored;
     ::close(fd);
     ++stats_.refused_over_limit;
