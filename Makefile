@@ -41,7 +41,7 @@ LIB_OBJS := $(call obj,$(CORE_SRC) $(NET_SRC) $(SERVER_SRC))
 PROGRAMS := $(BUILD)/wsring-echo $(BUILD)/wsring-load $(BUILD)/wsring-bench $(BUILD)/wsring-tests \
             $(BUILD)/deny-io-uring
 
-.PHONY: all test run bench asan fuzz install clean deps check-deps integration unit soak compare
+.PHONY: all test run bench asan fuzz install clean deps soak compare
 all: $(PROGRAMS)
 
 $(OBJ)/%.o: %.cpp
@@ -88,9 +88,6 @@ deps:
 run: deps
 	@$(MAKE) -j$(JOBS) $(BUILD)/wsring-echo
 	exec $(BUILD)/wsring-echo $(ARGS)
-
-unit: deps
-	@$(MAKE) -j$(JOBS) all
 
 test: deps
 	@$(MAKE) -j$(JOBS) all

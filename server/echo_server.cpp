@@ -87,8 +87,6 @@ void EchoServer::run() {
   reactor_.run(*this);
 }
 
-net::Token EchoServer::token_of(const Connection& c) const { return c.token; }
-
 // ---------------------------------------------------------------------------------------
 // Accept and handshake
 

@@ -144,7 +144,6 @@ class EchoServer final : public net::EventHandler {
   void schedule_timer(Connection& c, uint64_t now_ms);
   void on_timer(net::Token t, Connection& c, uint64_t now_ms);
   void begin_shutdown(uint64_t now_ms);
-  net::Token token_of(const Connection& c) const;
 
   const Config& config_;
   net::Reactor& reactor_;
