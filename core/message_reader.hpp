@@ -76,6 +76,8 @@ class MessageReader {
   bool in_message() const { return in_message_; }
   // An Error or Close event has been returned; every later next() returns Error.
   bool finished() const { return phase_ == Phase::Finished; }
+  // A control frame has begun and its payload is not complete yet (it holds a gather buffer).
+  bool control_partial() const { return phase_ == Phase::ControlPayload; }
   void set_limits(ReaderLimits limits) { limits_ = limits; }
   const ReaderLimits& limits() const { return limits_; }
   Role role() const { return role_; }

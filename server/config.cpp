@@ -1,5 +1,8 @@
 #include "server/config.hpp"
 
+#include <unistd.h>
+#include <algorithm>
+
 #include <getopt.h>
 
 #include <cerrno>
@@ -231,6 +234,13 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
     return ParseOutcome::BadUsage;
   }
   return ParseOutcome::Run;
+}
+
+uint64_t effective_max_memory(const Config& config) {
+  if (config.max_memory) return config.max_memory;
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const uint64_t quarter = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) / 4 : 0;
+  return std::max<uint64_t>(quarter, uint64_t(64) << 20);
 }
 
 }  // namespace wsring::server

@@ -27,6 +27,9 @@ struct Config {
   double send_timeout_s = 30;
   uint64_t max_connections = 0;  // 0: as many as file descriptors allow
   uint64_t max_backpressure = 1u << 20;
+  uint64_t max_memory = 0;         // 0: a quarter of physical RAM (effective_max_memory)
+  uint64_t min_send_rate = 1024;   // bytes per second a stalled peer must drain; 0: one byte per --send-timeout
+  double frame_timeout_s = 10;
   uint32_t recv_buffer_size = 64 * 1024;
   uint32_t recv_buffers = 512;
   std::vector<std::string> subprotocols;
@@ -44,6 +47,9 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
 bool parse_size(const std::string& text, uint64_t& out);
 // Parses seconds with decimals ("0.5", "30"). False on junk or negative.
 bool parse_seconds(const std::string& text, double& out);
+
+// --max-memory, or when it is 0 a quarter of physical RAM (at least 64 MiB).
+uint64_t effective_max_memory(const Config& config);
 
 extern const char* const kVersion;
 

@@ -13,7 +13,8 @@
 #include "net/reactor.hpp"
 #include "net/socket.hpp"
 #include "server/config.hpp"
-#include "server/echo_server.hpp"
+#include "server/echo_app.hpp"
+#include "server/engine.hpp"
 #include "server/log.hpp"
 
 using namespace wsring;
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   server::Logger log(config.log_level);
 
   signal(SIGPIPE, SIG_IGN);
-  server::SharedState shared;
+  server::SharedState shared(server::effective_max_memory(config));
   g_shared = &shared;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -91,7 +92,8 @@ int main(int argc, char** argv) {
       shared.stop.store(true);
       return;
     }
-    server::EchoServer echo(config, *reactor, listeners[index], shared, log);
+    server::EchoApp app;
+    server::Engine echo(config, *reactor, listeners[index], shared, log, app);
     if (why_out) {
       *why_out = why;
       log.info("wsring-echo %s: backend %s (%s), %u thread%s, listening on %s (fd limit %llu)", server::kVersion,

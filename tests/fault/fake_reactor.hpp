@@ -4,7 +4,7 @@
 // the handler's side (one send in flight per socket, every lent buffer released exactly
 // once, no operation on a socket that is not open) and records each breach in violations.
 //
-// Used by the unit tests (echo_server_test, fault_injection_test) and the connection fuzz
+// Used by the unit tests (engine_test, fault_injection_test) and the connection fuzz
 // target; header-only so that the fuzz target can include it without the test library.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Fuzzes a whole server connection without sockets: EchoServer driven through the
+// Fuzzes a whole server connection without sockets: the engine with the echo application, driven through the
 // FakeReactor (tests/fault/fake_reactor.hpp). The input is
 //   byte 0      options (bit 0 short sends, 1 sends complete only when needed, 2 full
 //               sockets (-EAGAIN), 3 small --max-backpressure, 4 the peer ends with a reset,
@@ -23,7 +23,8 @@
 #include <vector>
 
 #include "net/socket.hpp"
-#include "server/echo_server.hpp"
+#include "server/echo_app.hpp"
+#include "server/engine.hpp"
 #include "tests/fault/fake_reactor.hpp"
 #include "tests/fault/wire.hpp"
 
@@ -42,7 +43,8 @@ struct World {
   server::Logger log{server::LogLevel::Error};
   server::SharedState shared;
   FakeReactor fake{FakeReactor::Options{16, 2048}};
-  server::EchoServer server{config, fake, -1, shared, log};
+  server::EchoApp echo;
+  server::Engine server{config, fake, -1, shared, log, echo};
   uint64_t clock_ms = 0;  // the timer wheel's clock: only ever moves forward
 
   World() {

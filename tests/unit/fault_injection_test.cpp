@@ -6,7 +6,8 @@
 // receive buffer, the reactor contract must hold, and the connection that saw no fault must
 // have got its whole echo. At the end, the server's own buffer pools are probed to prove
 // that none of the runs leaked one.
-#include "server/echo_server.hpp"
+#include "server/echo_app.hpp"
+#include "server/engine.hpp"
 
 #include <gtest/gtest.h>
 
@@ -92,7 +93,7 @@ class FaultInjectionTest : public ::testing::TestWithParam<Ending> {
  protected:
   void SetUp() override {
     fake_ = std::make_unique<FakeReactor>(FakeReactor::Options{64, 4096});
-    server_ = std::make_unique<EchoServer>(config_, *fake_, -1, shared_, log_);
+    server_ = std::make_unique<Engine>(config_, *fake_, -1, shared_, log_, echo_);
     fake_->attach(*server_);
     server_->on_tick(net::monotonic_ms());
   }
@@ -174,7 +175,8 @@ class FaultInjectionTest : public ::testing::TestWithParam<Ending> {
   Logger log_{LogLevel::Error};
   SharedState shared_;
   std::unique_ptr<FakeReactor> fake_;
-  std::unique_ptr<EchoServer> server_;
+  EchoApp echo_;
+  std::unique_ptr<Engine> server_;
   int64_t last_operations_ = 0;
 };
 
@@ -182,16 +184,18 @@ class FaultInjectionTest : public ::testing::TestWithParam<Ending> {
 // server reports the pool exhausted; returns how many it took, then closes them all.
 // gather: a request head that is never completed (gather pool); else a whole upgrade
 // request whose 101 is never sent (write pool).
-size_t probe_pool(FakeReactor& fake, EchoServer& server, bool gather) {
-  const uint64_t exhausted = server.stats().pool_exhausted;
+// (An exhausted gather pool shows as an evicted request: the oldest gives its buffer up.)
+size_t probe_pool(FakeReactor& fake, Engine& server, bool gather) {
+  auto exhaustion = [&] { return gather ? server.stats().requests_evicted : server.stats().pool_exhausted; };
+  const uint64_t exhausted = exhaustion();
   std::vector<Token> open;
   size_t taken = 0;
-  while (server.stats().pool_exhausted == exhausted && taken < 100000) {
+  while (exhaustion() == exhausted && taken < 100000) {
     const int64_t t = fake.accept();
     if (t < 0) break;
     open.push_back(Token(t));
     fake.deliver(Token(t), gather ? std::string("GET / HTTP/1.1\r\n") : upgrade_request());
-    if (server.stats().pool_exhausted == exhausted) ++taken;
+    if (exhaustion() == exhausted) ++taken;
   }
   for (Token t : open) fake.end_stream(t, -ECONNRESET);
   fake.finish_closes();
@@ -218,7 +222,8 @@ TEST_P(FaultInjectionTest, EveryFailurePointLeavesNoLeak) {
   Config fresh_config;
   SharedState fresh_shared;
   FakeReactor fresh_fake(FakeReactor::Options{64, 4096});
-  EchoServer fresh(fresh_config, fresh_fake, -1, fresh_shared, log_);
+  EchoApp fresh_echo;
+  Engine fresh(fresh_config, fresh_fake, -1, fresh_shared, log_, fresh_echo);
   fresh_fake.attach(fresh);
   EXPECT_EQ(write_capacity, probe_pool(fresh_fake, fresh, false)) << "write pool buffers leaked";
   EXPECT_EQ(gather_capacity, probe_pool(fresh_fake, fresh, true)) << "gather pool buffers leaked";

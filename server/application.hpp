@@ -1,0 +1,52 @@
+// What an application sees of the engine. The engine owns the protocol (handshake, framing,
+// limits, timers, the close handshake, backpressure); an application decides what to do with
+// messages. Echo is one application; others answer, push or fan out.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "core/message_reader.hpp"
+#include "net/reactor.hpp"
+
+namespace wsring::server {
+
+class Engine;
+struct Connection;
+
+// A connection, as an application may act on it during a callback.
+class Session {
+ public:
+  Session(Engine& engine, Connection& connection) : engine_(engine), connection_(connection) {}
+  net::Token token() const;
+  // Sends one whole message; its bytes are copied. False if the connection no longer sends or
+  // the memory budget refused the copy (the engine then fails the connection).
+  bool send(core::Opcode opcode, const void* data, size_t size);
+  // Echo's fast path: frames a received chunk in place, in the buffer it arrived in, and queues
+  // it (no copy). Only valid for the chunk of the on_data call being served.
+  void reply_in_place(const core::ReadEvent& chunk);
+  // Starts the close handshake with this code and reason.
+  void close(uint16_t code, std::string_view reason);
+
+ private:
+  Engine& engine_;
+  Connection& connection_;
+};
+
+class Application {
+ public:
+  virtual ~Application() = default;
+  virtual const char* name() const = 0;
+  // The upgrade is done (the 101 response is queued).
+  virtual void on_open(Session&) {}
+  // A piece of a data message, unmasked, in a buffer the engine owns until this call returns:
+  // chunk.message_opcode, frame_start/frame_end/frame_fin/message_end, payload/payload_size.
+  virtual void on_data(Session& session, const core::ReadEvent& chunk) = 0;
+  // The connection is gone (its token may be reused after this call).
+  virtual void on_close(net::Token) {}
+  // The connection's output drained after backpressure had paused it.
+  virtual void on_drain(Session&) {}
+};
+
+}  // namespace wsring::server

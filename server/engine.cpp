@@ -1,0 +1,238 @@
+#include "server/engine.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cstring>
+
+#include "server/echo_page.hpp"
+
+namespace wsring::server {
+
+namespace {
+
+constexpr size_t kWriteBufferCount = 8192;
+constexpr size_t kGatherBufferCount = 4096;  // slow clients whose request head spans buffers
+
+}  // namespace
+
+Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, SharedState& shared, const Logger& log,
+               Application& app)
+    : config_(config),
+      reactor_(reactor),
+      listen_fd_(listen_fd),
+      shared_(shared),
+      log_(log),
+      app_(app),
+      write_pool_(kWriteBufferSize, kWriteBufferCount),
+      gather_pool_(config.max_header_size, kGatherBufferCount),
+      chunks_(shared.memory),
+      timers_(50, 4096) {
+  request_limits_.max_header_bytes = config.max_header_size;
+  request_limits_.max_headers = config.max_headers;
+  for (const std::string& s : config.subprotocols) subprotocol_views_.emplace_back(s);
+  for (const std::string& s : config.allowed_origins) origin_views_.emplace_back(s);
+  policy_.path = config.path;
+  policy_.subprotocols = subprotocol_views_;
+  policy_.allowed_origins = origin_views_;
+  page_response_ = make_echo_page_response();
+}
+
+Engine::~Engine() {
+  // Queues hold pool buffers and chunks: give them back before the pools go.
+  for (Connection& c : connections_)
+    if (c.out) c.out->reset();
+}
+
+void Engine::run() {
+  reactor_.listen(listen_fd_);
+  reactor_.run(*this);
+}
+
+// ---------------------------------------------------------------------------------------
+// Accept and receive
+
+bool Engine::refuse_over_limit(int fd) {
+  if (!config_.max_connections || shared_.connections.load(std::memory_order_relaxed) < config_.max_connections)
+    return false;
+  // Over the limit: say so in one small write and hang up; never queue such a socket.
+  static const char kBusy[] =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
+      "Connection: close\r\nRetry-After: 1\r\n\r\nconnection limit reached\n";
+  ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  // Drain what the client already sent: closing with unread bytes would reset the
+  // connection, and the reset could destroy the 503 before the client reads it.
+  char discard[4096];
+  for (int i = 0; i < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+  }
+  (void)ignored;
+  ::close(fd);
+  ++stats_.refused_over_limit;
+  return true;
+}
+
+void Engine::on_accept(int fd) {
+  ++stats_.accepted;
+  if (shutting_down_) {
+    ::close(fd);
+    return;
+  }
+  if (refuse_over_limit(fd)) return;
+  net::Token t;
+  if (!free_tokens_.empty()) {
+    t = free_tokens_.back();
+    free_tokens_.pop_back();
+  } else {
+    t = net::Token(connections_.size());
+    connections_.emplace_back();
+  }
+  Connection& c = connections_[t];
+  c.~Connection();
+  new (&c) Connection();
+  c.token = t;
+  // No control pool: a control frame split across receive buffers borrows 125 bytes of its own
+  // for just that long, so no number of such connections can exhaust a shared pool.
+  c.reader = core::MessageReader(core::Role::Server, core::ReaderLimits{config_.max_message_size});
+  enter(c, ConnEvent::Accepted);
+  c.last_activity_ms = reactor_.now_ms();
+  c.deadline_ms = c.last_activity_ms + seconds_to_ms(config_.handshake_timeout_s);
+  ++live_;
+  shared_.connections.fetch_add(1, std::memory_order_relaxed);
+  reactor_.open(t, fd);
+  timers_.schedule(c.timer, c.deadline_ms);
+}
+
+void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
+  Connection& c = connections_[t];
+  ++stats_.receives;
+  c.last_activity_ms = reactor_.now_ms();
+  receive(c, b);
+}
+
+// The transport seam: the one place where bytes enter a connection. Plaintext goes straight to
+// the protocol, in the receive buffer the kernel filled (the zero-copy path); a TLS transport
+// would decrypt here into a per-thread buffer and hand that on. Output of the whole batch
+// leaves in one flush.
+void Engine::receive(Connection& c, const net::RecvBuffer& b) {
+  consume(c, b.data, b.size, Segment::recv_marker(b.id));
+  flush(c);
+}
+
+void Engine::consume(Connection& c, uint8_t* data, size_t size, const Segment& owner) {
+  switch (c.state) {
+    case ConnState::Handshaking:
+      handle_handshake(c, data, size, owner);
+      return;
+    case ConnState::Open:
+      consume_frames_from(c, data, size, owner);
+      return;
+    case ConnState::CloseSent:
+    case ConnState::WriteShut:
+      discard_input(c, data, size);
+      break;
+    default:  // Responding, PeerDone, ClosingFd: nothing more is read
+      break;
+  }
+  release(owner);
+  maybe_finish(c);
+}
+
+void Engine::on_recv_end(net::Token t, int error) {
+  Connection& c = connections_[t];
+  if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) return;
+  if (error != 0) {
+    close_now(c, true);
+    return;
+  }
+  if (c.state == ConnState::PeerDone) return;  // its close frame came first
+  if (c.state == ConnState::WriteShut) {
+    enter(c, ConnEvent::PeerEnded);  // the exchange is over: close the socket
+    return;
+  }
+  // The peer finished sending; flush what we owe it if it still reads, then close.
+  const bool had_deadline = c.state != ConnState::Open && c.state != ConnState::Handshaking;
+  enter(c, ConnEvent::PeerEnded);
+  if (!had_deadline) {
+    c.deadline_ms = reactor_.now_ms() + seconds_to_ms(config_.close_timeout_s);
+    schedule_timer(c, reactor_.now_ms());
+  }
+  maybe_finish(c);
+}
+
+// ---------------------------------------------------------------------------------------
+// Life cycle
+
+// Moves c along the state table and runs the action of the state it enters.
+void Engine::enter(Connection& c, ConnEvent e, bool reset) {
+  const ConnState from = c.state;
+  c.transition(e);
+  if (c.state == from) return;
+  if (c.state == ConnState::WriteShut) {
+    // Tell the peer we are done and wait for its close or end of stream, discarding input:
+    // closing a socket with unread input would reset it and could destroy our last words.
+    reactor_.shutdown_write(c.token);
+  } else if (c.state == ConnState::ClosingFd) {
+    timers_.cancel(c.timer);
+    // reset: abort (RST, no linger): the peer is gone or hostile and queued data is moot.
+    reactor_.close(c.token, reset);
+  }
+}
+
+void Engine::close_now(Connection& c, bool abort) {
+  if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) return;
+  enter(c, ConnEvent::Abort, abort);
+}
+
+void Engine::on_closed(net::Token t) {
+  Connection& c = connections_[t];
+  give_back_output(c);  // the send was cancelled: give back everything it held
+  end_gather(c);
+  timers_.cancel(c.timer);
+  c.reader = core::MessageReader(core::Role::Server);  // gives back a split control frame's buffer now
+  enter(c, ConnEvent::Closed);
+  app_.on_close(t);
+  free_tokens_.push_back(t);
+  --live_;
+  shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Engine::on_tick(uint64_t now_ms) {
+  timers_.advance(now_ms, [&](net::TimerLink& link) {
+    // The link is the first member of Connection.
+    Connection& c = *reinterpret_cast<Connection*>(&link);
+    on_timer(c, now_ms);
+  });
+  relieve_memory_pressure(now_ms);
+  if (!shutting_down_ && shared_.stop.load(std::memory_order_relaxed)) begin_shutdown(now_ms);
+  if (shutting_down_) {
+    if (live_ == 0) {
+      reactor_.stop();
+    } else if (now_ms >= shutdown_deadline_ms_) {
+      for (Connection& c : connections_) close_now(c, true);
+      if (now_ms >= shutdown_deadline_ms_ + 1000) reactor_.stop();  // the closes did not come back
+    }
+  }
+}
+
+void Engine::begin_shutdown(uint64_t now_ms) {
+  shutting_down_ = true;
+  shutdown_deadline_ms_ = now_ms + seconds_to_ms(config_.close_timeout_s);
+  reactor_.stop_accepting();
+  // Close the listener too: connections still in its backlog are refused at once instead
+  // of hanging until the process exits.
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  for (Connection& c : connections_) {
+    if (c.state == ConnState::Handshaking) {
+      close_now(c);
+    } else if (c.state == ConnState::Open) {
+      queue_close(c, core::close_code::going_away, "server shutting down");
+      flush(c);
+    }
+  }
+}
+
+}  // namespace wsring::server

@@ -1,0 +1,168 @@
+// The engine of one reactor thread: accepts connections, runs the opening handshake, reads
+// frames, keeps limits, timers, backpressure and the close handshake, and hands messages to an
+// Application. Composed from core/ (the protocol) and net/ (the reactor).
+//
+// To follow one echo: on_recv -> receive (the transport seam) -> consume_frames (core's
+// MessageReader unmasks in place) -> Application::on_data -> Session::reply_in_place (core's
+// InPlaceFramer gives the payload a server header where it lies) -> flush -> OutputQueue ->
+// Reactor::send; on_send releases each segment's owner (here: the receive buffer).
+//
+// The class is one concept in several files: engine.cpp (accept, receive, close, shutdown),
+// engine_handshake.cpp, engine_frames.cpp, engine_output.cpp, engine_timers.cpp.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/buffer_pool.hpp"
+#include "core/handshake.hpp"
+#include "core/http_request.hpp"
+#include "core/inplace_framer.hpp"
+#include "net/reactor.hpp"
+#include "net/timer_wheel.hpp"
+#include "server/application.hpp"
+#include "server/config.hpp"
+#include "server/connection.hpp"
+#include "server/log.hpp"
+#include "server/memory_budget.hpp"
+#include "server/output_queue.hpp"
+#include "server/stats.hpp"
+
+namespace wsring::server {
+
+inline uint64_t seconds_to_ms(double s) { return uint64_t(s * 1000.0 + 0.5); }
+
+// The in-place echo writes a server header in front of a chunk that starts a receive buffer.
+static_assert(net::kRecvHeadroom >= core::InPlaceFramer::headroom(),
+              "the reactor's receive headroom must hold the largest server frame header");
+
+class Engine final : public net::EventHandler, public SegmentReleaser {
+ public:
+  static constexpr size_t kWriteBufferSize = 512;  // a 101 response, an HTTP error, a close or a pong
+
+  Engine(const Config& config, net::Reactor& reactor, int listen_fd, SharedState& shared, const Logger& log,
+         Application& app);
+  ~Engine() override;
+
+  // Serves until shared.stop is set and every connection has closed (or the close timeout
+  // passed). Returns when the reactor has stopped.
+  void run();
+  const ServerStats& stats() const { return stats_; }
+  size_t open_connections() const { return live_; }
+
+  // net::EventHandler
+  void on_accept(int fd) override;
+  void on_recv(net::Token token, const net::RecvBuffer& buffer) override;
+  void on_recv_end(net::Token token, int error) override;
+  void on_send(net::Token token, int result) override;
+  void on_closed(net::Token token) override;
+  void on_tick(uint64_t now_ms) override;
+
+ private:
+  friend class Session;
+
+  // Receive: the transport seam (plaintext today; TLS decrypts here), then handshake or frames.
+  void receive(Connection& c, const net::RecvBuffer& b);
+  void consume(Connection& c, uint8_t* data, size_t size, const Segment& owner);
+
+  // Handshake (engine_handshake.cpp).
+  void handle_handshake(Connection& c, uint8_t* data, size_t size, const Segment& owner);
+  // True when the head was complete (and answered); *consumed is its length.
+  bool answer_request(Connection& c, uint8_t* data, size_t size, size_t* consumed);
+  bool start_gather(Connection& c, const uint8_t* data, size_t size);
+  void end_gather(Connection& c);
+  void send_http_error(Connection& c, int status, std::string_view body, bool version_mismatch);
+  void log_refusal(Connection& c, int status, std::string_view reason);
+
+  // Frames (engine_frames.cpp).
+  void consume_frames_from(Connection& c, uint8_t* data, size_t size, const Segment& owner);
+  void consume_frames(Connection& c, uint8_t* data, size_t size);
+  void on_control(Connection& c, const core::ReadEvent& ev);
+  void discard_input(Connection& c, uint8_t* data, size_t size);
+  bool queue_control(Connection& c, core::Opcode opcode, const uint8_t* payload, size_t size);
+  void queue_close(Connection& c, uint16_t code, std::string_view reason);
+  void reply_in_place(Connection& c, const core::ReadEvent& chunk);
+  bool send_message(Connection& c, core::Opcode opcode, const uint8_t* data, size_t size);
+  void cut_region(Connection& c);
+
+  // Output (engine_output.cpp). A small buffer is a write-pool buffer, or, when the pool is
+  // spent, the engine's scratch buffer whose bytes are then copied into a chunk.
+  struct SmallBuffer {
+    uint8_t* data;
+    size_t capacity;
+    bool pooled;
+  };
+  SmallBuffer small_buffer();
+  // Queues the n bytes written into `out` (n == 0: nothing was written; the buffer goes back).
+  bool queue_small(Connection& c, const SmallBuffer& out, size_t n);
+  bool queue(Connection& c, const Segment& s);
+  bool queue_copy(Connection& c, const uint8_t* data, size_t size);
+  void flush(Connection& c);
+  OutputQueue& output_of(Connection& c);
+  void give_back_output(Connection& c);
+  void release(const Segment& s) override;  // SegmentReleaser
+  void check_backpressure(Connection& c);
+  void watch_send_progress(Connection& c);
+  void maybe_finish(Connection& c);
+  void fail_for_memory(Connection& c);
+  void relieve_memory_pressure(uint64_t now_ms);
+
+  // Life cycle (engine.cpp) and timers (engine_timers.cpp).
+  void enter(Connection& c, ConnEvent e, bool reset = false);
+  void close_now(Connection& c, bool abort = false);
+  void schedule_timer(Connection& c, uint64_t now_ms);
+  void on_timer(Connection& c, uint64_t now_ms);
+  bool check_send_progress(Connection& c, uint64_t now_ms);
+  void begin_shutdown(uint64_t now_ms);
+  bool refuse_over_limit(int fd);
+
+  const Config& config_;
+  net::Reactor& reactor_;
+  int listen_fd_;
+  SharedState& shared_;
+  const Logger& log_;
+  Application& app_;
+  ServerStats stats_;
+
+  core::RequestLimits request_limits_;
+  core::UpgradeRequest request_;  // reused: its 256 header slots are 8 KiB, too much to zero per request
+  std::vector<std::string_view> subprotocol_views_;
+  std::vector<std::string_view> origin_views_;
+  core::HandshakePolicy policy_;
+  std::string page_response_;  // the whole HTTP response carrying the HTML echo client
+
+  // The input buffer being read: reply_in_place frames its chunks in place, and `input_used_`
+  // says whether any output now points into it (then its owner rides on the output queue).
+  core::InPlaceFramer framer_;
+  bool input_used_ = false;
+
+  // The pools are declared before the connections: readers give buffers back when destroyed.
+  core::BufferPool write_pool_;   // 101 responses, HTTP errors, pongs and closes that are not in place
+  core::BufferPool gather_pool_;  // request heads that span receive buffers
+  ChunkPool chunks_;              // spilled output and copied messages, charged to --max-memory
+  std::deque<Connection> connections_;  // indexed by token; a deque keeps addresses stable
+  std::vector<net::Token> free_tokens_;
+  std::vector<std::unique_ptr<OutputQueue>> all_queues_;
+  std::vector<OutputQueue*> free_queues_;
+  // Connections holding a gather buffer, oldest first (token, buffer): when the pool runs out the
+  // oldest incomplete request is dropped, so slow clients cannot lock out a normal one.
+  std::deque<std::pair<net::Token, uint8_t*>> gathering_;
+  std::vector<net::Token> stalled_;  // connections whose output was spilled (may be stale)
+  net::TimerWheel timers_;
+  uint8_t scratch_[kWriteBufferSize];  // a small buffer when the write pool is spent
+  size_t live_ = 0;
+  uint64_t pressure_since_ms_ = 0;   // when the memory budget came under pressure (0: it is not)
+  uint64_t refusals_logged_ms_ = 0;  // rate limit of the refused-upgrade log line
+  uint64_t refusals_suppressed_ = 0;
+  bool shutting_down_ = false;
+  uint64_t shutdown_deadline_ms_ = 0;
+};
+
+inline net::Token Session::token() const { return connection_.token; }
+
+}  // namespace wsring::server

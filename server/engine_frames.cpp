@@ -1,0 +1,170 @@
+// Frames after the upgrade: core's MessageReader unmasks in place and reports data chunks,
+// control frames and protocol errors; data goes to the application, control frames are
+// answered here. What the application echoes in place, and in-place pongs, are framed by
+// InPlaceFramer into one region per input buffer.
+#include <cstring>
+
+#include "core/close.hpp"
+#include "core/frame.hpp"
+#include "server/engine.hpp"
+
+namespace wsring::server {
+
+using core::Opcode;
+using core::ReadEventType;
+
+void Engine::consume_frames_from(Connection& c, uint8_t* data, size_t size, const Segment& owner) {
+  input_used_ = false;
+  consume_frames(c, data, size);
+  cut_region(c);
+  // The buffer goes back when the last output that points into it has been sent: the owner
+  // marker queued behind that output says when.
+  if (input_used_ && c.out)
+    queue(c, owner);
+  else
+    release(owner);
+  input_used_ = false;
+  check_backpressure(c);
+  maybe_finish(c);
+}
+
+void Engine::consume_frames(Connection& c, uint8_t* data, size_t size) {
+  Session session(*this, c);
+  size_t pos = 0;
+  while (pos < size && c.state == ConnState::Open) {
+    const core::ReadEvent ev = c.reader.next(data + pos, size - pos);
+    pos += ev.consumed;
+    switch (ev.type) {
+      case ReadEventType::NeedMore:
+        pos = size;
+        break;
+      case ReadEventType::Data:
+        app_.on_data(session, ev);
+        if (ev.message_end) ++stats_.messages_echoed;
+        break;
+      case ReadEventType::Control:
+        on_control(c, ev);
+        break;
+      case ReadEventType::Error:
+        cut_region(c);
+        ++stats_.protocol_errors;
+        log_.debug("connection %u: protocol error %u (%s)", c.token, ev.error_code, ev.error_reason);
+        queue_close(c, ev.error_code, ev.error_reason ? ev.error_reason : "");
+        break;
+    }
+  }
+  if (c.state != ConnState::Open) return;
+  // A control frame left incomplete holds 125 bytes: --frame-timeout bounds how long.
+  if (c.reader.control_partial()) {
+    if (c.deadline_ms == 0) {
+      c.deadline_ms = reactor_.now_ms() + seconds_to_ms(config_.frame_timeout_s);
+      schedule_timer(c, reactor_.now_ms());
+    }
+  } else {
+    c.deadline_ms = 0;
+  }
+}
+
+void Engine::on_control(Connection& c, const core::ReadEvent& ev) {
+  switch (ev.control_opcode) {
+    case Opcode::Pong:
+      if (c.ping_outstanding) {  // any pong proves the peer is alive: ping again when due
+        c.ping_outstanding = false;
+        schedule_timer(c, c.last_activity_ms);
+      }
+      return;
+    case Opcode::Ping:
+      if (ev.control_in_input) {  // in place, like a data frame
+        framer_.emit(Opcode::Pong, true, ev.payload, ev.payload_size);
+      } else {
+        cut_region(c);
+        queue_control(c, Opcode::Pong, ev.payload, ev.payload_size);  // failing, it closes
+      }
+      return;
+    default: {
+      // Close: echo the peer's code (an empty close gets an empty close), then hang up.
+      cut_region(c);
+      const SmallBuffer out = small_buffer();
+      const size_t n = core::write_close_frame(out.data, ev.close.code, {});
+      if (!queue_small(c, out, n)) return;
+      enter(c, ConnEvent::PeerClosed);
+      c.deadline_ms = reactor_.now_ms() + seconds_to_ms(config_.close_timeout_s);
+      schedule_timer(c, reactor_.now_ms());
+      return;
+    }
+  }
+}
+
+// After our close: input is read only to find the peer's close frame (or, after a protocol
+// error, not at all: the reader is finished and the rest of the stream cannot be parsed).
+void Engine::discard_input(Connection& c, uint8_t* data, size_t size) {
+  size_t pos = 0;
+  while (pos < size && !c.reader.finished()) {
+    const core::ReadEvent ev = c.reader.next(data + pos, size - pos);
+    pos += ev.consumed;
+    if (ev.type == ReadEventType::NeedMore) break;
+    if (ev.type == ReadEventType::Control && ev.control_opcode == Opcode::Close) {
+      enter(c, ConnEvent::PeerClosed);
+      return;
+    }
+  }
+}
+
+bool Engine::queue_control(Connection& c, Opcode opcode, const uint8_t* payload, size_t size) {
+  const SmallBuffer out = small_buffer();
+  size_t n = core::write_frame_header(out.data, opcode, true, size);
+  std::memcpy(out.data + n, payload, size);
+  return queue_small(c, out, n + size);
+}
+
+void Engine::queue_close(Connection& c, uint16_t code, std::string_view reason) {
+  if (c.state != ConnState::Open) return;
+  cut_region(c);
+  const SmallBuffer out = small_buffer();
+  if (!queue_small(c, out, core::write_close_frame(out.data, code, reason))) return;
+  enter(c, ConnEvent::CloseQueued);
+  c.deadline_ms = reactor_.now_ms() + seconds_to_ms(config_.close_timeout_s);
+  schedule_timer(c, reactor_.now_ms());
+  maybe_finish(c);
+}
+
+void Engine::reply_in_place(Connection& c, const core::ReadEvent& chunk) {
+  (void)c;
+  framer_.emit(chunk.frame_start ? chunk.frame_opcode : Opcode::Continuation, chunk.frame_end && chunk.frame_fin,
+               chunk.payload, chunk.payload_size);
+}
+
+bool Engine::send_message(Connection& c, Opcode opcode, const uint8_t* data, size_t size) {
+  if (c.state != ConnState::Open) return false;
+  cut_region(c);
+  uint8_t header[core::kMaxServerHeaderSize];
+  const size_t n = core::write_frame_header(header, opcode, true, size);
+  if (n + size <= kWriteBufferSize) {
+    const SmallBuffer out = small_buffer();
+    std::memcpy(out.data, header, n);
+    std::memcpy(out.data + n, data, size);
+    return queue_small(c, out, n + size);
+  }
+  return queue_copy(c, header, n) && queue_copy(c, data, size);
+}
+
+// Queues the region framed in place so far; the next in-place reply opens a new one.
+void Engine::cut_region(Connection& c) {
+  if (!framer_.has_region()) return;
+  // Nothing framed after our close frame may leave (the close was queued behind a cut).
+  if (c.state == ConnState::Open && queue(c, Segment::unowned(framer_.region(), framer_.region_size()))) input_used_ = true;
+  framer_.cut();
+}
+
+// ---------------------------------------------------------------------------------------
+// What an application may do during a callback.
+
+bool Session::send(Opcode opcode, const void* data, size_t size) {
+  return engine_.send_message(connection_, opcode, static_cast<const uint8_t*>(data), size);
+}
+
+void Session::reply_in_place(const core::ReadEvent& chunk) { engine_.reply_in_place(connection_, chunk); }
+
+void Session::close(uint16_t code, std::string_view reason) { engine_.queue_close(connection_, code, reason); }
+
+}  // namespace wsring::server

@@ -1,0 +1,68 @@
+#include "server/stats.hpp"
+
+namespace wsring::server {
+
+ServerStats& ServerStats::operator+=(const ServerStats& o) {
+  accepted += o.accepted;
+  refused_over_limit += o.refused_over_limit;
+  upgraded += o.upgraded;
+  http_errors += o.http_errors;
+  pages_served += o.pages_served;
+  messages_echoed += o.messages_echoed;
+  protocol_errors += o.protocol_errors;
+  handshake_timeouts += o.handshake_timeouts;
+  idle_timeouts += o.idle_timeouts;
+  send_timeouts += o.send_timeouts;
+  frame_timeouts += o.frame_timeouts;
+  pool_exhausted += o.pool_exhausted;
+  memory_refusals += o.memory_refusals;
+  requests_evicted += o.requests_evicted;
+  receives += o.receives;
+  sends += o.sends;
+  spills += o.spills;
+  return *this;
+}
+
+namespace {
+
+// "1 connection accepted", "2 connections accepted"; `plural` replaces the singular when given.
+void count(std::string& out, uint64_t n, const char* singular, const char* plural, const char* rest) {
+  if (!out.empty()) out += ", ";
+  out += std::to_string(n);
+  out += ' ';
+  if (n == 1) {
+    out += singular;
+  } else if (plural) {
+    out += plural;
+  } else {
+    out += singular;
+    out += 's';
+  }
+  out += rest;
+}
+
+}  // namespace
+
+std::string ServerStats::summary() const {
+  std::string s;
+  count(s, accepted, "connection", nullptr, " accepted");
+  count(s, upgraded, "upgraded", "upgraded", "");
+  count(s, messages_echoed, "message", nullptr, " echoed");
+  count(s, http_errors, "HTTP error", nullptr, "");
+  count(s, pages_served, "page", nullptr, " served");
+  count(s, protocol_errors, "protocol error", nullptr, "");
+  count(s, refused_over_limit, "refused over the limit", "refused over the limit", "");
+  count(s, handshake_timeouts, "handshake timeout", nullptr, "");
+  count(s, idle_timeouts, "idle timeout", nullptr, "");
+  count(s, send_timeouts, "send timeout", nullptr, "");
+  count(s, frame_timeouts, "frame timeout", nullptr, "");
+  count(s, pool_exhausted, "pool exhaustion", "pool exhaustions", "");
+  count(s, memory_refusals, "memory refusal", nullptr, "");
+  count(s, requests_evicted, "request", nullptr, " evicted");
+  count(s, receives, "receive", nullptr, "");
+  count(s, sends, "send", nullptr, "");
+  count(s, spills, "spill", nullptr, "");
+  return s;
+}
+
+}  // namespace wsring::server

@@ -1,0 +1,44 @@
+// Counters of one reactor thread, and the state all reactor threads of a process share.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "server/memory_budget.hpp"
+
+namespace wsring::server {
+
+// Plain counters: written by the owning thread only, summed at exit.
+struct ServerStats {
+  uint64_t accepted = 0;
+  uint64_t refused_over_limit = 0;
+  uint64_t upgraded = 0;
+  uint64_t http_errors = 0;
+  uint64_t pages_served = 0;
+  uint64_t messages_echoed = 0;  // data messages received and handed to the application
+  uint64_t protocol_errors = 0;
+  uint64_t handshake_timeouts = 0;
+  uint64_t idle_timeouts = 0;
+  uint64_t send_timeouts = 0;     // peers that did not drain their output (none, or too slowly)
+  uint64_t frame_timeouts = 0;    // control frames left incomplete past --frame-timeout
+  uint64_t pool_exhausted = 0;
+  uint64_t memory_refusals = 0;   // connections failed because the memory budget was spent
+  uint64_t requests_evicted = 0;  // incomplete request heads dropped to serve newer clients
+  uint64_t receives = 0;  // receive buffers handed to the server
+  uint64_t sends = 0;     // sends submitted
+  uint64_t spills = 0;    // times a full peer socket made us copy its pending output aside
+
+  ServerStats& operator+=(const ServerStats& o);
+  std::string summary() const;  // one line for the log
+};
+
+// State shared by all reactor threads of one process (read-mostly).
+struct SharedState {
+  explicit SharedState(uint64_t max_memory = uint64_t(1) << 30) : memory(max_memory) {}
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
+  MemoryBudget memory;                   // --max-memory: output waiting in memory
+};
+
+}  // namespace wsring::server
