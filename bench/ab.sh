@@ -83,45 +83,27 @@ rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/runs.tsv "$OUT"/ab.md 2>/dev/null
 pin_setup ab.sh
 install_cleanup ab.sh
 
-# Starts side A or B; sets SERVER_PID and SERVER_PORT, or returns 1.
-start_side() {  # server extra-args log
-  local server=$1 extra=$2 log=$3 port
-  case "$server" in
-    *'{PORT}'*)
-      port=$(free_port)
-      "${pin_server[@]}" bash -c "exec ${server//\{PORT\}/$port}" >"$log" 2>&1 &
-      SERVER_PID=$!
-      started_pids+=("$SERVER_PID")
-      SERVER_PORT=$port
-      wait_for_port "$port" "$SERVER_PID" || { cat "$log" >&2; return 1; }
-      ;;
-    *)
-      # shellcheck disable=SC2086  # the argument strings are split into words on purpose
-      start_wsring_echo "$server" "$log" $SERVER_ARGS $extra
-      ;;
-  esac
-}
-
 # One run: a fresh server, WINDOW seconds of one scenario, one line in runs.tsv.
 run_once() {  # scenario round side(A|B)
-  local scenario=$1 round=$2 side=$3 server extra base t0 t1 n0 n1 status attempt
+  local scenario=$1 round=$2 side=$3 server extra base t0 t1 n0 n1 r0 r1 status attempt
   if [ "$side" = A ]; then server=$A; extra=$A_ARGS; else server=$B; extra=$B_ARGS; fi
   base="$OUT/$scenario.$round.$side"
   for attempt in 1 2 3; do  # a port taken between free_port and bind: try another
-    start_side "$server" "$extra" "$base.server.log" && break
+    # shellcheck disable=SC2086  # the argument strings are split into words on purpose
+    start_any_server "$server" "$base.server.log" $SERVER_ARGS $extra && break
     stop_server
-    [ "$attempt" = 3 ] && { printf '%s\t%s\t%s\tnostart\t\t\t\t\n' "$scenario" "$round" "$side" >>"$OUT/runs.tsv"; return 1; }
+    [ "$attempt" = 3 ] && { printf '%s\t%s\t%s\tnostart\t\t\t\t\t\t\n' "$scenario" "$round" "$side" >>"$OUT/runs.tsv"; return 1; }
   done
-  t0=$(cpu_ticks "$SERVER_PID"); n0=$(cpu_ns "$SERVER_PID")
+  t0=$(cpu_ticks "$SERVER_PID"); n0=$(cpu_ns "$SERVER_PID"); r0=$(tcp_retransmits)
   # shellcheck disable=SC2046  # the scenario's flags are split into words on purpose
   timeout $((${WINDOW%.*} * 3 + 60)) "${pin_load[@]}" "$LOAD" "ws://127.0.0.1:$SERVER_PORT/" \
     $(scenario_args "$scenario") --duration "$WINDOW" --json "$base.json" >"$base.log" 2>&1
   status=$?
-  t1=$(cpu_ticks "$SERVER_PID"); n1=$(cpu_ns "$SERVER_PID")
+  t1=$(cpu_ticks "$SERVER_PID"); n1=$(cpu_ns "$SERVER_PID"); r1=$(tcp_retransmits)
   kill -0 "$SERVER_PID" 2>/dev/null || status="server-died"
   stop_server
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$side" "$status" \
-    "$t0" "$t1" "$n0" "$n1" >>"$OUT/runs.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$side" "$status" \
+    "$t0" "$t1" "$n0" "$n1" "$r0" "$r1" >>"$OUT/runs.tsv"
   [ "$status" = 0 ] || { echo "  $scenario round $round $side: failed ($status, see $base.log)" >&2; return 1; }
 }
 
@@ -163,8 +145,9 @@ def scenario_title(name):
 runs = {}  # (scenario, round, side) -> dict
 with open(os.path.join(out, "runs.tsv")) as f:
     for line in f:
-        scenario, rnd, side, status, t0, t1, n0, n1 = line.rstrip("\n").split("\t")
-        run = {"scenario": scenario, "round": int(rnd), "side": side, "status": status}
+        scenario, rnd, side, status, t0, t1, n0, n1, r0, r1 = line.rstrip("\n").split("\t")
+        run = {"scenario": scenario, "round": int(rnd), "side": side, "status": status,
+               "tcp_retransmits": int(r1) - int(r0) if r0 and r1 else None}
         if status == "0":
             with open(os.path.join(out, "%s.%s.%s.json" % (scenario, rnd, side))) as jf:
                 report = json.load(jf)
@@ -197,7 +180,9 @@ for scenario in scenarios:
                  if runs.get((scenario, r, "A"), {}).get("status") == "0"
                  and runs.get((scenario, r, "B"), {}).get("status") == "0"]
     entry = {"title": scenario_title(scenario), "load_flags": scenario_flags(scenario),
-             "rounds_ok": len(rounds_ok), "figures": {}}
+             "rounds_ok": len(rounds_ok), "figures": {},
+             "runs_with_retransmits": {side: sum(1 for r in rounds_ok if runs[(scenario, r, side)]["tcp_retransmits"])
+                                       for side in ("A", "B")}}
     for key, _ in figures:
         a = [runs[(scenario, r, "A")][key] for r in rounds_ok]
         b = [runs[(scenario, r, "B")][key] for r in rounds_ok]
@@ -231,6 +216,11 @@ print("- started %s, kernel %s; server and wsring-load pinned to separate CPUs; 
 for scenario in scenarios:
     e = summary[scenario]
     print("### %s (`%s`), %d of %d rounds clean\n" % (e["title"], e["load_flags"], e["rounds_ok"], meta["rounds"]))
+    stalls = e["runs_with_retransmits"]
+    if stalls["A"] or stalls["B"]:
+        print("TCP retransmissions on the machine during %d runs of %s and %d of %s (loopback drops: "
+              "stalls that lower msgs/s; msgs per CPU-s is less affected).\n"
+              % (stalls["A"], env["A_NAME"], stalls["B"], env["B_NAME"]))
     print("| figure | %s median | %s median | ratio %s/%s: median | min | max |" % (env["A_NAME"], env["B_NAME"], env["B_NAME"], env["A_NAME"]))
     print("|---|---|---|---|---|---|")
     for key, label in figures:

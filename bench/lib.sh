@@ -37,6 +37,11 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $1
 # the ticks above are sampled): the first field of each /proc/PID/task/TID/schedstat.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {if (NR) print s}'; }
 
+# TCP segments retransmitted, machine-wide (this network namespace): loopback drops packets when
+# a CPU's backlog (net.core.netdev_max_backlog) overflows, and the retransmission timeout then
+# stalls a connection for 0.2-3 s, which shows in messages/s (less in messages per CPU-second).
+tcp_retransmits() { awk '$1 == "Tcp:" {if (!col) {for (i = 2; i <= NF; i++) if ($i == "RetransSegs") col = i} else print $col}' /proc/net/snmp; }
+
 wait_for_line() {  # file pattern seconds pid
   local deadline=$((SECONDS + $3))
   while [ $SECONDS -le $deadline ]; do
@@ -57,18 +62,41 @@ wait_for_port() {  # port pid
   return 1
 }
 
+# A command the servers are started under (e.g. valgrind and its options); none by default.
+server_wrapper=()
+
 # Starts one wsring-echo (or compatible) binary on a port of its own choosing, pinned to the
 # server CPU, with the given extra arguments; sets SERVER_PID and SERVER_PORT, or returns 1.
 start_wsring_echo() {  # binary log [args...]
   local binary=$1 log=$2
   shift 2
   SERVER_PID=""; SERVER_PORT=""
-  "${pin_server[@]}" "$binary" --listen 127.0.0.1:0 "$@" 2>"$log" &
+  "${pin_server[@]}" "${server_wrapper[@]}" "$binary" --listen 127.0.0.1:0 "$@" 2>"$log" &
   SERVER_PID=$!
   started_pids+=("$SERVER_PID")
   wait_for_line "$log" "listening on" 10 "$SERVER_PID" || { cat "$log" >&2; return 1; }
   SERVER_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)
   [ -n "$SERVER_PORT" ]
+}
+
+# Starts a wsring-echo binary as above, or runs a server command containing {PORT} (through
+# bash, pinned likewise; it must listen on 127.0.0.1:{PORT}), the arguments then being ignored.
+# Sets SERVER_PID and SERVER_PORT, or returns 1.
+start_any_server() {  # binary-or-command log [args...]
+  local server=$1 log=$2 port
+  case "$server" in
+    *'{PORT}'*)
+      port=$(free_port)
+      local wrapper=""
+      [ ${#server_wrapper[@]} -eq 0 ] || wrapper=$(printf '%q ' "${server_wrapper[@]}")
+      "${pin_server[@]}" bash -c "exec $wrapper${server//\{PORT\}/$port}" >"$log" 2>&1 &
+      SERVER_PID=$!
+      started_pids+=("$SERVER_PID")
+      SERVER_PORT=$port
+      wait_for_port "$port" "$SERVER_PID" || { cat "$log" >&2; return 1; }
+      ;;
+    *) start_wsring_echo "$@";;
+  esac
 }
 
 stop_server() {
