@@ -86,7 +86,7 @@ kill_server_now() {  # the counts are dumped already
 run_once() {  # scenario repeat budget
   local scenario=$1 repeat=$2 budget=$3 base status ir
   base="$OUT/$scenario.$repeat.$budget"
-  server_wrapper=(valgrind --tool=callgrind --callgrind-out-file="$base.callgrind" --dump-instr=no --dump-line=no)
+  server_wrapper=(valgrind --tool=callgrind --callgrind-out-file="$base.callgrind")
   for attempt in 1 2 3; do  # a port taken between free_port and bind: try another
     # shellcheck disable=SC2086  # the argument string is split into words on purpose
     start_any_server "$SERVER" "$base.server.log" $SERVER_ARGS && break
