@@ -40,38 +40,10 @@ case "$RUNS" in ''|*[!0-9]*|0) die "RUNS must be a positive whole number, got '$
 mkdir -p "$OUT" || die "cannot create $OUT"
 rm -f "$OUT"/*.json "$OUT"/*.cpu "$OUT"/*.log "$OUT"/*.status 2>/dev/null
 
-if [ "$(nproc)" -lt 2 ]; then
-  echo "compare.sh: only one CPU: server and load share it (figures are not comparable)" >&2
-  pin_server=(); pin_load=()
-else
-  pin_server=(taskset -c "$SERVER_CPU"); pin_load=(taskset -c "$LOAD_CPU")
-fi
-
-# Every server we start is killed on the way out, whatever happens.
-started_pids=()
-cleanup() {
-  for pid in "${started_pids[@]}"; do kill "$pid" 2>/dev/null; done
-  sleep 0.3
-  for pid in "${started_pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
-}
-trap cleanup EXIT
-trap 'echo "compare.sh: interrupted" >&2; exit 130' INT TERM
-
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# utime + stime of a whole process (all threads), in clock ticks. Fields counted after the
-# ")" that ends the command name, which may itself contain spaces.
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
-
-wait_for_line() {  # file pattern seconds pid
-  local deadline=$((SECONDS + $3))
-  while [ $SECONDS -le $deadline ]; do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$4" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+pin_setup compare.sh
+install_cleanup compare.sh
 
 # Starts one built-in server; sets SERVER_URL and SERVER_PID, or returns 1.
 start_server() {
@@ -79,11 +51,8 @@ start_server() {
   SERVER_URL=""; SERVER_PID=""
   case "$name" in
     wsring-io_uring|wsring-epoll)
-      "${pin_server[@]}" "$BUILD/wsring-echo" --listen 127.0.0.1:0 --backend "${name#wsring-}" 2>"$log" &
-      SERVER_PID=$!
-      started_pids+=("$SERVER_PID")
-      wait_for_line "$log" "listening on" 10 "$SERVER_PID" || { cat "$log" >&2; return 1; }
-      port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+      start_wsring_echo "$BUILD/wsring-echo" "$log" --backend "${name#wsring-}" || return 1
+      port=$SERVER_PORT
       ;;
     gorilla)
       command -v go >/dev/null || { echo "compare.sh: go not installed (golang-go)" >&2; return 1; }
@@ -111,28 +80,6 @@ start_server() {
   esac
   [ -n "$port" ] || return 1
   SERVER_URL="ws://127.0.0.1:$port/"
-}
-
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  kill "$SERVER_PID" 2>/dev/null
-  for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$SERVER_PID" 2>/dev/null
-  wait "$SERVER_PID" 2>/dev/null
-  SERVER_PID=""
-}
-
-scenario_args() {  # the wsring-load flags of a scenario (the latency one gets --rate later)
-  case "$1" in
-    pingpong)   echo "--connections 100 --size 32 --pipeline 1";;
-    pipeline16) echo "--connections 100 --size 32 --pipeline 16";;
-    conn1000)   echo "--connections 1000 --size 32 --pipeline 4";;
-    size16k)    echo "--connections 100 --size 16K --pipeline 1";;
-    size1m)     echo "--connections 10 --size 1M --pipeline 1";;
-    handshakes) echo "--connections 50 --handshake-only";;
-    latency)    echo "--connections 100 --size 32 --pipeline 1";;
-    *) return 1;;
-  esac
 }
 
 # Median of one figure (a dotted path in the JSON reports) over the runs of a server and scenario.
