@@ -38,6 +38,9 @@ class Application {
  public:
   virtual ~Application() = default;
   virtual const char* name() const = 0;
+  // True for an application whose on_data only ever calls reply_in_place (echo): the engine
+  // then frames data chunks in place itself, with no call per message.
+  virtual bool echoes_in_place() const { return false; }
   // The upgrade is done (the 101 response is queued).
   virtual void on_open(Session&) {}
   // A piece of a data message, unmasked, in a buffer the engine owns until this call returns:

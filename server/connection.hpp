@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/message_reader.hpp"
 #include "net/reactor.hpp"
@@ -93,12 +95,39 @@ struct Connection {
   ConnState state = ConnState::Free;
   bool recv_paused = false;      // backpressure: the reactor does not read this socket
   bool ping_outstanding = false; // our ping waits for any sign of life
+  bool output_parked = false;    // listed to give its drained output queue back at the next tick
 
   // Moves to the state the table gives; an illegal move is a bug (asserted in debug builds)
   // and leaves the state as it was.
   void transition(ConnEvent e);
   // The peer will send no more, or we will read no more of it.
   bool reading_done() const { return state == ConnState::PeerDone || state == ConnState::ClosingFd; }
+};
+
+// Connections indexed by token, in blocks of 1024 that never move (a token's record keeps its
+// address for life) and cost a shift and a mask to index (a deque costs several times that,
+// once per completion).
+class ConnectionTable {
+ public:
+  static constexpr uint32_t kBlockBits = 10;
+  static constexpr uint32_t kBlockSize = 1u << kBlockBits;
+
+  Connection& operator[](net::Token t) { return blocks_[t >> kBlockBits][t & (kBlockSize - 1)]; }
+  size_t size() const { return size_; }
+  // A new record at index size() (constructed, Free).
+  Connection& grow() {
+    if (size_ == blocks_.size() * kBlockSize) blocks_.push_back(std::make_unique<Connection[]>(kBlockSize));
+    return (*this)[net::Token(size_++)];
+  }
+
+  template <typename Visit>
+  void for_each(Visit&& visit) {
+    for (size_t i = 0; i < size_; ++i) visit((*this)[net::Token(i)]);
+  }
+
+ private:
+  std::vector<std::unique_ptr<Connection[]>> blocks_;
+  size_t size_ = 0;
 };
 
 }  // namespace wsring::server

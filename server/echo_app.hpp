@@ -9,6 +9,7 @@ namespace wsring::server {
 class EchoApp final : public Application {
  public:
   const char* name() const override { return "echo"; }
+  bool echoes_in_place() const override { return true; }
   void on_data(Session& session, const core::ReadEvent& chunk) override { session.reply_in_place(chunk); }
 };
 

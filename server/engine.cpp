@@ -25,6 +25,7 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
       shared_(shared),
       log_(log),
       app_(app),
+      echo_in_place_(app.echoes_in_place()),
       write_pool_(kWriteBufferSize, kWriteBufferCount),
       gather_pool_(config.max_header_size, kGatherBufferCount),
       chunks_(shared.memory),
@@ -41,8 +42,9 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
 
 Engine::~Engine() {
   // Queues hold pool buffers and chunks: give them back before the pools go.
-  for (Connection& c : connections_)
+  connections_.for_each([](Connection& c) {
     if (c.out) c.out->reset();
+  });
 }
 
 void Engine::run() {
@@ -85,7 +87,7 @@ void Engine::on_accept(int fd) {
     free_tokens_.pop_back();
   } else {
     t = net::Token(connections_.size());
-    connections_.emplace_back();
+    connections_.grow();
   }
   Connection& c = connections_[t];
   c.~Connection();
@@ -203,13 +205,14 @@ void Engine::on_tick(uint64_t now_ms) {
     Connection& c = *reinterpret_cast<Connection*>(&link);
     on_timer(c, now_ms);
   });
+  return_parked_output();
   relieve_memory_pressure(now_ms);
   if (!shutting_down_ && shared_.stop.load(std::memory_order_relaxed)) begin_shutdown(now_ms);
   if (shutting_down_) {
     if (live_ == 0) {
       reactor_.stop();
     } else if (now_ms >= shutdown_deadline_ms_) {
-      for (Connection& c : connections_) close_now(c, true);
+      connections_.for_each([&](Connection& c) { close_now(c, true); });
       if (now_ms >= shutdown_deadline_ms_ + 1000) reactor_.stop();  // the closes did not come back
     }
   }
@@ -225,14 +228,14 @@ void Engine::begin_shutdown(uint64_t now_ms) {
     ::close(listen_fd_);
     listen_fd_ = -1;
   }
-  for (Connection& c : connections_) {
+  connections_.for_each([&](Connection& c) {
     if (c.state == ConnState::Handshaking) {
       close_now(c);
     } else if (c.state == ConnState::Open) {
       queue_close(c, core::close_code::going_away, "server shutting down");
       flush(c);
     }
-  }
+  });
 }
 
 }  // namespace wsring::server

@@ -86,9 +86,13 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   void discard_input(Connection& c, uint8_t* data, size_t size);
   bool queue_control(Connection& c, core::Opcode opcode, const uint8_t* payload, size_t size);
   void queue_close(Connection& c, uint16_t code, std::string_view reason);
-  void reply_in_place(Connection& c, const core::ReadEvent& chunk);
+  // Inline: echo calls it for every message.
+  void reply_in_place(const core::ReadEvent& chunk) {
+    framer_.emit(chunk.frame_start ? chunk.frame_opcode : core::Opcode::Continuation,
+                 chunk.frame_end && chunk.frame_fin, chunk.payload, chunk.payload_size);
+  }
   bool send_message(Connection& c, core::Opcode opcode, const uint8_t* data, size_t size);
-  void cut_region(Connection& c);
+  void cut_region(Connection& c, const Segment* owner = nullptr);
 
   // Output (engine_output.cpp). A small buffer is a write-pool buffer, or, when the pool is
   // spent, the engine's scratch buffer whose bytes are then copied into a chunk.
@@ -100,12 +104,24 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   SmallBuffer small_buffer();
   // Queues the n bytes written into `out` (n == 0: nothing was written; the buffer goes back).
   bool queue_small(Connection& c, const SmallBuffer& out, size_t n);
-  bool queue(Connection& c, const Segment& s);
+  // Appends to the connection's output; a connection that no longer sends gives the segment's
+  // owner straight back. False when the segment was not queued. Inline: once per message.
+  bool queue(Connection& c, const Segment& s) {
+    if (c.state != ConnState::ClosingFd && c.state != ConnState::Free && output_of(c).append(s)) [[likely]]
+      return true;
+    return refuse_output(c, s);
+  }
+  bool refuse_output(Connection& c, const Segment& s);
   bool queue_copy(Connection& c, const uint8_t* data, size_t size);
   void flush(Connection& c);
-  OutputQueue& output_of(Connection& c);
+  OutputQueue& output_of(Connection& c) { return c.out ? *c.out : lend_output(c); }
+  OutputQueue& lend_output(Connection& c);
   void give_back_output(Connection& c);
+  void park_output(Connection& c);
+  void return_parked_output();
   void release(const Segment& s) override;  // SegmentReleaser
+  void on_send_failed(Connection& c, int result);
+  void maybe_resume(Connection& c);
   void check_backpressure(Connection& c);
   void watch_send_progress(Connection& c);
   void maybe_finish(Connection& c);
@@ -140,18 +156,20 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   // says whether any output now points into it (then its owner rides on the output queue).
   core::InPlaceFramer framer_;
   bool input_used_ = false;
+  const bool echo_in_place_;  // app_.echoes_in_place(), read once
 
   // The pools are declared before the connections: readers give buffers back when destroyed.
   core::BufferPool write_pool_;   // 101 responses, HTTP errors, pongs and closes that are not in place
   core::BufferPool gather_pool_;  // request heads that span receive buffers
   ChunkPool chunks_;              // spilled output and copied messages, charged to --max-memory
-  std::deque<Connection> connections_;  // indexed by token; a deque keeps addresses stable
+  ConnectionTable connections_;
   std::vector<net::Token> free_tokens_;
   std::vector<std::unique_ptr<OutputQueue>> all_queues_;
   std::vector<OutputQueue*> free_queues_;
   // Connections holding a gather buffer, oldest first (token, buffer): when the pool runs out the
   // oldest incomplete request is dropped, so slow clients cannot lock out a normal one.
   std::deque<std::pair<net::Token, uint8_t*>> gathering_;
+  std::vector<net::Token> parked_;   // connections holding a drained queue until the next tick
   std::vector<net::Token> stalled_;  // connections whose output was spilled (may be stale)
   net::TimerWheel timers_;
   uint8_t scratch_[kWriteBufferSize];  // a small buffer when the write pool is spent
@@ -164,5 +182,6 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
 };
 
 inline net::Token Session::token() const { return connection_.token; }
+inline void Session::reply_in_place(const core::ReadEvent& chunk) { engine_.reply_in_place(chunk); }
 
 }  // namespace wsring::server

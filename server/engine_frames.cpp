@@ -13,19 +13,45 @@ namespace wsring::server {
 using core::Opcode;
 using core::ReadEventType;
 
+// Queues the region framed in place so far; the next in-place reply opens a new one. `owner`:
+// the input buffer, when this is the last region framed in it.
+inline void Engine::cut_region(Connection& c, const Segment* owner) {
+  if (!framer_.has_region()) {
+    if (owner) release(*owner);
+    return;
+  }
+  Segment s = Segment::unowned(framer_.region(), framer_.region_size());
+  if (owner) {
+    s.owner = owner->owner;
+    s.ring_id = owner->ring_id;
+    s.buffer = owner->buffer;
+  }
+  framer_.cut();
+  // Nothing framed after our close frame may leave (the close was queued behind a cut).
+  if (c.state != ConnState::Open) {
+    release(s);
+    return;
+  }
+  if (queue(c, s)) input_used_ = true;
+}
+
 void Engine::consume_frames_from(Connection& c, uint8_t* data, size_t size, const Segment& owner) {
   input_used_ = false;
   consume_frames(c, data, size);
-  cut_region(c);
-  // The buffer goes back when the last output that points into it has been sent: the owner
-  // marker queued behind that output says when.
-  if (input_used_ && c.out)
+  // The buffer goes back when the last output that points into it has been sent: the last
+  // region framed in it carries it as owner (the common case, one segment per buffer), or else
+  // an owner marker queued behind the output that points into it.
+  if (framer_.has_region()) {
+    cut_region(c, &owner);
+  } else if (input_used_ && c.out) {
     queue(c, owner);
-  else
+  } else {
     release(owner);
+  }
   input_used_ = false;
-  check_backpressure(c);
-  maybe_finish(c);
+  if (c.out && (c.out->queued_bytes() > config_.max_backpressure || c.out->stalled())) [[unlikely]]
+    check_backpressure(c);
+  if (c.state != ConnState::Open) maybe_finish(c);
 }
 
 void Engine::consume_frames(Connection& c, uint8_t* data, size_t size) {
@@ -39,7 +65,10 @@ void Engine::consume_frames(Connection& c, uint8_t* data, size_t size) {
         pos = size;
         break;
       case ReadEventType::Data:
-        app_.on_data(session, ev);
+        if (echo_in_place_)
+          reply_in_place(ev);
+        else
+          app_.on_data(session, ev);
         if (ev.message_end) ++stats_.messages_echoed;
         break;
       case ReadEventType::Control:
@@ -128,12 +157,6 @@ void Engine::queue_close(Connection& c, uint16_t code, std::string_view reason) 
   maybe_finish(c);
 }
 
-void Engine::reply_in_place(Connection& c, const core::ReadEvent& chunk) {
-  (void)c;
-  framer_.emit(chunk.frame_start ? chunk.frame_opcode : Opcode::Continuation, chunk.frame_end && chunk.frame_fin,
-               chunk.payload, chunk.payload_size);
-}
-
 bool Engine::send_message(Connection& c, Opcode opcode, const uint8_t* data, size_t size) {
   if (c.state != ConnState::Open) return false;
   cut_region(c);
@@ -148,22 +171,12 @@ bool Engine::send_message(Connection& c, Opcode opcode, const uint8_t* data, siz
   return queue_copy(c, header, n) && queue_copy(c, data, size);
 }
 
-// Queues the region framed in place so far; the next in-place reply opens a new one.
-void Engine::cut_region(Connection& c) {
-  if (!framer_.has_region()) return;
-  // Nothing framed after our close frame may leave (the close was queued behind a cut).
-  if (c.state == ConnState::Open && queue(c, Segment::unowned(framer_.region(), framer_.region_size()))) input_used_ = true;
-  framer_.cut();
-}
-
 // ---------------------------------------------------------------------------------------
 // What an application may do during a callback.
 
 bool Session::send(Opcode opcode, const void* data, size_t size) {
   return engine_.send_message(connection_, opcode, static_cast<const uint8_t*>(data), size);
 }
-
-void Session::reply_in_place(const core::ReadEvent& chunk) { engine_.reply_in_place(connection_, chunk); }
 
 void Session::close(uint16_t code, std::string_view reason) { engine_.queue_close(connection_, code, reason); }
 

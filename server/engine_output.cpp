@@ -33,38 +33,31 @@ bool Engine::queue_small(Connection& c, const SmallBuffer& out, size_t n) {
   return queue_copy(c, out.data, n);
 }
 
-OutputQueue& Engine::output_of(Connection& c) {
-  if (!c.out) {
-    if (free_queues_.empty()) {
-      all_queues_.push_back(std::make_unique<OutputQueue>(chunks_, *this));
-      free_queues_.push_back(all_queues_.back().get());
-    }
-    c.out = free_queues_.back();
-    free_queues_.pop_back();
+OutputQueue& Engine::lend_output(Connection& c) {
+  if (free_queues_.empty()) {
+    all_queues_.push_back(std::make_unique<OutputQueue>(chunks_, *this));
+    free_queues_.push_back(all_queues_.back().get());
   }
+  c.out = free_queues_.back();
+  free_queues_.pop_back();
   return *c.out;
 }
 
 void Engine::give_back_output(Connection& c) {
   if (!c.out) return;
-  c.out->reset();
+  if (!c.out->empty() || c.out->in_flight()) c.out->reset();
   c.out->progress = {};
   free_queues_.push_back(c.out);
   c.out = nullptr;
 }
 
-// Appends to the connection's output; a connection that no longer sends gives the segment's
-// owner straight back. False when the segment was not queued.
-bool Engine::queue(Connection& c, const Segment& s) {
+bool Engine::refuse_output(Connection& c, const Segment& s) {
   if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) {
     release(s);
-    return false;
-  }
-  if (!output_of(c).append(s)) {
+  } else {
     fail_for_memory(c);
-    return false;
   }
-  return true;
+  return false;
 }
 
 bool Engine::queue_copy(Connection& c, const uint8_t* data, size_t size) {
@@ -82,13 +75,30 @@ void Engine::flush(Connection& c) {
   if (!c.out || c.out->in_flight() || c.state == ConnState::ClosingFd) return;
   OutputQueue& q = *c.out;
   const int n = q.empty() ? 0 : q.prepare_send();
-  if (n == 0) {  // nothing left: only owner markers were queued
-    give_back_output(c);
-    maybe_finish(c);
+  if (n == 0) {  // nothing left (or only owner markers, now released)
+    if (c.state != ConnState::Open) maybe_finish(c);
     return;
   }
   ++stats_.sends;
   reactor_.send(c.token, q.iov(), n);
+}
+
+// A drained queue stays with its connection until the next tick, so a busy connection does not
+// give its queue back and take it again for every message; an idle one holds none after a tick.
+void Engine::park_output(Connection& c) {
+  c.out->progress = {};
+  if (c.output_parked) return;
+  c.output_parked = true;
+  parked_.push_back(c.token);
+}
+
+void Engine::return_parked_output() {
+  for (net::Token t : parked_) {
+    Connection& c = connections_[t];
+    c.output_parked = false;
+    if (c.out && c.out->empty() && !c.out->in_flight()) give_back_output(c);
+  }
+  parked_.clear();
 }
 
 void Engine::release(const Segment& s) {
@@ -104,42 +114,53 @@ void Engine::release(const Segment& s) {
 void Engine::on_send(net::Token t, int result) {
   Connection& c = connections_[t];
   OutputQueue& q = *c.out;
-  if (result == -EAGAIN) {  // the peer's socket is full: hold its bytes, not our buffers
-    ++stats_.spills;
-    if (!q.on_socket_full()) {
-      fail_for_memory(c);
-      return;
-    }
-    if (q.progress.window_start_ms == 0) stalled_.push_back(t);
-    watch_send_progress(c);
-    check_backpressure(c);
-    flush(c);
-    return;
-  }
-  if (result < 0) {
-    log_.debug("connection %u: send failed: %s", t, strerror(-result));
-    close_now(c, true);
+  if (result < 0) [[unlikely]] {
+    on_send_failed(c, result);
     return;
   }
   if (q.progress.window_start_ms != 0) q.progress.window_sent += uint64_t(result);
   q.on_sent(size_t(result));
-  if (q.empty()) give_back_output(c);
-  if (c.recv_paused && (!c.out || (c.out->queued_bytes() <= config_.max_backpressure / 2 &&
-                                   !(c.out->stalled() && shared_.memory.under_pressure())))) {
-    c.recv_paused = false;
-    reactor_.resume_recv(t);
-    schedule_timer(c, reactor_.now_ms());
-    Session session(*this, c);
-    app_.on_drain(session);
-  }
+  if (q.empty()) park_output(c);
+  if (c.recv_paused) [[unlikely]] maybe_resume(c);
   flush(c);
-  maybe_finish(c);
 }
 
+void Engine::on_send_failed(Connection& c, int result) {
+  if (result != -EAGAIN) {
+    log_.debug("connection %u: send failed: %s", c.token, strerror(-result));
+    close_now(c, true);
+    return;
+  }
+  // The peer's socket is full: hold its bytes, not our buffers.
+  ++stats_.spills;
+  OutputQueue& q = *c.out;
+  if (!q.on_socket_full()) {
+    fail_for_memory(c);
+    return;
+  }
+  if (q.progress.window_start_ms == 0) stalled_.push_back(c.token);
+  watch_send_progress(c);
+  check_backpressure(c);
+  flush(c);
+}
+
+// Reads resume once the output has drained to half the limit (and, under memory pressure, no
+// longer sits in spilled chunks).
+void Engine::maybe_resume(Connection& c) {
+  if (c.out && (c.out->queued_bytes() > config_.max_backpressure / 2 ||
+                (c.out->stalled() && shared_.memory.under_pressure())))
+    return;
+  c.recv_paused = false;
+  reactor_.resume_recv(c.token);
+  schedule_timer(c, reactor_.now_ms());
+  Session session(*this, c);
+  app_.on_drain(session);
+}
+
+// The peer reads slower than it writes: stop reading it until it drains. Under memory pressure,
+// so is every peer whose output had to be spilled.
 void Engine::check_backpressure(Connection& c) {
   if (c.recv_paused || !c.out || c.state != ConnState::Open) return;
-  // The peer reads slower than it writes: stop reading it until it drains. Under memory
-  // pressure, so is every peer whose output had to be spilled.
   const bool over = c.out->queued_bytes() > config_.max_backpressure;
   const bool pressure = c.out->stalled() && shared_.memory.under_pressure();
   if (!over && !pressure) return;
@@ -158,7 +179,7 @@ void Engine::watch_send_progress(Connection& c) {
 }
 
 void Engine::maybe_finish(Connection& c) {
-  if (c.out) return;  // output left: on_send comes back here
+  if (c.out && (!c.out->empty() || c.out->in_flight())) return;  // output left: on_send comes back here
   switch (c.state) {
     case ConnState::Responding:
     case ConnState::CloseSent:

@@ -16,12 +16,7 @@ size_t chunk_room(const Segment& s) {
 
 }  // namespace
 
-bool OutputQueue::append(const Segment& s) {
-  if (!stalled_) {
-    segments_.push_back(s);
-    queued_bytes_ += s.size;
-    return true;
-  }
+bool OutputQueue::append_stalled(const Segment& s) {
   const bool ok = copy_into_chunks(s.data, s.size, segments_);
   if (ok) queued_bytes_ += s.size;
   releaser_->release(s);
@@ -56,18 +51,19 @@ bool OutputQueue::copy_into_chunks(const uint8_t* data, size_t size, std::vector
 }
 
 int OutputQueue::prepare_send() {
-  iov_.clear();
-  size_t i = head_;
-  for (; i < segments_.size() && int(iov_.size()) < kMaxIov; ++i) {
+  const size_t end = std::min(segments_.size(), head_ + size_t(kMaxIov));
+  if (iov_.size() < end - head_) iov_.resize(end - head_);  // grows to the largest send seen
+  int n = 0;
+  for (size_t i = head_; i < end; ++i) {
     const Segment& s = segments_[i];
-    if (s.size) iov_.push_back(iovec{const_cast<uint8_t*>(s.data), s.size});
+    if (s.size) iov_[size_t(n++)] = iovec{const_cast<uint8_t*>(s.data), s.size};
   }
-  if (iov_.empty()) {  // markers only: nothing to send, their owners are free
+  if (n == 0) {  // markers only: nothing to send, their owners are free
     on_sent(0);
     return 0;
   }
   in_flight_ = true;
-  return int(iov_.size());
+  return n;
 }
 
 void OutputQueue::on_sent(size_t sent) {
@@ -81,7 +77,7 @@ void OutputQueue::on_sent(size_t sent) {
       break;
     }
     sent -= s.size;
-    releaser_->release(s);
+    if (s.owner != Owner::None) releaser_->release(s);
     ++head_;
   }
   clear_when_empty();

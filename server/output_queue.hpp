@@ -60,7 +60,12 @@ class OutputQueue {
   // Queues a segment (a zero-size one is an owner marker). While the queue is stalled its bytes
   // are copied into chunks and its owner is released at once. False when the memory for that
   // copy is refused: the segment has been released, and the caller fails the connection.
-  bool append(const Segment& s);
+  bool append(const Segment& s) {
+    if (stalled_) [[unlikely]] return append_stalled(s);
+    segments_.push_back(s);
+    queued_bytes_ += s.size;
+    return true;
+  }
   // Queues a copy of bytes, in chunks. False when the memory is refused.
   bool append_copy(const uint8_t* data, size_t size);
 
@@ -91,6 +96,7 @@ class OutputQueue {
   Progress progress;
 
  private:
+  bool append_stalled(const Segment& s);
   bool copy_into_chunks(const uint8_t* data, size_t size, std::vector<Segment>& into);
   void clear_when_empty();
 
