@@ -104,12 +104,12 @@ struct Connection {
   bool reading_done() const { return state == ConnState::PeerDone || state == ConnState::ClosingFd; }
 };
 
-// Connections indexed by token, in blocks of 1024 that never move (a token's record keeps its
+// Connections indexed by token, in blocks of 64 that never move (a token's record keeps its
 // address for life) and cost a shift and a mask to index (a deque costs several times that,
 // once per completion).
 class ConnectionTable {
  public:
-  static constexpr uint32_t kBlockBits = 10;
+  static constexpr uint32_t kBlockBits = 6;  // small blocks: little memory ahead of use
   static constexpr uint32_t kBlockSize = 1u << kBlockBits;
 
   Connection& operator[](net::Token t) { return blocks_[t >> kBlockBits][t & (kBlockSize - 1)]; }

@@ -44,6 +44,7 @@ static_assert(net::kRecvHeadroom >= core::InPlaceFramer::headroom(),
 class Engine final : public net::EventHandler, public SegmentReleaser {
  public:
   static constexpr size_t kWriteBufferSize = 512;  // a 101 response, an HTTP error, a close or a pong
+  static constexpr size_t kMaxParked = 256;        // drained output queues kept until the next tick
 
   Engine(const Config& config, net::Reactor& reactor, int listen_fd, SharedState& shared, const Logger& log,
          Application& app);

@@ -85,9 +85,14 @@ void Engine::flush(Connection& c) {
 
 // A drained queue stays with its connection until the next tick, so a busy connection does not
 // give its queue back and take it again for every message; an idle one holds none after a tick.
+// At most kMaxParked are kept: beyond, a queue goes back at once, as every queue did in wave 1.
 void Engine::park_output(Connection& c) {
   c.out->progress = {};
   if (c.output_parked) return;
+  if (parked_.size() >= kMaxParked) {  // a burst of many connections: don't let queues pile up
+    give_back_output(c);
+    return;
+  }
   c.output_parked = true;
   parked_.push_back(c.token);
 }
