@@ -110,6 +110,12 @@ TlsSession& TlsSession::operator=(TlsSession&& other) noexcept {
 }
 
 TlsSession::~TlsSession() {
+  // OpenSSL calls a session freed without our close_notify "bad": it takes the SSL_CTX's write
+  // lock to remove it from the session cache and marks it not resumable (a TLS 1.0 rule
+  // against truncation attacks). There is no cache here (stateless tickets), the lock would be
+  // shared by every reactor thread, and WebSocket peers routinely hang up without
+  // close_notify; a client must still resume with the ticket it keeps. So say it was sent.
+  if (ssl_) SSL_set_shutdown(ssl_, SSL_get_shutdown(ssl_) | SSL_SENT_SHUTDOWN);
   SSL_free(ssl_);  // frees the BIO too
   std::free(stash_);
 }
