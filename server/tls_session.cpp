@@ -235,6 +235,7 @@ TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_
     input = {};
     drop_stash();
   }
+  if (status != TlsStatus::PlainFull) release_buffers();
   result.status = status;
   return result;
 }
@@ -362,7 +363,9 @@ bool TlsSession::encrypt(std::span<const iovec> pieces, CiphertextSink& out) {
       }
     }
   }
-  return staged == 0 || write_plaintext(io, staging, staged);
+  const bool ok = staged == 0 || write_plaintext(io, staging, staged);
+  release_buffers();
+  return ok;
 }
 
 bool TlsSession::encrypt(std::span<const uint8_t> plaintext, CiphertextSink& out) {
@@ -377,9 +380,17 @@ bool TlsSession::close(CiphertextSink& out) {
   close_sent_ = true;
   // 0: our close_notify is out, the peer's not yet seen; 1: both. We never wait for the
   // peer's (RFC 8446 §6.1 allows closing the connection right after sending ours).
-  if (SSL_shutdown(ssl_) >= 0) return true;
-  openssl_outcome(io, SSL_get_error(ssl_, -1));
-  return false;
+  const bool sent = SSL_shutdown(ssl_) >= 0;
+  if (!sent) openssl_outcome(io, SSL_get_error(ssl_, -1));
+  release_buffers();
+  return sent;
+}
+
+// OpenSSL's ~17 KiB read and write buffers live for one receive batch or one send, not for
+// the life of the connection. Whole-record feeding means nothing is pending here unless the
+// caller still has to collect plaintext (PlainFull), and then this is not called.
+void TlsSession::release_buffers() {
+  if (SSL_free_buffers(ssl_) != 1) ERR_clear_error();
 }
 
 TlsError TlsSession::end_of_input() {

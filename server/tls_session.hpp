@@ -153,6 +153,7 @@ class TlsSession {
   bool write_plaintext(TlsIo& io, const uint8_t* data, size_t size);
   bool stash_append(std::span<const uint8_t> more);
   void drop_stash();
+  void release_buffers();
   void fail(TlsError error, unsigned long code = 0);
 
   SSL* ssl_ = nullptr;
