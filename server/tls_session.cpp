@@ -16,6 +16,7 @@ namespace wsring::server {
 namespace {
 
 constexpr uint8_t kHandshakeRecord = 0x16;
+constexpr uint8_t kAlertRecord = 0x15;
 
 bool is_ip_literal(std::string_view name, bool* v6) {
   char text[64];
@@ -185,12 +186,15 @@ bool TlsSession::start(CiphertextSink& out) {
   return !failed();
 }
 
-// A TLS stream starts with a handshake record (0x16) of major version 3. Anything else (plain
-// HTTP sent to the TLS port, a scanner's garbage, an SSLv2-style hello) is not TLS: it gets no
-// alert, since the peer could not read one, and its own error kind, so it can be counted.
+// A TLS stream starts with a handshake record (0x16) of major version 3; a server may also
+// answer a ClientHello with an alert (0x15). Anything else (plain HTTP sent to the TLS port, a
+// scanner's garbage, an SSLv2-style hello, a plain-HTTP server answering a client) is not
+// TLS: it gets no alert, since the peer could not read one, and its own error kind.
 bool TlsSession::check_first_bytes(std::span<const uint8_t> input) {
   for (size_t i = 0; sniffed_ < 2 && i < input.size(); ++i, ++sniffed_) {
-    if (input[i] != (sniffed_ == 0 ? kHandshakeRecord : 0x03)) {
+    const uint8_t b = input[i];
+    const bool ok = sniffed_ == 1 ? b == 0x03 : b == kHandshakeRecord || (!server_ && b == kAlertRecord);
+    if (!ok) {
       fail(TlsError::NotTls);
       return false;
     }
@@ -200,7 +204,7 @@ bool TlsSession::check_first_bytes(std::span<const uint8_t> input) {
 
 TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_t> plain, CiphertextSink& out) {
   TlsReadResult result;
-  if (!ssl_ || failed() || close_received_ || (server_ && sniffed_ < 2 && !check_first_bytes(input))) {
+  if (!ssl_ || failed() || close_received_ || (sniffed_ < 2 && !check_first_bytes(input))) {
     input = {};
     drop_stash();
     result.status = close_received_ && !failed() ? TlsStatus::Closed : TlsStatus::Failed;

@@ -56,7 +56,7 @@ class VectorSink final : public CiphertextSink {
 // Why a session ended. Each kind is a counter the engine can keep.
 enum class TlsError : uint8_t {
   None,
-  NotTls,            // the first bytes are not a TLS handshake record (e.g. plain HTTP): no alert sent
+  NotTls,            // the peer's first bytes are not TLS (plain HTTP on the TLS port): no alert sent
   ProtocolVersion,   // the peer offers only versions we refuse (TLS 1.0/1.1, SSLv2 hello) or refused ours
   HandshakeFailed,   // bad or unacceptable handshake (no shared cipher, ALPN h2 only, bad message...)
   CertificateVerify, // client: the server's certificate did not verify (expired, wrong host, unknown CA)
@@ -164,7 +164,7 @@ class TlsSession {
   TlsError error_ = TlsError::None;
   uint8_t alert_sent_ = kNoAlert;
   uint8_t alert_received_ = kNoAlert;
-  uint8_t sniffed_ = 0;       // server: bytes of the stream checked by check_first_bytes (0-2)
+  uint8_t sniffed_ = 0;       // bytes of the peer's stream checked by check_first_bytes (0-2)
   bool server_ = false;
   bool established_ = false;
   bool close_received_ = false;

@@ -90,6 +90,14 @@ TEST(TlsBadInput, PlainHttpIsNotTlsAndGetsNoAlert) {
   }
 }
 
+TEST(TlsBadInput, ClientOfAPlainHttpServerSeesNotTls) {
+  TlsSession client = TlsSession::client(tls_test::client_context(), "localhost");
+  VectorSink out;
+  ASSERT_TRUE(client.start(out));
+  EXPECT_EQ(feed(client, bytes_of("HTTP/1.1 400 Bad Request\r\n\r\n"), out).status, TlsStatus::Failed);
+  EXPECT_EQ(client.error(), TlsError::NotTls);
+}
+
 TEST(TlsBadInput, HandshakeRecordTypeButNotVersion3IsNotTls) {
   TlsSession server = TlsSession::server(ec_server());
   VectorSink out;
