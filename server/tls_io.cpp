@@ -38,6 +38,7 @@ int bio_read(BIO* bio, char* data, size_t size, size_t* done) {
   io->readable -= n;
   for (int s = 0; s < 2 && n > 0; ++s) {
     const size_t take = std::min(n, io->segment_size[s]);
+    if (take == 0) continue;  // an empty segment may be a null pointer
     std::memcpy(data, io->segment[s], take);
     io->segment[s] += take, io->segment_size[s] -= take;
     data += take, n -= take;
