@@ -70,6 +70,26 @@ INSTANTIATE_TEST_SUITE_P(
                     HandshakeCase{TlsVersion::Tls12, false, Chunker::OneByte},
                     HandshakeCase{TlsVersion::Tls12, true, Chunker::Random}));
 
+// A TLS 1.3 client sends its Finished and its first request together: one receive completes
+// the handshake and yields the plaintext.
+TEST(TlsSession, ClientFinishedAndFirstDataInOneReceive) {
+  Pair pair(tls_test::client_context(), ec_server());
+  pair.client.session.start(pair.client.out);
+  tls_test::deliver(pair.client, pair.server, pair.chunker);  // ClientHello
+  tls_test::deliver(pair.server, pair.client, pair.chunker);  // ServerHello ... Finished
+  ASSERT_TRUE(pair.client.session.established());
+  const std::vector<uint8_t> request = pattern(300, 4);
+  ASSERT_TRUE(pair.client.session.encrypt(request, pair.client.out));  // after the client's Finished
+  std::span<const uint8_t> input = pair.client.out.bytes();
+  std::vector<uint8_t> plain(1000);
+  const TlsReadResult r = pair.server.session.read(input, plain, pair.server.out);
+  EXPECT_TRUE(r.handshake_done);
+  EXPECT_EQ(r.status, TlsStatus::NeedInput);
+  ASSERT_EQ(r.plaintext, request.size());
+  EXPECT_TRUE(std::equal(request.begin(), request.end(), plain.begin()));
+  EXPECT_FALSE(pair.server.out.bytes().empty());  // the session ticket, in the same call
+}
+
 TEST(TlsSession, ServerSendsItsChainAndTheClientVerifiesIt) {
   Pair pair(tls_test::client_context(), tls_test::server_context(pki().chain_cert, pki().chain_key));
   ASSERT_TRUE(pair.connect()) << pair.client.session.describe();
