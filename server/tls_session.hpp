@@ -11,6 +11,16 @@
 // 16 KiB, not one per piece) and writes the records into `out`: one flush, one send.
 // Handshake messages, session tickets, alerts and close_notify come out through `out` too,
 // from whichever call produced them.
+//
+// Use (server): on accept, TlsSession::server(context). On each receive:
+//   do { r = session.read(input, plain, out); use r.plaintext bytes of plain; encrypt the
+//        replies that point into plain } while (r.status == TlsStatus::PlainFull);
+//   give the receive buffer back; send what `out` holds (one send); on Failed, send `out`
+//   (it may hold an alert) and close; on Closed, close() then close.
+// At end of stream, end_of_input() says whether the peer closed cleanly.
+// Use (client): TlsSession::client(context, host, last_resumption); start(out) and send; then
+// as above; keep resumption() for the next connection.
+// A session belongs to one thread at a time; a TlsContext may be shared by all threads.
 #pragma once
 
 #include <openssl/types.h>
