@@ -286,6 +286,24 @@ TEST(TlsSession, VersionSelection) {
   }
 }
 
+// TLS 1.3 KeyUpdate asking for an update in return: the server answers it (through `out`) and
+// both directions go on under the new keys.
+TEST(TlsSession, KeyUpdateRequestedByTheClient) {
+  Pair pair(tls_test::client_context(), ec_server());
+  pair.chunker.mode = Chunker::Random;
+  ASSERT_TRUE(pair.connect());
+  ASSERT_EQ(SSL_key_update(pair.client.session.native_handle(), SSL_KEY_UPDATE_REQUESTED), 1);
+  const std::vector<uint8_t> up = pattern(40000, 5), down = pattern(30000, 6);
+  ASSERT_TRUE(pair.client.session.encrypt(up, pair.client.out));  // KeyUpdate goes first
+  pair.pump_all();
+  ASSERT_TRUE(pair.server.session.encrypt(down, pair.server.out));
+  pair.pump_all();
+  EXPECT_EQ(pair.server.received, up);
+  EXPECT_EQ(pair.client.received, down);
+  EXPECT_FALSE(pair.server.session.failed()) << pair.server.session.describe();
+  EXPECT_FALSE(pair.client.session.failed()) << pair.client.session.describe();
+}
+
 TEST(TlsSession, SessionsAreMovable) {
   Pair pair(tls_test::client_context(), ec_server());
   ASSERT_TRUE(pair.connect());
