@@ -1,0 +1,60 @@
+// What an idle, established server session keeps on the heap. The figure is printed; the
+// test fails if a session keeps OpenSSL's 16 KiB read or write buffer (or our stash) while
+// idle, which would at least double it.
+#include "server/tls_session.hpp"
+
+#include <gtest/gtest.h>
+#include <malloc.h>
+
+#include <cstdio>
+
+#include "tests/unit/tls_test_support.hpp"
+
+namespace wsring::server {
+namespace {
+
+using tls_test::pki;
+
+size_t heap_in_use() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;  // malloc'd bytes (chunk headers included) + mmap'd blocks
+}
+
+double idle_bytes_per_session(TlsVersion version, int sessions) {
+  TlsContext server_ctx = tls_test::server_context(pki().ec_cert, pki().ec_key);
+  TlsClientOptions options;
+  options.max_version = version;
+  TlsContext client_ctx = tls_test::client_context(options);
+  std::vector<TlsSession> idle;
+  idle.reserve(sessions);
+  for (int i = 0; i <= sessions; ++i) {
+    tls_test::Pair pair(client_ctx, server_ctx);
+    tls_test::require(pair.connect(), "handshake");
+    const uint8_t byte = 'm';  // one message each way, then silence
+    pair.client.session.encrypt({&byte, 1}, pair.client.out);
+    pair.server.session.encrypt({&byte, 1}, pair.server.out);
+    pair.pump_all();
+    EXPECT_EQ(pair.server.session.buffered_ciphertext(), 0u);
+    if (i > 0) idle.push_back(std::move(pair.server.session));  // the first one warms up OpenSSL
+  }
+  const size_t with_sessions = heap_in_use();
+  idle.clear();
+  const size_t without = heap_in_use();
+  return double(with_sessions - without) / sessions;
+}
+
+TEST(TlsMemory, IdleEstablishedServerSessionKeepsNoBuffers) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "mallinfo2 does not see the sanitizer's allocator";
+#endif
+  for (TlsVersion version : {TlsVersion::Tls13, TlsVersion::Tls12}) {
+    const double bytes = idle_bytes_per_session(version, 200);
+    std::printf("idle established %s server session: %.0f heap bytes (malloc headers included)\n",
+                version == TlsVersion::Tls13 ? "TLS 1.3" : "TLS 1.2", bytes);
+    EXPECT_GT(bytes, 4000);   // the measurement sees the sessions at all
+    EXPECT_LT(bytes, 16384);  // and no 16 KiB record buffer among them
+  }
+}
+
+}  // namespace
+}  // namespace wsring::server
