@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "server/echo_page.hpp"
+#include "server/tls_session.hpp"
 
 namespace wsring::server {
 
@@ -74,7 +75,14 @@ bool Engine::refuse_over_limit(int fd) {
   return true;
 }
 
-void Engine::on_accept(int fd) {
+void Engine::on_accept(int fd) { open_connection(fd, false); }
+
+void Engine::set_tls(const TlsContext& context) {
+  tls_context_ = context;
+  if (!plaintext_) plaintext_ = std::make_unique<uint8_t[]>(net::kRecvHeadroom + kPlaintextSize);
+}
+
+void Engine::open_connection(int fd, bool tls) {
   ++stats_.accepted;
   if (shutting_down_) {
     ::close(fd);
@@ -96,6 +104,12 @@ void Engine::on_accept(int fd) {
   // No control pool: a control frame split across receive buffers borrows 125 bytes of its own
   // for just that long, so no number of such connections can exhaust a shared pool.
   c.reader = core::MessageReader(core::Role::Server, core::ReaderLimits{config_.max_message_size});
+  if (tls && !start_tls(c)) {
+    ++stats_.memory_refusals;
+    ::close(fd);
+    free_tokens_.push_back(t);
+    return;
+  }
   enter(c, ConnEvent::Accepted);
   c.last_activity_ms = reactor_.now_ms();
   c.deadline_ms = c.last_activity_ms + seconds_to_ms(config_.handshake_timeout_s);
@@ -117,6 +131,10 @@ void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
 // would decrypt here into a per-thread buffer and hand that on. Output of the whole batch
 // leaves in one flush.
 void Engine::receive(Connection& c, const net::RecvBuffer& b) {
+  if (c.tls) [[unlikely]] {
+    receive_tls(c, b);
+    return;
+  }
   consume(c, b.data, b.size, Segment::recv_marker(b.id));
   flush(c);
 }
@@ -147,12 +165,22 @@ void Engine::on_recv_end(net::Token t, int error) {
     close_now(c, true);
     return;
   }
-  if (c.state == ConnState::PeerDone) return;  // its close frame came first
+  if (c.tls) {
+    const TlsError e = c.tls->end_of_input();  // a stream cut short without close_notify is counted
+    if (e != TlsError::None) ++stats_.tls_failures[size_t(e)];
+  }
+  peer_ended(c);
+  flush(c);
+}
+
+// The peer will send nothing more (end of stream, close_notify, a TLS failure): flush what we
+// owe it if it still reads, then close.
+void Engine::peer_ended(Connection& c) {
+  if (c.state == ConnState::PeerDone || c.state == ConnState::ClosingFd || c.state == ConnState::Free) return;
   if (c.state == ConnState::WriteShut) {
     enter(c, ConnEvent::PeerEnded);  // the exchange is over: close the socket
     return;
   }
-  // The peer finished sending; flush what we owe it if it still reads, then close.
   const bool had_deadline = c.state != ConnState::Open && c.state != ConnState::Handshaking;
   enter(c, ConnEvent::PeerEnded);
   if (!had_deadline) {
@@ -173,7 +201,9 @@ void Engine::enter(Connection& c, ConnEvent e, bool reset) {
   if (c.state == ConnState::WriteShut) {
     // Tell the peer we are done and wait for its close or end of stream, discarding input:
     // closing a socket with unread input would reset it and could destroy our last words.
-    reactor_.shutdown_write(c.token);
+    // Over TLS, a close_notify says it (a FIN now would overtake it).
+    if (!c.tls) reactor_.shutdown_write(c.token);
+    else send_close_notify(c);
   } else if (c.state == ConnState::ClosingFd) {
     timers_.cancel(c.timer);
     // reset: abort (RST, no linger): the peer is gone or hostile and queued data is moot.
@@ -188,6 +218,7 @@ void Engine::close_now(Connection& c, bool abort) {
 
 void Engine::on_closed(net::Token t) {
   Connection& c = connections_[t];
+  end_tls(c);
   give_back_output(c);  // the send was cancelled: give back everything it held
   end_gather(c);
   timers_.cancel(c.timer);

@@ -32,6 +32,7 @@
 #include "server/memory_budget.hpp"
 #include "server/output_queue.hpp"
 #include "server/stats.hpp"
+#include "server/tls_context.hpp"
 
 namespace wsring::server {
 
@@ -49,6 +50,9 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   Engine(const Config& config, net::Reactor& reactor, int listen_fd, SharedState& shared, const Logger& log,
          Application& app);
   ~Engine() override;
+
+  // Serves wss:// too: connections opened with tls (see open_connection) use this context.
+  void set_tls(const TlsContext& context);
 
   // Serves until shared.stop is set and every connection has closed (or the close timeout
   // passed). Returns when the reactor has stopped.
@@ -108,6 +112,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   // Appends to the connection's output; a connection that no longer sends gives the segment's
   // owner straight back. False when the segment was not queued. Inline: once per message.
   bool queue(Connection& c, const Segment& s) {
+    if (c.tls) [[unlikely]] return stage_plaintext(c, s);
     if (c.state != ConnState::ClosingFd && c.state != ConnState::Free && output_of(c).append(s)) [[likely]]
       return true;
     return refuse_output(c, s);
@@ -129,7 +134,19 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   void fail_for_memory(Connection& c);
   void relieve_memory_pressure(uint64_t now_ms);
 
+  // The TLS transport (engine_tls.cpp).
+  bool start_tls(Connection& c);
+  void end_tls(Connection& c);
+  void receive_tls(Connection& c, const net::RecvBuffer& b);
+  void tls_failed(Connection& c);
+  bool stage_plaintext(Connection& c, const Segment& s);
+  bool queue_copy_tls(Connection& c, const uint8_t* data, size_t size);
+  void seal(Connection& c);
+  bool send_close_notify(Connection& c);
+
   // Life cycle (engine.cpp) and timers (engine_timers.cpp).
+  void open_connection(int fd, bool tls);
+  void peer_ended(Connection& c);
   void enter(Connection& c, ConnEvent e, bool reset = false);
   void close_now(Connection& c, bool abort = false);
   void schedule_timer(Connection& c, uint64_t now_ms);
@@ -174,6 +191,15 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   std::vector<net::Token> stalled_;  // connections whose output was spilled (may be stale)
   net::TimerWheel timers_;
   uint8_t scratch_[kWriteBufferSize];  // a small buffer when the write pool is spent
+
+  // TLS: the context of new sessions, the per-thread plaintext buffer (receive headroom in
+  // front), and the plaintext output staged for one connection until it is sealed.
+  static constexpr size_t kPlaintextSize = 64 * 1024;
+  TlsContext tls_context_;
+  std::unique_ptr<uint8_t[]> plaintext_;
+  std::vector<Segment> staged_;
+  std::vector<iovec> staged_iov_;
+  Connection* staged_for_ = nullptr;
   size_t live_ = 0;
   uint64_t pressure_since_ms_ = 0;   // when the memory budget came under pressure (0: it is not)
   uint64_t refusals_logged_ms_ = 0;  // rate limit of the refused-upgrade log line

@@ -61,6 +61,7 @@ bool Engine::refuse_output(Connection& c, const Segment& s) {
 }
 
 bool Engine::queue_copy(Connection& c, const uint8_t* data, size_t size) {
+  if (c.tls) return queue_copy_tls(c, data, size);
   if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) return false;
   if (!output_of(c).append_copy(data, size)) {
     fail_for_memory(c);
@@ -72,6 +73,7 @@ bool Engine::queue_copy(Connection& c, const uint8_t* data, size_t size) {
 // The transport seam's way out: plaintext leaves as it is (a TLS transport would encrypt the
 // queued segments into pooled buffers here). At most one send in flight.
 void Engine::flush(Connection& c) {
+  if (c.tls) [[unlikely]] seal(c);
   if (!c.out || c.out->in_flight() || c.state == ConnState::ClosingFd) return;
   OutputQueue& q = *c.out;
   const int n = q.empty() ? 0 : q.prepare_send();
@@ -186,9 +188,11 @@ void Engine::watch_send_progress(Connection& c) {
 void Engine::maybe_finish(Connection& c) {
   if (c.out && (!c.out->empty() || c.out->in_flight())) return;  // output left: on_send comes back here
   switch (c.state) {
+    case ConnState::PeerDone:
+      if (c.tls && send_close_notify(c)) return;  // then close, once it is sent
+      [[fallthrough]];
     case ConnState::Responding:
     case ConnState::CloseSent:
-    case ConnState::PeerDone:
       enter(c, ConnEvent::Flushed);  // WriteShut (FIN, wait for the peer) or ClosingFd
       return;
     default:

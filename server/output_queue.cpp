@@ -9,7 +9,7 @@ namespace {
 
 // Room left in a chunk segment's chunk: each chunk belongs to exactly one segment, which always
 // ends at the chunk's fill level, so appending there never moves bytes a send points at.
-size_t chunk_room(const Segment& s) {
+size_t room_in_chunk(const Segment& s) {
   if (s.owner != Owner::Chunk) return 0;
   return size_t(s.buffer + ChunkPool::kChunkSize - (s.data + s.size));
 }
@@ -33,7 +33,7 @@ bool OutputQueue::copy_into_chunks(const uint8_t* data, size_t size, std::vector
   while (size > 0) {
     // The tail may take more only if it is not already sent (into[head_-1] is gone).
     const bool tail_open = !into.empty() && (&into != &segments_ || into.size() > head_);
-    size_t room = tail_open ? chunk_room(into.back()) : 0;
+    size_t room = tail_open ? room_in_chunk(into.back()) : 0;
     if (room == 0) {
       uint8_t* chunk = chunks_->acquire();
       if (!chunk) return false;
@@ -48,6 +48,23 @@ bool OutputQueue::copy_into_chunks(const uint8_t* data, size_t size, std::vector
     size -= take;
   }
   return true;
+}
+
+std::span<uint8_t> OutputQueue::chunk_room() {
+  size_t room = segments_.size() > head_ ? room_in_chunk(segments_.back()) : 0;
+  if (room == 0) {
+    uint8_t* chunk = chunks_->acquire();
+    if (!chunk) return {};
+    segments_.push_back(Segment{chunk, 0, Owner::Chunk, 0, chunk});
+    room = ChunkPool::kChunkSize;
+  }
+  Segment& tail = segments_.back();
+  return {const_cast<uint8_t*>(tail.data) + tail.size, room};
+}
+
+void OutputQueue::commit_room(size_t size) {
+  segments_.back().size += uint32_t(size);
+  queued_bytes_ += size;
 }
 
 int OutputQueue::prepare_send() {

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "server/memory_budget.hpp"
@@ -68,6 +69,11 @@ class OutputQueue {
   }
   // Queues a copy of bytes, in chunks. False when the memory is refused.
   bool append_copy(const uint8_t* data, size_t size);
+  // Writable room at the end of the last chunk, a new chunk queued when there is none (for a
+  // producer that writes in place, like a TLS record layer); empty when memory is refused.
+  // commit_room(n) queues n bytes of it.
+  std::span<uint8_t> chunk_room();
+  void commit_room(size_t size);
 
   bool empty() const { return head_ == segments_.size(); }
   bool in_flight() const { return in_flight_; }

@@ -1,5 +1,7 @@
 #include "server/stats.hpp"
 
+#include <iterator>
+
 namespace wsring::server {
 
 ServerStats& ServerStats::operator+=(const ServerStats& o) {
@@ -20,6 +22,9 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   receives += o.receives;
   sends += o.sends;
   spills += o.spills;
+  tls_handshakes += o.tls_handshakes;
+  tls_resumed += o.tls_resumed;
+  for (size_t i = 0; i < std::size(tls_failures); ++i) tls_failures[i] += o.tls_failures[i];
   return *this;
 }
 
@@ -43,6 +48,12 @@ void count(std::string& out, uint64_t n, const char* singular, const char* plura
 
 }  // namespace
 
+uint64_t ServerStats::tls_failures_total() const {
+  uint64_t n = 0;
+  for (uint64_t f : tls_failures) n += f;
+  return n;
+}
+
 std::string ServerStats::summary() const {
   std::string s;
   count(s, accepted, "connection", nullptr, " accepted");
@@ -62,6 +73,11 @@ std::string ServerStats::summary() const {
   count(s, receives, "receive", nullptr, "");
   count(s, sends, "send", nullptr, "");
   count(s, spills, "spill", nullptr, "");
+  if (tls_handshakes || tls_failures_total()) {
+    count(s, tls_handshakes, "TLS handshake", nullptr, "");
+    count(s, tls_resumed, "resumed", "resumed", "");
+    count(s, tls_failures_total(), "TLS failure", nullptr, "");
+  }
   return s;
 }
 

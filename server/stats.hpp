@@ -28,9 +28,13 @@ struct ServerStats {
   uint64_t receives = 0;  // receive buffers handed to the server
   uint64_t sends = 0;     // sends submitted
   uint64_t spills = 0;    // times a full peer socket made us copy its pending output aside
+  uint64_t tls_handshakes = 0;
+  uint64_t tls_resumed = 0;
+  uint64_t tls_failures[16] = {};  // by TlsError
 
   ServerStats& operator+=(const ServerStats& o);
   std::string summary() const;  // one line for the log
+  uint64_t tls_failures_total() const;
 };
 
 // State shared by all reactor threads of one process (read-mostly).

@@ -1,0 +1,133 @@
+// The TLS transport (wss://), at the engine's transport seam. The ciphertext the kernel wrote is
+// fed to the connection's TlsSession straight from the receive buffer (which goes back at once:
+// the session keeps only an unfinished record); plaintext is decrypted into one per-thread
+// buffer that has the receive headroom in front, so the frame code and the in-place echo run on
+// it unchanged. Output queued while a connection is served is staged as plaintext and encrypted
+// into chunks of the connection's output queue before the plaintext buffer is reused: a batch
+// still leaves in one send. A close_notify precedes our end of the stream.
+#include <cstring>
+
+#include "server/engine.hpp"
+#include "server/tls_session.hpp"
+
+namespace wsring::server {
+
+namespace {
+
+// Ciphertext straight into a connection's output queue (chunks charged to --max-memory).
+class QueueSink final : public CiphertextSink {
+ public:
+  explicit QueueSink(OutputQueue& queue) : queue_(queue) {}
+  std::span<uint8_t> space() override { return queue_.chunk_room(); }
+  void commit(size_t size) override { queue_.commit_room(size); }
+
+ private:
+  OutputQueue& queue_;
+};
+
+}  // namespace
+
+bool Engine::start_tls(Connection& c) {
+  TlsSession session = TlsSession::server(tls_context_);
+  if (!session) return false;
+  c.tls = new (std::nothrow) TlsSession(std::move(session));
+  return c.tls != nullptr;
+}
+
+void Engine::end_tls(Connection& c) {
+  if (!c.tls) return;
+  if (staged_for_ == &c) {
+    for (const Segment& s : staged_) release(s);
+    staged_.clear();
+    staged_for_ = nullptr;
+  }
+  delete c.tls;
+  c.tls = nullptr;
+}
+
+void Engine::receive_tls(Connection& c, const net::RecvBuffer& b) {
+  std::span<const uint8_t> input(b.data, b.size);
+  const std::span<uint8_t> plain(plaintext_.get() + net::kRecvHeadroom, kPlaintextSize);
+  for (;;) {
+    QueueSink sink(output_of(c));
+    const TlsReadResult r = c.tls->read(input, plain, sink);
+    if (r.handshake_done) {
+      ++stats_.tls_handshakes;
+      if (c.tls->resumed()) ++stats_.tls_resumed;
+    }
+    if (r.plaintext > 0) {
+      consume(c, plain.data(), r.plaintext, Segment{});
+      seal(c);  // before the plaintext buffer is reused
+    }
+    if (c.state == ConnState::ClosingFd) break;
+    if (r.status == TlsStatus::PlainFull) continue;
+    if (r.status == TlsStatus::Closed) {
+      peer_ended(c);  // close_notify: the peer sends nothing more
+    } else if (r.status == TlsStatus::Failed) {
+      tls_failed(c);
+    }
+    break;
+  }
+  reactor_.release_buffer(b.id);
+  flush(c);
+}
+
+// A TLS failure: the alert the session wrote (if any) goes out, then the socket closes.
+void Engine::tls_failed(Connection& c) {
+  const TlsError error = c.tls->error();
+  ++stats_.tls_failures[size_t(error)];
+  log_.debug("connection %u: TLS failed: %s", c.token, c.tls->describe().c_str());
+  peer_ended(c);
+}
+
+// Plaintext output waits here while its connection is served; seal() encrypts it.
+bool Engine::stage_plaintext(Connection& c, const Segment& s) {
+  if (c.state == ConnState::ClosingFd || c.state == ConnState::Free || c.tls->failed()) {
+    release(s);
+    return false;
+  }
+  if (staged_for_ != &c) {
+    if (staged_for_) seal(*staged_for_);
+    staged_for_ = &c;
+  }
+  staged_.push_back(s);
+  return true;
+}
+
+bool Engine::queue_copy_tls(Connection& c, const uint8_t* data, size_t size) {
+  seal(c);
+  if (c.state == ConnState::ClosingFd || c.state == ConnState::Free || c.tls->failed()) return false;
+  QueueSink sink(output_of(c));
+  if (c.tls->encrypt(std::span<const uint8_t>(data, size), sink)) return true;
+  fail_for_memory(c);
+  return false;
+}
+
+// Encrypts what is staged for c into its output queue, and gives the plaintext owners back.
+void Engine::seal(Connection& c) {
+  if (staged_for_ != &c) return;
+  staged_iov_.clear();
+  for (const Segment& s : staged_)
+    if (s.size) staged_iov_.push_back(iovec{const_cast<uint8_t*>(s.data), s.size});
+  bool ok = true;
+  if (!staged_iov_.empty()) {
+    QueueSink sink(output_of(c));
+    ok = c.tls->encrypt(std::span<const iovec>(staged_iov_), sink);
+  }
+  for (const Segment& s : staged_) release(s);
+  staged_.clear();
+  staged_for_ = nullptr;
+  if (!ok) fail_for_memory(c);
+}
+
+// Our side is done: a close_notify goes out before the stream ends. True when one was queued
+// now (the caller waits for it to be sent).
+bool Engine::send_close_notify(Connection& c) {
+  if (!c.tls || !c.tls->established() || c.tls->failed()) return false;
+  QueueSink sink(output_of(c));
+  if (!c.tls->close(sink)) return false;
+  flush(c);
+  return true;
+}
+
+}  // namespace wsring::server
