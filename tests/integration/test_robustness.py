@@ -1,0 +1,501 @@
+"""Robustness: regression tests of two denial-of-service holes of the first server.
+
+1. Pool lockout. A control frame whose payload had not fully arrived borrowed a buffer from the
+   thread's shared write pool (8,192 buffers) and kept it while the frame stayed incomplete:
+   8,192 connections that each send the 7 bytes of a masked ping announcing 125 bytes (1 byte
+   of payload sent) emptied the pool, after which every new handshake was reset and a close
+   handshake on an existing connection was answered with RST. Now a partial control frame holds
+   125 bytes of its own, --frame-timeout closes it (1008), and the write pool falls back to
+   budgeted chunks when it is empty.
+
+2. No memory cap. A peer that sends and never reads cost up to --max-backpressure (1 MiB) of
+   spilled output and nothing bounded the sum: thousands of such peers took gigabytes, and under
+   an address-space limit the process died of std::bad_alloc. Now --max-memory budgets all
+   spilled output (peers holding it stop being read above 75%, the largest holders are reset
+   after 1 s under pressure), and an allocation refused by the budget or by malloc resets the
+   connection that needed it, never the process.
+
+The crowd and flood machinery here is shared with bench/robustness.py, which runs the same
+scenarios at the full scale of the issue (10,000 partial pings, 3,000 peers x 1 MiB).
+"""
+
+import errno
+import json
+import os
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from wsharness import (OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, SANITIZED, RawClient, Server,
+                       ServerTestCase, bound, build_dir, build_frame, close_payload, parse_close, scaled,
+                       upgrade_request, wait_for_eof, wait_until_server_read_everything)
+
+KiB = 1024
+MiB = 1024 * KiB
+
+IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h: the port is chosen at connect(), by the 4-tuple
+
+# A masked ping that announces 125 bytes of payload and carries 1: the server must wait for 124
+# more bytes that never come (the issue's exact bytes).
+PARTIAL_PING = bytes([0x89, 0xFD, 0x61, 0x62, 0x63, 0x64, 0x19])
+
+WRITE_POOL_BUFFERS = 8192  # the write pool of one reactor thread (server/engine.cpp)
+
+
+# ----------------------------------------------------------------------------- the server process
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/%d/status" % pid)
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+_HELP_TEXT = {}
+
+
+def binary_knows(flag, binary="wsring-echo"):
+    """True if the binary's --help lists `flag` (the first server knew no --max-memory)."""
+    path = os.path.join(build_dir(), binary)
+    if path not in _HELP_TEXT:
+        done = subprocess.run([path, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=10, check=False)
+        _HELP_TEXT[path] = done.stdout.decode("utf-8", "replace")
+    return flag in _HELP_TEXT[path]
+
+
+def known_flags(*pairs):
+    """The (flag, value) pairs the binary knows, flattened; the others are left out and named on
+    stdout, so the same test can be pointed at an older binary to measure it."""
+    args = []
+    for flag, value in pairs:
+        if binary_knows(flag):
+            args += [flag, str(value)]
+        else:
+            print("    (%s has no %s: run without it)" % (build_dir(), flag), flush=True)
+    return args
+
+
+def exit_summary_count(server, name):
+    """A count from the summary line wsring-echo prints at exit ("stopped: ..., 3 memory
+    refusals, ..."), or None."""
+    for line in reversed(server.log().splitlines()):
+        if "stopped:" in line:
+            for part in line.split("stopped:", 1)[1].split(","):
+                words = part.split()
+                if len(words) >= 2 and " ".join(words[1:]).rstrip("s") == name.rstrip("s"):
+                    return int(words[0])
+            return None
+    return None
+
+
+# ----------------------------------------------------------------------------- sockets
+
+def source_address(index):
+    """Loopback source addresses 127.0.0.2..9 in turn: ten thousand connections spread over them
+    do not exhaust the ephemeral ports of one address (other runs leave TIME_WAIT behind)."""
+    return "127.0.0.%d" % (2 + index % 8)
+
+
+def open_socket(server, index, timeout, rcvbuf=None):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if rcvbuf:  # before connect(): the window we announce is set by the buffer we start with
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((source_address(index), 0))
+        sock.settimeout(timeout)
+        sock.connect((server.host, server.port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def reset_all(sockets):
+    """Close with RST (SO_LINGER 0): no TIME_WAIT left behind, the server sees at once."""
+    for sock in sockets:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        except OSError:
+            pass
+
+
+def read_upgrades(server, sockets, deadline):
+    """Reads the answers to the upgrade requests sent on `sockets` until `deadline`. Returns
+    (upgraded, failed): failed are those answered otherwise, reset, closed or silent."""
+    buffers = {sock.fileno(): bytearray() for sock in sockets}
+    by_fd = {sock.fileno(): sock for sock in sockets}
+    poller = select.poll()
+    for sock in sockets:
+        poller.register(sock, select.POLLIN)
+    upgraded, failed = [], []
+    while buffers:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        for fd, _ in poller.poll(min(remaining, 0.2) * 1000):
+            sock = by_fd[fd]
+            try:
+                chunk = sock.recv(4096, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            data = buffers[fd]
+            data += chunk
+            if chunk and b"\r\n\r\n" not in data:
+                continue
+            poller.unregister(fd)
+            del buffers[fd]
+            ok = data.startswith(b"HTTP/1.1 101 ") and data.endswith(b"\r\n\r\n")
+            (upgraded if ok else failed).append(sock)
+    failed += [by_fd[fd] for fd in buffers]
+    return upgraded, failed
+
+
+class PartialPingCrowd:
+    """`count` connections that upgrade and then send the 7 bytes of PARTIAL_PING, opened in
+    batches (connect and upgrade a batch, read its 101s, send the partial pings). Connections
+    whose upgrade fails are counted and closed, not retried."""
+
+    def __init__(self, server, count, batch=500):
+        self.server = server
+        self.count = count
+        self.batch = batch
+        self.sockets = []
+        self.failed = 0
+        self.first_failure = None  # first index of the first batch in which an upgrade failed
+        self.seconds = 0.0
+
+    def open(self, timeout):
+        started = time.monotonic()
+        deadline = started + timeout
+        request = upgrade_request(self.server.host_header())[0]
+        for first in range(0, self.count, self.batch):
+            if time.monotonic() > deadline:
+                raise AssertionError("opened only %d of %d partial-ping connections in %.0f s"
+                                     % (len(self.sockets), self.count, timeout))
+            batch = []
+            try:
+                for index in range(first, min(self.count, first + self.batch)):
+                    sock = open_socket(self.server, index, bound(5.0))
+                    batch.append(sock)
+                    sock.sendall(request)
+                upgraded, failed = read_upgrades(self.server, batch, min(deadline, time.monotonic() + bound(5.0)))
+            except BaseException:
+                reset_all(batch)
+                raise
+            order = {sock: position for position, sock in enumerate(batch)}
+            if failed and self.first_failure is None:
+                self.first_failure = first
+            self.failed += len(failed)
+            reset_all(failed)
+            for sock in sorted(upgraded, key=order.get):
+                sock.sendall(PARTIAL_PING)
+                self.sockets.append(sock)
+        self.seconds = time.monotonic() - started
+        return self
+
+    def still_open(self):
+        """How many of the crowd's connections the server has not closed (never blocks)."""
+        open_count = 0
+        poller = select.poll()
+        for sock in self.sockets:
+            poller.register(sock, select.POLLIN)
+        readable = {fd for fd, _ in poller.poll(0)}
+        for sock in self.sockets:
+            if sock.fileno() not in readable:
+                open_count += 1
+        return open_count
+
+    def close(self):
+        reset_all(self.sockets)
+        self.sockets = []
+
+
+# ----------------------------------------------------------------------------- peers that never read
+
+class NonReadingFlood:
+    """`count` upgraded connections that each send `volume` bytes of echo traffic (binary frames
+    of `frame_size`) and never read a byte. Their receive buffers are small (SO_RCVBUF) so that
+    the echoes pile up in the server, not in our kernel. pump() writes from one thread with
+    non-blocking sends until every peer has sent everything or was reset, or nothing moved for
+    `stall_s`, or the deadline; `on_round` (if given) is called about every 50 ms meanwhile."""
+
+    def __init__(self, server, count, volume=MiB, frame_size=64 * KiB, rcvbuf=4 * KiB):
+        self.server = server
+        self.count = count
+        self.volume = volume
+        payload = bytes((i * 131 + 7) & 0xFF for i in range(frame_size))
+        frames = [build_frame(OP_BINARY, payload)] * (volume // frame_size)
+        self.wire = memoryview(b"".join(frames))
+        self.rcvbuf = rcvbuf
+        self.sockets = []
+        self.sent = []       # bytes of `wire` sent per peer
+        self.reset = []      # True once the server reset (or closed) the peer
+        self.open_failures = 0
+        self.seconds = 0.0
+
+    def open(self, timeout, batch=250):
+        deadline = time.monotonic() + timeout
+        request = upgrade_request(self.server.host_header())[0]
+        for first in range(0, self.count, batch):
+            if time.monotonic() > deadline:
+                raise AssertionError("opened only %d of %d peers in %.0f s" % (len(self.sockets), self.count, timeout))
+            group = []
+            try:
+                for index in range(first, min(self.count, first + batch)):
+                    sock = open_socket(self.server, 100000 + index, bound(5.0), rcvbuf=self.rcvbuf)
+                    group.append(sock)
+                    sock.sendall(request)
+                upgraded, failed = read_upgrades(self.server, group, min(deadline, time.monotonic() + bound(5.0)))
+            except BaseException:
+                reset_all(group)
+                raise
+            self.open_failures += len(failed)
+            reset_all(failed)
+            for sock in upgraded:
+                sock.setblocking(False)
+                self.sockets.append(sock)
+        self.sent = [0] * len(self.sockets)
+        self.reset = [False] * len(self.sockets)
+        return self
+
+    def pump(self, deadline, stall_s=1.5, on_round=None):
+        started = time.monotonic()
+        poller = select.poll()
+        index_of = {}
+        for index, sock in enumerate(self.sockets):
+            poller.register(sock, select.POLLOUT)
+            index_of[sock.fileno()] = index
+        active = len(self.sockets)
+        last_progress = started
+        next_round = started
+        step = 256 * KiB
+        while active and time.monotonic() < deadline:
+            now = time.monotonic()
+            if now - last_progress > stall_s:
+                break
+            if on_round is not None and now >= next_round:
+                on_round()
+                next_round = now + 0.05
+            for fd, events in poller.poll(50):
+                index = index_of[fd]
+                sock = self.sockets[index]
+                try:
+                    if events & (select.POLLERR | select.POLLHUP):
+                        raise ConnectionResetError
+                    offset = self.sent[index]
+                    written = sock.send(self.wire[offset:offset + step])
+                    self.sent[index] += written
+                    last_progress = time.monotonic()
+                    if self.sent[index] < len(self.wire):
+                        continue
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as error:
+                    if error.errno not in (errno.ECONNRESET, errno.EPIPE, None):
+                        raise
+                    self.reset[index] = True
+                poller.unregister(fd)
+                active -= 1
+        self.seconds += time.monotonic() - started
+        return self
+
+    def finished(self):
+        return sum(1 for sent in self.sent if sent == len(self.wire))
+
+    def resets_seen(self):
+        """Peers the server has reset or closed: those the pump saw, and now any other."""
+        count = 0
+        for index, sock in enumerate(self.sockets):
+            if self.reset[index]:
+                count += 1
+                continue
+            try:
+                if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                    count += 1
+            except BlockingIOError:
+                pass
+            except OSError:
+                count += 1
+        return count
+
+    def summary(self):
+        return ("%d peers (%d failed to upgrade): %d sent all %d KiB, %d reset by the server; %.0f MiB sent in %.1f s"
+                % (len(self.sockets), self.open_failures, self.finished(), len(self.wire) // KiB,
+                   self.resets_seen(), sum(self.sent) / MiB, self.seconds))
+
+    def close(self):
+        reset_all(self.sockets)
+        self.sockets = []
+
+
+class RssSampler:
+    """Peak VmRSS (KiB) of a process, sampled when called."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.peak = 0
+
+    def __call__(self):
+        try:
+            self.peak = max(self.peak, rss_kib(self.pid))
+        except (OSError, AssertionError):
+            pass  # the process is gone: the test checks that separately
+
+
+# ----------------------------------------------------------------------------- victims (wsring-load)
+
+class VictimLoad:
+    """Normal clients measured by wsring-load in a thread: `connections` connections in an open
+    loop at `rate` messages/s in all for `duration` seconds. result() is its JSON report."""
+
+    def __init__(self, server, connections=8, rate=800, duration=3.0, size=64):
+        self.report_file = tempfile.NamedTemporaryFile(prefix="wsring-victims-", suffix=".json", delete=False)
+        self.report_file.close()
+        self.command = [os.path.join(build_dir(), "wsring-load"), server.url(), "--connections", str(connections),
+                        "--rate", str(rate), "--duration", str(duration), "--size", str(size),
+                        "--json", self.report_file.name]
+        self.timeout = duration + bound(20.0)
+        self.completed = None
+        self.thread = None
+
+    def start(self):
+        def run():
+            self.completed = subprocess.run(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            timeout=self.timeout, check=False)
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        return self
+
+    def result(self):
+        self.thread.join(self.timeout + 5)
+        try:
+            if self.completed is None:
+                raise AssertionError("wsring-load did not finish: %s" % " ".join(self.command))
+            with open(self.report_file.name) as handle:
+                text = handle.read()
+            if not text:
+                raise AssertionError("wsring-load wrote no report (exit %s): %s"
+                                     % (self.completed.returncode, self.completed.stderr.decode()[-500:]))
+            return json.loads(text)
+        finally:
+            os.unlink(self.report_file.name)
+
+
+def load_binary_available():
+    return os.path.exists(os.path.join(build_dir(), "wsring-load"))
+
+
+# ----------------------------------------------------------------------------- the tests
+
+class PartialControlFrames(ServerTestCase):
+    shared_server = False
+
+    def test_partial_pings_do_not_lock_out_the_server(self):
+        """9,000 connections (more than the 8,192 buffers of the write pool) each send a masked
+        ping announcing 125 bytes with 1 byte of it: every one still upgrades, a new client then
+        upgrades and echoes at once, and an existing client's close handshake completes (close
+        frame back, then FIN: no RST). The first server reset every handshake past the 8,192nd.
+        --frame-timeout is raised so that no partial ping is closed during the test."""
+        count = scaled(9000, 2000)
+        server = self.start_server(*known_flags(("--frame-timeout", 120)), "--handshake-timeout", "60")
+        pid = server.process.pid
+        fd_baseline = fd_count(pid)
+        veteran = self.client(server)
+        veteran.echo(OP_TEXT, "before the crowd")
+        crowd = PartialPingCrowd(server, count)
+        self.addCleanup(crowd.close)
+        crowd.open(timeout=bound(40.0))
+        self.assertTrue(wait_until_server_read_everything(server.port, bound(10.0)),
+                        "the server did not read the partial pings")
+
+        # Every check is made, and the failures reported together.
+        problems = []
+        started = time.monotonic()
+        newcomer_seconds = None
+        try:
+            newcomer = self.client(server, timeout=bound(2.0))
+            newcomer.echo(OP_BINARY, b"a newcomer after %d partial pings" % count)
+            newcomer_seconds = time.monotonic() - started
+        except Exception as error:
+            problems.append("a new client was not served: %s: %s" % (type(error).__name__, error))
+        # An existing connection's close handshake completes: close frame back, then FIN.
+        try:
+            veteran.echo(OP_TEXT, "after the crowd")
+            veteran.send_close(1000, "bye")
+            code, _, _ = veteran.expect_close(timeout=bound(3.0))
+            if code != 1000:
+                problems.append("close handshake of an existing client: code %s, expected 1000" % code)
+        except Exception as error:
+            problems.append("close handshake of an existing client: %s: %s" % (type(error).__name__, error))
+        if crowd.failed:
+            problems.append("%d of %d partial-ping connections were not upgraded (the first failed in the batch "
+                            "from #%d)" % (crowd.failed, count, crowd.first_failure))
+        if problems:
+            self.fail("after %d partial pings:\n  %s" % (count, "\n  ".join(problems)))
+        self.assertLess(newcomer_seconds, bound(1.0), "the newcomer's upgrade and echo took %.2f s" % newcomer_seconds)
+        still_open = crowd.still_open()
+        self.assertEqual(still_open, count, "the server closed %d partial-ping connections" % (count - still_open))
+        fds = fd_count(pid)
+        self.assertEqual(fds, fd_baseline + count + 1, "server fds: baseline %d + %d partial pings + the newcomer"
+                         % (fd_baseline, count))
+        print("    %d partial pings opened in %.1f s; newcomer upgraded and echoed in %.1f ms; server fds %d"
+              % (count, crowd.seconds, newcomer_seconds * 1e3, fds), flush=True)
+        crowd.close()
+        self.assertEqual(probe_fds_settle(pid, fd_baseline + 1, bound(10.0)), fd_baseline + 1,
+                         "server fds after the crowd left")
+
+    def test_frame_timeout_closes_a_partial_ping(self):
+        """--frame-timeout 1: a connection whose ping stays incomplete gets close 1008 after about
+        1 s (not before 0.9 s, within 1 s + 2 s); a ping completed in two writes 0.3 s apart is
+        answered, and a silent connection with no partial frame stays open."""
+        server = self.start_server("--frame-timeout", "1")
+        partial = self.client(server)
+        split = self.client(server)
+        silent = self.client(server)
+        partial.send(PARTIAL_PING)
+        started = time.monotonic()
+        payload = b"p" * 125
+        frame = build_frame(OP_PING, payload)
+        split.send(frame[:7])
+        time.sleep(0.3)
+        split.send(frame[7:])
+        split.expect_message(OP_PONG, payload, timeout=bound(2.0), what="pong of a ping sent in two writes")
+        code, reason, before = partial.expect_close(timeout=bound(1.0 + 2.0))
+        elapsed = time.monotonic() - started
+        self.assertEqual(code, 1008, "close code for an incomplete ping (reason %r)" % reason)
+        self.assertGreaterEqual(elapsed, 0.9, "closed %.2f s after the partial ping, before --frame-timeout 1" % elapsed)
+        self.assertEqual(before, [])
+        silent.echo(OP_TEXT, "still open")
+        split.echo(OP_TEXT, "still open too")
+        print("    partial ping closed with %d after %.2f s (reason %r)" % (code, elapsed, reason), flush=True)
+
+
+def probe_fds_settle(pid, target, timeout):
+    """Waits until the process has at most `target` fds; returns the last count."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = fd_count(pid)
+        if count <= target or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    unittest.main()
