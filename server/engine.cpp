@@ -5,6 +5,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <new>
 
 #include "server/echo_page.hpp"
 
@@ -79,14 +80,20 @@ void Engine::on_accept(int fd) {
     return;
   }
   if (refuse_over_limit(fd)) return;
-  net::Token t;
-  if (!free_tokens_.empty()) {
-    t = free_tokens_.back();
-    free_tokens_.pop_back();
-  } else {
-    t = net::Token(connections_.size());
-    connections_.emplace_back();
+  // The steps that may allocate come first (a new slot, the reactor's socket table): when memory
+  // runs out there, the socket is closed and counted, and nothing else has changed.
+  const bool reuse = !free_tokens_.empty();
+  const net::Token t = reuse ? free_tokens_.back() : net::Token(connections_.size());
+  try {
+    if (!reuse) connections_.emplace_back();
+    reactor_.open(t, fd);
+  } catch (const std::bad_alloc&) {
+    if (!reuse && connections_.size() > t) connections_.pop_back();
+    ++stats_.memory_refusals;
+    ::close(fd);
+    return;
   }
+  if (reuse) free_tokens_.pop_back();
   Connection& c = connections_[t];
   c.~Connection();
   new (&c) Connection();
@@ -99,15 +106,24 @@ void Engine::on_accept(int fd) {
   c.deadline_ms = c.last_activity_ms + seconds_to_ms(config_.handshake_timeout_s);
   ++live_;
   shared_.connections.fetch_add(1, std::memory_order_relaxed);
-  reactor_.open(t, fd);
   timers_.schedule(c.timer, c.deadline_ms);
 }
 
+// Memory exhaustion while serving one connection (under an address-space limit, a container
+// that must grow) fails that connection, never the process. Output memory is refused without an
+// exception (OutputQueue, ChunkPool, Engine::queue); the event handlers catch what is left.
 void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = connections_[t];
   ++stats_.receives;
   c.last_activity_ms = reactor_.now_ms();
-  receive(c, b);
+  try {
+    receive(c, b);
+  } catch (const std::bad_alloc&) {
+    // The receive buffer was queued or given back before anything that can still throw.
+    framer_.cut();
+    input_used_ = false;
+    fail_for_memory(c);
+  }
 }
 
 // The transport seam: the one place where bytes enter a connection. Plaintext goes straight to
@@ -140,6 +156,14 @@ void Engine::consume(Connection& c, uint8_t* data, size_t size, const Segment& o
 
 void Engine::on_recv_end(net::Token t, int error) {
   Connection& c = connections_[t];
+  try {
+    end_of_input(c, error);
+  } catch (const std::bad_alloc&) {
+    fail_for_memory(c);
+  }
+}
+
+void Engine::end_of_input(Connection& c, int error) {
   if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) return;
   if (error != 0) {
     close_now(c, true);
@@ -192,7 +216,10 @@ void Engine::on_closed(net::Token t) {
   c.reader = core::MessageReader(core::Role::Server);  // gives back a split control frame's buffer now
   enter(c, ConnEvent::Closed);
   app_.on_close(t);
-  free_tokens_.push_back(t);
+  try {
+    free_tokens_.push_back(t);
+  } catch (const std::bad_alloc&) {  // the slot is lost, not the process
+  }
   --live_;
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -201,7 +228,11 @@ void Engine::on_tick(uint64_t now_ms) {
   timers_.advance(now_ms, [&](net::TimerLink& link) {
     // The link is the first member of Connection.
     Connection& c = *reinterpret_cast<Connection*>(&link);
-    on_timer(c, now_ms);
+    try {
+      on_timer(c, now_ms);
+    } catch (const std::bad_alloc&) {
+      fail_for_memory(c);
+    }
   });
   relieve_memory_pressure(now_ms);
   if (!shutting_down_ && shared_.stop.load(std::memory_order_relaxed)) begin_shutdown(now_ms);
@@ -226,11 +257,15 @@ void Engine::begin_shutdown(uint64_t now_ms) {
     listen_fd_ = -1;
   }
   for (Connection& c : connections_) {
-    if (c.state == ConnState::Handshaking) {
-      close_now(c);
-    } else if (c.state == ConnState::Open) {
-      queue_close(c, core::close_code::going_away, "server shutting down");
-      flush(c);
+    try {
+      if (c.state == ConnState::Handshaking) {
+        close_now(c);
+      } else if (c.state == ConnState::Open) {
+        queue_close(c, core::close_code::going_away, "server shutting down");
+        flush(c);
+      }
+    } catch (const std::bad_alloc&) {
+      fail_for_memory(c);
     }
   }
 }

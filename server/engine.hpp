@@ -68,6 +68,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
 
   // Receive: the transport seam (plaintext today; TLS decrypts here), then handshake or frames.
   void receive(Connection& c, const net::RecvBuffer& b);
+  void end_of_input(Connection& c, int error);
   void consume(Connection& c, uint8_t* data, size_t size, const Segment& owner);
 
   // Handshake (engine_handshake.cpp).
@@ -104,8 +105,10 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   bool queue_copy(Connection& c, const uint8_t* data, size_t size);
   void flush(Connection& c);
   OutputQueue& output_of(Connection& c);
+  OutputQueue* output_or_null(Connection& c);
   void give_back_output(Connection& c);
   void release(const Segment& s) override;  // SegmentReleaser
+  void sent(Connection& c, int result);     // on_send's work
   void check_backpressure(Connection& c);
   void watch_send_progress(Connection& c);
   void maybe_finish(Connection& c);

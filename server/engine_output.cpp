@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "server/engine.hpp"
 
@@ -60,7 +61,9 @@ bool Engine::queue(Connection& c, const Segment& s) {
     release(s);
     return false;
   }
-  if (!output_of(c).append(s)) {
+  OutputQueue* q = output_or_null(c);
+  if (!q) release(s);
+  if (!q || !q->append(s)) {
     fail_for_memory(c);
     return false;
   }
@@ -69,11 +72,21 @@ bool Engine::queue(Connection& c, const Segment& s) {
 
 bool Engine::queue_copy(Connection& c, const uint8_t* data, size_t size) {
   if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) return false;
-  if (!output_of(c).append_copy(data, size)) {
+  OutputQueue* q = output_or_null(c);
+  if (!q || !q->append_copy(data, size)) {
     fail_for_memory(c);
     return false;
   }
   return true;
+}
+
+// output_of, or nullptr when a new queue cannot be allocated (an address-space limit).
+OutputQueue* Engine::output_or_null(Connection& c) {
+  try {
+    return &output_of(c);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
 }
 
 // The transport seam's way out: plaintext leaves as it is (a TLS transport would encrypt the
@@ -103,6 +116,15 @@ void Engine::release(const Segment& s) {
 
 void Engine::on_send(net::Token t, int result) {
   Connection& c = connections_[t];
+  try {
+    sent(c, result);
+  } catch (const std::bad_alloc&) {
+    fail_for_memory(c);
+  }
+}
+
+void Engine::sent(Connection& c, int result) {
+  const net::Token t = c.token;
   OutputQueue& q = *c.out;
   if (result == -EAGAIN) {  // the peer's socket is full: hold its bytes, not our buffers
     ++stats_.spills;

@@ -55,11 +55,15 @@ class OutputQueue {
  public:
   static constexpr int kMaxIov = 64;
 
-  OutputQueue(ChunkPool& chunks, SegmentReleaser& releaser) : chunks_(&chunks), releaser_(&releaser) {}
+  // prepare_send never allocates: the iovec array is sized once here.
+  OutputQueue(ChunkPool& chunks, SegmentReleaser& releaser) : chunks_(&chunks), releaser_(&releaser) {
+    iov_.reserve(kMaxIov);
+  }
 
   // Queues a segment (a zero-size one is an owner marker). While the queue is stalled its bytes
   // are copied into chunks and its owner is released at once. False when the memory for that
-  // copy is refused: the segment has been released, and the caller fails the connection.
+  // copy, or for the segment list, is refused (by the budget or the allocator): the segment has
+  // been released, and the caller fails the connection. No method throws std::bad_alloc.
   bool append(const Segment& s);
   // Queues a copy of bytes, in chunks. False when the memory is refused.
   bool append_copy(const uint8_t* data, size_t size);
