@@ -32,9 +32,8 @@ import threading
 import time
 import unittest
 
-from wsharness import (OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, SANITIZED, RawClient, Server,
-                       ServerTestCase, bound, build_dir, build_frame, close_payload, parse_close, scaled,
-                       upgrade_request, wait_for_eof, wait_until_server_read_everything)
+from wsharness import (OP_BINARY, OP_PING, OP_PONG, OP_TEXT, SANITIZED, Server, ServerTestCase, bound, build_dir,
+                       build_frame, scaled, upgrade_request, wait_until_server_read_everything)
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -45,7 +44,7 @@ IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h: the port is chosen at connect(), by 
 # more bytes that never come (the issue's exact bytes).
 PARTIAL_PING = bytes([0x89, 0xFD, 0x61, 0x62, 0x63, 0x64, 0x19])
 
-WRITE_POOL_BUFFERS = 8192  # the write pool of one reactor thread (server/engine.cpp)
+PAGE_SIZE = os.sysconf("SC_PAGESIZE")
 
 
 # ----------------------------------------------------------------------------- the server process
@@ -60,6 +59,23 @@ def rss_kib(pid):
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def tcp_memory_pages():
+    """Pages of memory all TCP sockets of the machine hold (/proc/net/sockstat)."""
+    with open("/proc/net/sockstat") as sockstat:
+        for line in sockstat:
+            if line.startswith("TCP:"):
+                fields = line.split()
+                return int(fields[fields.index("mem") + 1])
+    return 0
+
+
+def tcp_memory_ceiling(fraction=0.5):
+    """A fraction of tcp_mem's low mark (pages): below it the kernel is not under TCP memory
+    pressure, so a flood that stays under it does not slow other programs' sockets."""
+    with open("/proc/sys/net/ipv4/tcp_mem") as tcp_mem:
+        return int(int(tcp_mem.read().split()[0]) * fraction)
 
 
 _HELP_TEXT = {}
@@ -108,13 +124,21 @@ def source_address(index):
     return "127.0.0.%d" % (2 + index % 8)
 
 
-def open_socket(server, index, timeout, rcvbuf=None):
+def open_socket(server, index, timeout, rcvbuf=None, maxseg=None, sndbuf=None):
+    """A connected socket from source_address(index). rcvbuf, sndbuf and maxseg (set before
+    connect, so that the SYN announces them) keep the kernel buffers on both sides small: on
+    loopback the server's send buffer otherwise grows to 4 MiB per connection (a 64 KiB MSS) and
+    hides what the server itself holds."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if rcvbuf:  # before connect(): the window we announce is set by the buffer we start with
+        if rcvbuf:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if sndbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        if maxseg:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, maxseg)
         sock.bind((source_address(index), 0))
         sock.settimeout(timeout)
         sock.connect((server.host, server.port))
@@ -231,12 +255,15 @@ class PartialPingCrowd:
 
 class NonReadingFlood:
     """`count` upgraded connections that each send `volume` bytes of echo traffic (binary frames
-    of `frame_size`) and never read a byte. Their receive buffers are small (SO_RCVBUF) so that
-    the echoes pile up in the server, not in our kernel. pump() writes from one thread with
+    of `frame_size`) and never read a byte. Their socket buffers and MSS are small (see
+    open_socket) so that the echoes pile up in the server, not in the kernel. pump() writes from one thread with
     non-blocking sends until every peer has sent everything or was reset, or nothing moved for
-    `stall_s`, or the deadline; `on_round` (if given) is called about every 50 ms meanwhile."""
+    `stall_s`, or the deadline; `on_round` (if given) is called about every 50 ms meanwhile.
+    Bytes the server does not read wait in kernel buffers: while the machine's TCP memory is
+    above tcp_memory_ceiling(), pump() sends nothing (a good neighbour to other programs)."""
 
-    def __init__(self, server, count, volume=MiB, frame_size=64 * KiB, rcvbuf=4 * KiB):
+    def __init__(self, server, count, volume=2 * MiB, frame_size=64 * KiB, rcvbuf=4 * KiB, maxseg=1000,
+                 sndbuf=64 * KiB):
         self.server = server
         self.count = count
         self.volume = volume
@@ -244,11 +271,15 @@ class NonReadingFlood:
         frames = [build_frame(OP_BINARY, payload)] * (volume // frame_size)
         self.wire = memoryview(b"".join(frames))
         self.rcvbuf = rcvbuf
+        self.maxseg = maxseg
+        self.sndbuf = sndbuf
         self.sockets = []
         self.sent = []       # bytes of `wire` sent per peer
         self.reset = []      # True once the server reset (or closed) the peer
         self.open_failures = 0
         self.seconds = 0.0
+        self.throttled_s = 0.0  # time the pump held back for the TCP memory ceiling
+        self.tcp_peak_pages = 0
 
     def open(self, timeout, batch=250):
         deadline = time.monotonic() + timeout
@@ -259,7 +290,8 @@ class NonReadingFlood:
             group = []
             try:
                 for index in range(first, min(self.count, first + batch)):
-                    sock = open_socket(self.server, 100000 + index, bound(5.0), rcvbuf=self.rcvbuf)
+                    sock = open_socket(self.server, 100000 + index, bound(5.0), rcvbuf=self.rcvbuf, maxseg=self.maxseg,
+                                       sndbuf=self.sndbuf)
                     group.append(sock)
                     sock.sendall(request)
                 upgraded, failed = read_upgrades(self.server, group, min(deadline, time.monotonic() + bound(5.0)))
@@ -286,13 +318,21 @@ class NonReadingFlood:
         last_progress = started
         next_round = started
         step = 256 * KiB
+        ceiling = tcp_memory_ceiling()
         while active and time.monotonic() < deadline:
             now = time.monotonic()
             if now - last_progress > stall_s:
                 break
-            if on_round is not None and now >= next_round:
-                on_round()
+            if now >= next_round:
+                if on_round is not None:
+                    on_round()
                 next_round = now + 0.05
+                pages = tcp_memory_pages()
+                self.tcp_peak_pages = max(self.tcp_peak_pages, pages)
+                if pages > ceiling:
+                    time.sleep(0.05)
+                    self.throttled_s += 0.05
+                    continue
             for fd, events in poller.poll(50):
                 index = index_of[fd]
                 sock = self.sockets[index]
@@ -336,9 +376,11 @@ class NonReadingFlood:
         return count
 
     def summary(self):
-        return ("%d peers (%d failed to upgrade): %d sent all %d KiB, %d reset by the server; %.0f MiB sent in %.1f s"
+        return ("%d peers (%d failed to upgrade): %d sent all %d KiB, %d reset by the server; %.0f MiB sent in "
+                "%.1f s; machine TCP memory peak %d MiB%s"
                 % (len(self.sockets), self.open_failures, self.finished(), len(self.wire) // KiB,
-                   self.resets_seen(), sum(self.sent) / MiB, self.seconds))
+                   self.resets_seen(), sum(self.sent) / MiB, self.seconds, self.tcp_peak_pages * PAGE_SIZE // MiB,
+                   ", held back %.1f s at the ceiling" % self.throttled_s if self.throttled_s else ""))
 
     def close(self):
         reset_all(self.sockets)
@@ -362,15 +404,17 @@ class RssSampler:
 # ----------------------------------------------------------------------------- victims (wsring-load)
 
 class VictimLoad:
-    """Normal clients measured by wsring-load in a thread: `connections` connections in an open
-    loop at `rate` messages/s in all for `duration` seconds. result() is its JSON report."""
+    """Normal clients measured by wsring-load in a thread: `connections` connections for
+    `duration` seconds, in an open loop at `rate` messages/s in all, or closed loop (one message
+    in flight per connection) when rate is None. result() is its JSON report."""
 
     def __init__(self, server, connections=8, rate=800, duration=3.0, size=64):
         self.report_file = tempfile.NamedTemporaryFile(prefix="wsring-victims-", suffix=".json", delete=False)
         self.report_file.close()
         self.command = [os.path.join(build_dir(), "wsring-load"), server.url(), "--connections", str(connections),
-                        "--rate", str(rate), "--duration", str(duration), "--size", str(size),
-                        "--json", self.report_file.name]
+                        "--duration", str(duration), "--size", str(size), "--json", self.report_file.name]
+        if rate:  # open loop; without a rate each connection echoes one message at a time
+            self.command += ["--rate", str(rate)]
         self.timeout = duration + bound(20.0)
         self.completed = None
         self.thread = None
@@ -480,11 +524,157 @@ class PartialControlFrames(ServerTestCase):
         code, reason, before = partial.expect_close(timeout=bound(1.0 + 2.0))
         elapsed = time.monotonic() - started
         self.assertEqual(code, 1008, "close code for an incomplete ping (reason %r)" % reason)
-        self.assertGreaterEqual(elapsed, 0.9, "closed %.2f s after the partial ping, before --frame-timeout 1" % elapsed)
+        self.assertGreaterEqual(elapsed, 0.9, "closed %.2f s after the partial ping, before --frame-timeout 1"
+                                % elapsed)
         self.assertEqual(before, [])
         silent.echo(OP_TEXT, "still open")
         split.echo(OP_TEXT, "still open too")
         print("    partial ping closed with %d after %.2f s (reason %r)" % (code, elapsed, reason), flush=True)
+
+
+class AddressSpaceLimitedServer(Server):
+    """wsring-echo under RLIMIT_AS (prlimit sets it, then execs the server)."""
+
+    def __init__(self, limit_bytes, *args, **kw):
+        super().__init__(*args, **kw)
+        self.limit_bytes = limit_bytes
+
+    def command(self):
+        return ["prlimit", "--as=%d" % self.limit_bytes, "--"] + super().command()
+
+
+def vm_size_kib(pid):
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmSize in /proc/%d/status" % pid)
+
+
+def victim_figures(report):
+    latency = report["latency_us"]
+    return "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d echoes, %d errors)" % (
+        latency["p50"] / 1e3, latency["p99"] / 1e3, latency["max"] / 1e3, latency["count"], report["errors"]["total"])
+
+
+class MemoryBudget(ServerTestCase):
+    shared_server = False
+
+    BUDGET = 32 * MiB
+    SLACK = 16 * MiB  # the receive ring (4 MiB), connections and queues, cached free chunks, allocator overhead
+
+    def victims_in_held_state(self, server, bound_s, rounds=3):
+        """Closed-loop echo latency of 4 new clients (wsring-load) for 2 s while the flood's peers
+        hold their output; measured again (up to `rounds` times) if p99 is above the bound, as
+        the machine is shared. Returns the reports."""
+        reports = []
+        for _ in range(rounds):
+            report = VictimLoad(server, connections=4, rate=None, duration=2.0).start().result()
+            reports.append(report)
+            self.assertEqual(report["errors"]["total"], 0, "victims' errors: %r" % report["errors"])
+            self.assertEqual(report["messages"]["mismatched"] + report["messages"]["lost"], 0)
+            self.assertGreater(report["latency_us"]["count"], 100, "too few victim echoes")
+            if report["latency_us"]["p99"] <= bound_s * 1e6:
+                break
+        return reports
+
+    def test_non_reading_peers_stay_within_max_memory(self):
+        """--max-memory 32M: 300 peers (60 sanitized) each send 2 MiB of echo traffic and never
+        read (their small socket buffers and MSS keep the kernel's share of it small). The
+        server's peak RSS stays under its RSS at start + 32 MiB + 16 MiB of slack (the first
+        server grew by ~1 MiB per peer), it stays alive and exits 0, connections were refused
+        memory (counted at exit), and new clients echo meanwhile with p99 under 50 ms (closed
+        loop; reported, with the p99 seen by clients echoing during the flood). Sanitized
+        builds: RSS is reported, not checked."""
+        if not load_binary_available():
+            self.skipTest("wsring-load is not built")
+        count = scaled(300, 60)
+        # A small receive ring (64 x 64 KiB): its pages become resident as data first lands in them
+        # (all of them under this flood), and 4 MiB of that fits in the slack where the default
+        # 32 MiB would not.
+        server = self.start_server("--recv-buffers", "64", *known_flags(("--max-memory", self.BUDGET)))
+        pid = server.process.pid
+        baseline = rss_kib(pid) * KiB
+        flood = NonReadingFlood(server, count)
+        self.addCleanup(flood.close)
+        flood.open(timeout=bound(20.0))
+        sampler = RssSampler(pid)
+        during = VictimLoad(server, connections=4, rate=None, duration=3.0).start()
+        flood.pump(time.monotonic() + bound(20.0), on_round=sampler)
+        during_report = during.result()
+        sampler()
+        self.assertTrue(server.alive(), "the server died during the flood\n" + server.log_tail())
+        self.assertGreater(sum(flood.sent), 2 * self.BUDGET, "the flood sent too little to test the budget: "
+                           + flood.summary())
+
+        held = self.victims_in_held_state(server, bound(0.050))
+        sampler()
+        peak_growth = sampler.peak * KiB - baseline
+        print("    %s\n    RSS baseline %.1f MiB, peak +%.1f MiB (budget %d MiB + slack %d MiB)\n"
+              "    victims during the flood: %s\n    victims while the peers hold their output: %s"
+              % (flood.summary(), baseline / MiB, peak_growth / MiB, self.BUDGET // MiB, self.SLACK // MiB,
+                 victim_figures(during_report), "; ".join(victim_figures(r) for r in held)), flush=True)
+        if not SANITIZED:  # ASan's quarantine and shadow memory are no part of the budget
+            self.assertLessEqual(peak_growth, self.BUDGET + self.SLACK,
+                                 "the server's RSS grew by %.1f MiB under %d non-reading peers (--max-memory %d MiB)"
+                                 % (peak_growth / MiB, count, self.BUDGET // MiB))
+        self.assertLessEqual(held[-1]["latency_us"]["p99"], bound(0.050) * 1e6,
+                             "victims' p99 while the peers hold their output, in %d rounds: %s"
+                             % (len(held), "; ".join(victim_figures(r) for r in held)))
+        flood.close()
+        self.assertEqual(server.stop(), 0, "exit status after SIGTERM\n" + server.log_tail())
+        refusals = exit_summary_count(server, "memory refusal")
+        self.assertIsNotNone(refusals, "no summary line at exit: " + server.log_tail())
+        self.assertGreater(refusals, 0, "no connection was refused memory: the budget was never reached")
+        print("    memory refusals at exit: %d" % refusals, flush=True)
+
+    def test_address_space_limit_resets_connections_not_the_process(self):
+        """Under RLIMIT_AS = the server's start-up size + 96 MiB, with --max-memory 4G (the budget
+        does not protect it), 300 peers (60 sanitized) each send 2 MiB and never read: allocations
+        fail, and the server resets the connections that needed them instead of dying of
+        std::bad_alloc (the first server did): it is alive, echoes for a new client, counts the
+        refusals, and exits 0 on SIGTERM."""
+        if SANITIZED:
+            self.skipTest("sanitizers reserve terabytes of address space: RLIMIT_AS cannot apply")
+        if shutil.which("prlimit") is None:
+            self.skipTest("prlimit (util-linux) is not installed")
+        count = scaled(300, 60)
+        probe_server = self.start_server()
+        start_size = vm_size_kib(probe_server.process.pid) * KiB
+        probe_server.stop()
+        limit = start_size + 96 * MiB
+        server = AddressSpaceLimitedServer(limit, *known_flags(("--max-memory", "4G")))
+        self.servers.append(server)
+        self.addCleanup(self._stop_test_server, server)
+        server.start()
+        flood = NonReadingFlood(server, count)
+        self.addCleanup(flood.close)
+        flood.open(timeout=bound(20.0))
+        flood.pump(time.monotonic() + bound(20.0))
+        try:
+            newcomer = self.client(server)
+            newcomer.echo(OP_BINARY, b"served under the address-space limit")
+        except Exception as error:
+            server.wait(1.0)  # a dying server: let its last words reach the log
+            raise AssertionError("a new client was not served under RLIMIT_AS %d MiB (%s; server %s): %s: %s\n%s"
+                                 % (limit // MiB, flood.summary(), "alive" if server.alive() else "dead",
+                                    type(error).__name__, error, server.log_tail()))
+        self.assertTrue(server.alive(), "the server died under RLIMIT_AS %d MiB (%s)\n%s"
+                        % (limit // MiB, flood.summary(), server.log_tail()))
+        self.assertGreater(sum(flood.sent), 2 * (limit - start_size), "the flood sent too little: " + flood.summary())
+        summary = flood.summary()
+        flood.close()
+        newcomer.echo(OP_TEXT, "after the flood")
+        newcomer.send_close(1000)
+        newcomer.expect_close(1000)
+        status = server.stop()
+        self.assertEqual(status, 0, "exit status after SIGTERM\n" + server.log_tail())
+        self.assertNotIn("bad_alloc", server.log())
+        refusals = exit_summary_count(server, "memory refusal")
+        self.assertIsNotNone(refusals, "no summary line at exit: " + server.log_tail())
+        self.assertGreater(refusals, 0, "no allocation was refused: the limit was never reached")
+        print("    RLIMIT_AS %d MiB (start-up size %d MiB): %s; %d memory refusals, exit %d"
+              % (limit // MiB, start_size // MiB, summary, refusals, status), flush=True)
 
 
 def probe_fds_settle(pid, target, timeout):
