@@ -61,6 +61,17 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+TCP_ESTABLISHED = 1  # linux/tcp_states.h
+
+
+def tcp_state(sock):
+    """The kernel's TCP state of a socket (struct tcp_info's first byte)."""
+    try:
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+    except OSError:
+        return None
+
+
 def tcp_memory_pages():
     """Pages of memory all TCP sockets of the machine hold (/proc/net/sockstat)."""
     with open("/proc/net/sockstat") as sockstat:
@@ -307,19 +318,27 @@ class NonReadingFlood:
         self.reset = [False] * len(self.sockets)
         return self
 
-    def pump(self, deadline, stall_s=1.5, on_round=None):
+    def pump(self, deadline, stall_s=1.5, on_round=None, window=None, park_s=0.5):
+        """Sends until done (see the class). With `window`, at most that many peers send at a
+        time: a peer that has sent everything or was reset leaves the window for the next one,
+        and one that made no progress for `park_s` (the server is not reading it now) goes back
+        to the end of the line. Bytes in flight sit in kernel buffers, so a window keeps the
+        machine's TCP memory small at thousands of peers."""
         started = time.monotonic()
         poller = select.poll()
-        index_of = {}
-        for index, sock in enumerate(self.sockets):
-            poller.register(sock, select.POLLOUT)
-            index_of[sock.fileno()] = index
-        active = len(self.sockets)
+        index_of = {sock.fileno(): index for index, sock in enumerate(self.sockets)}
+        waiting = list(range(len(self.sockets) - 1, -1, -1))  # popped from the end: in order
+        active = {}  # index -> when it last made progress
         last_progress = started
         next_round = started
         step = 256 * KiB
         ceiling = tcp_memory_ceiling()
-        while active and time.monotonic() < deadline:
+
+        def leave(index):
+            poller.unregister(self.sockets[index])
+            del active[index]
+
+        while (active or waiting) and time.monotonic() < deadline:
             now = time.monotonic()
             if now - last_progress > stall_s:
                 break
@@ -333,6 +352,14 @@ class NonReadingFlood:
                     time.sleep(0.05)
                     self.throttled_s += 0.05
                     continue
+                if window is not None:
+                    for index in [i for i, since in active.items() if now - since > park_s]:
+                        leave(index)
+                        waiting.insert(0, index)  # its turn comes again after every other peer's
+            while waiting and (window is None or len(active) < window):
+                index = waiting.pop()
+                poller.register(self.sockets[index], select.POLLOUT)
+                active[index] = now
             for fd, events in poller.poll(50):
                 index = index_of[fd]
                 sock = self.sockets[index]
@@ -342,7 +369,7 @@ class NonReadingFlood:
                     offset = self.sent[index]
                     written = sock.send(self.wire[offset:offset + step])
                     self.sent[index] += written
-                    last_progress = time.monotonic()
+                    last_progress = active[index] = time.monotonic()
                     if self.sent[index] < len(self.wire):
                         continue
                 except (BlockingIOError, InterruptedError):
@@ -351,8 +378,7 @@ class NonReadingFlood:
                     if error.errno not in (errno.ECONNRESET, errno.EPIPE, None):
                         raise
                     self.reset[index] = True
-                poller.unregister(fd)
-                active -= 1
+                leave(index)
         self.seconds += time.monotonic() - started
         return self
 
@@ -360,18 +386,11 @@ class NonReadingFlood:
         return sum(1 for sent in self.sent if sent == len(self.wire))
 
     def resets_seen(self):
-        """Peers the server has reset or closed: those the pump saw, and now any other."""
+        """Peers the server has reset or closed (their TCP state is no longer ESTABLISHED: a
+        pending echo would hide a reset from recv)."""
         count = 0
         for index, sock in enumerate(self.sockets):
-            if self.reset[index]:
-                count += 1
-                continue
-            try:
-                if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
-                    count += 1
-            except BlockingIOError:
-                pass
-            except OSError:
+            if self.reset[index] or tcp_state(sock) != TCP_ESTABLISHED:
                 count += 1
         return count
 
