@@ -80,8 +80,8 @@ def main():
             out["upgrade_failures"] = crowd.failed
             out["first_failed_batch_from"] = crowd.first_failure
             out["server_read_everything"] = wait_until_server_read_everything(server.port, 30.0)
-            out["rss_mib"] = round(robust.rss_kib(pid) / 1024, 1)
-            out["server_fds"] = robust.fd_count(pid)
+            out["rss_mib"] = round(robust.ProcessProbe(pid).rss_kib() / 1024, 1)
+            out["server_fds"] = robust.ProcessProbe(pid).fd_count()
             started = time.monotonic()
             try:
                 newcomer = RawClient(server.host, server.port, 5.0)
@@ -112,7 +112,7 @@ def main():
                "max_memory_applied": robust.binary_knows("--max-memory"), "backend": server.backend_name}
         peers = robust.NonReadingFlood(server, args.peers, volume=args.peer_volume_kib * robust.KiB)
         try:
-            baseline = robust.rss_kib(pid)
+            baseline = robust.ProcessProbe(pid).rss_kib()
             out["rss_baseline_mib"] = round(baseline / 1024, 1)
             started = time.monotonic()
             peers.open(timeout=300.0)
@@ -129,7 +129,7 @@ def main():
             sampler()
             out["rss_peak_mib"] = round(sampler.peak / 1024, 1)
             out["rss_growth_mib"] = round((sampler.peak - baseline) / 1024, 1)
-            out["rss_held_mib"] = round(robust.rss_kib(pid) / 1024, 1) if server.alive() else None
+            out["rss_held_mib"] = round(robust.ProcessProbe(pid).rss_kib() / 1024, 1) if server.alive() else None
             out["flood"] = peers.summary()
             out["sent_mib"] = round(sum(peers.sent) / robust.MiB, 1)
             out["peers_reset"] = peers.resets_seen()

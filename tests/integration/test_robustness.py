@@ -32,6 +32,7 @@ import threading
 import time
 import unittest
 
+from test_hardening import ProcessProbe
 from wsharness import (OP_BINARY, OP_PING, OP_PONG, OP_TEXT, SANITIZED, Server, ServerTestCase, bound, build_dir,
                        build_frame, scaled, upgrade_request, wait_until_server_read_everything)
 
@@ -49,16 +50,10 @@ PAGE_SIZE = os.sysconf("SC_PAGESIZE")
 
 # ----------------------------------------------------------------------------- the server process
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS in /proc/%d/status" % pid)
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+def vm_size_bytes(pid):
+    """The process's virtual size (/proc/PID/statm, first field, in pages)."""
+    with open("/proc/%d/statm" % pid) as statm:
+        return int(statm.read().split()[0]) * PAGE_SIZE
 
 
 TCP_ESTABLISHED = 1  # linux/tcp_states.h
@@ -202,6 +197,25 @@ def read_upgrades(server, sockets, deadline):
     return upgraded, failed
 
 
+def upgrade_batch(server, indices, deadline, **options):
+    """One socket per index (open_socket with `options`), every upgrade request sent, then the
+    answers read: (upgraded, in index order; failed, already closed)."""
+    request = upgrade_request(server.host_header())[0]
+    batch = []
+    try:
+        for index in indices:
+            sock = open_socket(server, index, bound(5.0), **options)
+            batch.append(sock)
+            sock.sendall(request)
+        upgraded, failed = read_upgrades(server, batch, min(deadline, time.monotonic() + bound(5.0)))
+    except BaseException:
+        reset_all(batch)
+        raise
+    reset_all(failed)
+    order = {sock: position for position, sock in enumerate(batch)}
+    return sorted(upgraded, key=order.get), failed
+
+
 class PartialPingCrowd:
     """`count` connections that upgrade and then send the 7 bytes of PARTIAL_PING, opened in
     batches (connect and upgrade a batch, read its 101s, send the partial pings). Connections
@@ -219,27 +233,15 @@ class PartialPingCrowd:
     def open(self, timeout):
         started = time.monotonic()
         deadline = started + timeout
-        request = upgrade_request(self.server.host_header())[0]
         for first in range(0, self.count, self.batch):
             if time.monotonic() > deadline:
                 raise AssertionError("opened only %d of %d partial-ping connections in %.0f s"
                                      % (len(self.sockets), self.count, timeout))
-            batch = []
-            try:
-                for index in range(first, min(self.count, first + self.batch)):
-                    sock = open_socket(self.server, index, bound(5.0))
-                    batch.append(sock)
-                    sock.sendall(request)
-                upgraded, failed = read_upgrades(self.server, batch, min(deadline, time.monotonic() + bound(5.0)))
-            except BaseException:
-                reset_all(batch)
-                raise
-            order = {sock: position for position, sock in enumerate(batch)}
+            upgraded, failed = upgrade_batch(self.server, range(first, min(self.count, first + self.batch)), deadline)
             if failed and self.first_failure is None:
                 self.first_failure = first
             self.failed += len(failed)
-            reset_all(failed)
-            for sock in sorted(upgraded, key=order.get):
+            for sock in upgraded:
                 sock.sendall(PARTIAL_PING)
                 self.sockets.append(sock)
         self.seconds = time.monotonic() - started
@@ -294,23 +296,13 @@ class NonReadingFlood:
 
     def open(self, timeout, batch=250):
         deadline = time.monotonic() + timeout
-        request = upgrade_request(self.server.host_header())[0]
         for first in range(0, self.count, batch):
             if time.monotonic() > deadline:
                 raise AssertionError("opened only %d of %d peers in %.0f s" % (len(self.sockets), self.count, timeout))
-            group = []
-            try:
-                for index in range(first, min(self.count, first + batch)):
-                    sock = open_socket(self.server, 100000 + index, bound(5.0), rcvbuf=self.rcvbuf, maxseg=self.maxseg,
-                                       sndbuf=self.sndbuf)
-                    group.append(sock)
-                    sock.sendall(request)
-                upgraded, failed = read_upgrades(self.server, group, min(deadline, time.monotonic() + bound(5.0)))
-            except BaseException:
-                reset_all(group)
-                raise
+            indices = range(100000 + first, 100000 + min(self.count, first + batch))
+            upgraded, failed = upgrade_batch(self.server, indices, deadline, rcvbuf=self.rcvbuf, maxseg=self.maxseg,
+                                             sndbuf=self.sndbuf)
             self.open_failures += len(failed)
-            reset_all(failed)
             for sock in upgraded:
                 sock.setblocking(False)
                 self.sockets.append(sock)
@@ -415,7 +407,7 @@ class RssSampler:
 
     def __call__(self):
         try:
-            self.peak = max(self.peak, rss_kib(self.pid))
+            self.peak = max(self.peak, ProcessProbe(self.pid).rss_kib())
         except (OSError, AssertionError):
             pass  # the process is gone: the test checks that separately
 
@@ -478,8 +470,8 @@ class PartialControlFrames(ServerTestCase):
         --frame-timeout is raised so that no partial ping is closed during the test."""
         count = scaled(9000, 2000)
         server = self.start_server(*known_flags(("--frame-timeout", 120)), "--handshake-timeout", "60")
-        pid = server.process.pid
-        fd_baseline = fd_count(pid)
+        process = ProcessProbe(server.process.pid)
+        fd_baseline = process.fd_count()
         veteran = self.client(server)
         veteran.echo(OP_TEXT, "before the crowd")
         crowd = PartialPingCrowd(server, count)
@@ -515,13 +507,13 @@ class PartialControlFrames(ServerTestCase):
         self.assertLess(newcomer_seconds, bound(1.0), "the newcomer's upgrade and echo took %.2f s" % newcomer_seconds)
         still_open = crowd.still_open()
         self.assertEqual(still_open, count, "the server closed %d partial-ping connections" % (count - still_open))
-        fds = fd_count(pid)
+        fds = process.fd_count()
         self.assertEqual(fds, fd_baseline + count + 1, "server fds: baseline %d + %d partial pings + the newcomer"
                          % (fd_baseline, count))
         print("    %d partial pings opened in %.1f s; newcomer upgraded and echoed in %.1f ms; server fds %d"
               % (count, crowd.seconds, newcomer_seconds * 1e3, fds), flush=True)
         crowd.close()
-        self.assertEqual(probe_fds_settle(pid, fd_baseline + 1, bound(10.0)), fd_baseline + 1,
+        self.assertEqual(process.wait_fd_count(fd_baseline + 1, bound(10.0)), fd_baseline + 1,
                          "server fds after the crowd left")
 
     def test_frame_timeout_closes_a_partial_ping(self):
@@ -560,14 +552,6 @@ class AddressSpaceLimitedServer(Server):
 
     def command(self):
         return ["prlimit", "--as=%d" % self.limit_bytes, "--"] + super().command()
-
-
-def vm_size_kib(pid):
-    with open("/proc/%d/status" % pid) as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmSize in /proc/%d/status" % pid)
 
 
 def victim_figures(report):
@@ -613,7 +597,7 @@ class MemoryBudget(ServerTestCase):
         # 32 MiB would not.
         server = self.start_server("--recv-buffers", "64", *known_flags(("--max-memory", self.BUDGET)))
         pid = server.process.pid
-        baseline = rss_kib(pid) * KiB
+        baseline = ProcessProbe(pid).rss_kib() * KiB
         flood = NonReadingFlood(server, count)
         self.addCleanup(flood.close)
         flood.open(timeout=bound(20.0))
@@ -659,7 +643,7 @@ class MemoryBudget(ServerTestCase):
             self.skipTest("prlimit (util-linux) is not installed")
         count = scaled(300, 60)
         probe_server = self.start_server()
-        start_size = vm_size_kib(probe_server.process.pid) * KiB
+        start_size = vm_size_bytes(probe_server.process.pid)
         probe_server.stop()
         limit = start_size + 96 * MiB
         server = AddressSpaceLimitedServer(limit, *known_flags(("--max-memory", "4G")))
@@ -694,16 +678,6 @@ class MemoryBudget(ServerTestCase):
         self.assertGreater(refusals, 0, "no allocation was refused: the limit was never reached")
         print("    RLIMIT_AS %d MiB (start-up size %d MiB): %s; %d memory refusals, exit %d"
               % (limit // MiB, start_size // MiB, summary, refusals, status), flush=True)
-
-
-def probe_fds_settle(pid, target, timeout):
-    """Waits until the process has at most `target` fds; returns the last count."""
-    deadline = time.monotonic() + timeout
-    while True:
-        count = fd_count(pid)
-        if count <= target or time.monotonic() > deadline:
-            return count
-        time.sleep(0.05)
 
 
 if __name__ == "__main__":
