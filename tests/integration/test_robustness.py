@@ -582,7 +582,7 @@ class MemoryBudget(ServerTestCase):
         return reports
 
     def test_non_reading_peers_stay_within_max_memory(self):
-        """--max-memory 32M: 300 peers (60 sanitized) each send 2 MiB of echo traffic and never
+        """--max-memory 32M: 300 peers (150 sanitized) each send 2 MiB of echo traffic and never
         read (their small socket buffers and MSS keep the kernel's share of it small). The
         server's peak RSS stays under its RSS at start + 32 MiB + 16 MiB of slack (the first
         server grew by ~1 MiB per peer), it stays alive and exits 0, connections were refused
@@ -591,7 +591,7 @@ class MemoryBudget(ServerTestCase):
         builds: RSS is reported, not checked."""
         if not load_binary_available():
             self.skipTest("wsring-load is not built")
-        count = scaled(300, 60)
+        count = scaled(300, 150)
         # A small receive ring (64 x 64 KiB): its pages become resident as data first lands in them
         # (all of them under this flood), and 4 MiB of that fits in the slack where the default
         # 32 MiB would not.
@@ -633,7 +633,7 @@ class MemoryBudget(ServerTestCase):
 
     def test_address_space_limit_resets_connections_not_the_process(self):
         """Under RLIMIT_AS = the server's start-up size + 96 MiB, with --max-memory 4G (the budget
-        does not protect it), 300 peers (60 sanitized) each send 2 MiB and never read: allocations
+        does not protect it), 300 peers each send 2 MiB and never read: allocations
         fail, and the server resets the connections that needed them instead of dying of
         std::bad_alloc (the first server did): it is alive, echoes for a new client, counts the
         refusals, and exits 0 on SIGTERM."""
@@ -641,7 +641,7 @@ class MemoryBudget(ServerTestCase):
             self.skipTest("sanitizers reserve terabytes of address space: RLIMIT_AS cannot apply")
         if shutil.which("prlimit") is None:
             self.skipTest("prlimit (util-linux) is not installed")
-        count = scaled(300, 60)
+        count = 300
         probe_server = self.start_server()
         start_size = vm_size_bytes(probe_server.process.pid)
         probe_server.stop()

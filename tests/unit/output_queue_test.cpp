@@ -15,6 +15,9 @@ namespace {
 thread_local bool g_fail_allocations = false;
 }  // namespace
 
+// Once inlined, GCC sees free() on memory from operator new: here that pairing is the design.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t size) {
   if (g_fail_allocations) throw std::bad_alloc();
   if (void* p = std::malloc(size ? size : 1)) return p;
@@ -22,6 +25,7 @@ void* operator new(std::size_t size) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace wsring::server {
 namespace {
