@@ -128,6 +128,10 @@ class UringReactor final : public Reactor {
   }
 
   void open(Token token, int fd) override {
+    // What may allocate comes first, so that running out of memory here leaves nothing half
+    // registered (the caller closes the socket); and starved_ gets room for this socket now, so
+    // that the completion loop, where std::bad_alloc would end the process, never grows it.
+    if (starved_.capacity() <= token) starved_.reserve(2 * (size_t(token) + 512));
     SocketSlot& s = sockets_[token];
     s.fd = fd;
     s.flags = kOpen;

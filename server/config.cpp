@@ -32,9 +32,16 @@ const char kUsage[] =
     "  --idle-timeout SEC         close (1001) connections silent this long (default 0: never)\n"
     "  --ping-interval SEC        ping connections silent this long (default 0: never)\n"
     "  --close-timeout SEC        wait this long for the peer's close reply (default 5)\n"
-    "  --send-timeout SEC         abort a peer that accepts no data this long (default 30)\n"
+    "  --send-timeout SEC         abort a peer that accepts no data this long, or drains slower than\n"
+    "                             --min-send-rate over this long (default 30)\n"
+    "  --min-send-rate BYTES      bytes per second a backlogged peer must drain, K/M/G suffixes\n"
+    "                             (default 1K; 0: one byte per --send-timeout)\n"
+    "  --frame-timeout SEC        close (1008) a connection whose control frame stays incomplete\n"
+    "                             this long (default 10)\n"
     "  --max-connections N        refuse (503) connections beyond N (default: no limit)\n"
     "  --max-backpressure BYTES   unsent bytes per connection before it stops being read (default 1M)\n"
+    "  --max-memory BYTES         output of the whole process waiting in memory, K/M/G suffixes, at\n"
+    "                             least 1M (default 0: a quarter of RAM, at least 64M)\n"
     "  --recv-buffer-size BYTES   size of each receive buffer (default 64K)\n"
     "  --recv-buffers N           receive buffers per thread, a power of two (default 512)\n"
     "  --subprotocol NAME         a subprotocol to offer, repeatable, in preference order\n"
@@ -44,8 +51,8 @@ const char kUsage[] =
 
 enum OptionId {
   kListen = 256, kPath, kThreads, kBackend, kMaxMessage, kMaxHeaderSize, kMaxHeaders, kHandshakeTimeout,
-  kIdleTimeout, kPingInterval, kCloseTimeout, kSendTimeout, kMaxConnections, kMaxBackpressure,
-  kRecvBufferSize, kRecvBuffers, kSubprotocol, kAllowOrigin, kLogLevel, kHelp, kVersionOpt,
+  kIdleTimeout, kPingInterval, kCloseTimeout, kSendTimeout, kMinSendRate, kFrameTimeout, kMaxConnections,
+  kMaxBackpressure, kMaxMemory, kRecvBufferSize, kRecvBuffers, kSubprotocol, kAllowOrigin, kLogLevel, kHelp, kVersionOpt,
 };
 
 const option kOptions[] = {
@@ -61,8 +68,11 @@ const option kOptions[] = {
     {"ping-interval", required_argument, nullptr, kPingInterval},
     {"close-timeout", required_argument, nullptr, kCloseTimeout},
     {"send-timeout", required_argument, nullptr, kSendTimeout},
+    {"min-send-rate", required_argument, nullptr, kMinSendRate},
+    {"frame-timeout", required_argument, nullptr, kFrameTimeout},
     {"max-connections", required_argument, nullptr, kMaxConnections},
     {"max-backpressure", required_argument, nullptr, kMaxBackpressure},
+    {"max-memory", required_argument, nullptr, kMaxMemory},
     {"recv-buffer-size", required_argument, nullptr, kRecvBufferSize},
     {"recv-buffers", required_argument, nullptr, kRecvBuffers},
     {"subprotocol", required_argument, nullptr, kSubprotocol},
@@ -177,6 +187,14 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
         if (!parse_seconds(arg, s) || s <= 0) return bad("send-timeout", "'" + arg + "' is not a positive number of seconds");
         config.send_timeout_s = s;
         break;
+      case kMinSendRate:
+        if (!parse_size(arg, n) || n > (uint64_t{1} << 30)) return bad("min-send-rate", "'" + arg + "' is not a rate from 0 to 1G bytes per second");
+        config.min_send_rate = n;
+        break;
+      case kFrameTimeout:
+        if (!parse_seconds(arg, s) || s <= 0) return bad("frame-timeout", "'" + arg + "' is not a positive number of seconds");
+        config.frame_timeout_s = s;
+        break;
       case kMaxConnections:
         if (!parse_size(arg, n) || n < 1) return bad("max-connections", "'" + arg + "' is not a positive number");
         config.max_connections = n;
@@ -184,6 +202,10 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
       case kMaxBackpressure:
         if (!parse_size(arg, n) || n < 1024) return bad("max-backpressure", "'" + arg + "' is not a size of at least 1K");
         config.max_backpressure = n;
+        break;
+      case kMaxMemory:
+        if (!parse_size(arg, n) || (n != 0 && n < (uint64_t{1} << 20))) return bad("max-memory", "'" + arg + "' is not 0 (a quarter of RAM) or a size of at least 1M");
+        config.max_memory = n;
         break;
       case kRecvBufferSize:
         if (!parse_size(arg, n) || n < 1024 || n > (16u << 20)) return bad("recv-buffer-size", "'" + arg + "' is not a size from 1K to 16M");

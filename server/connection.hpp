@@ -120,6 +120,9 @@ class ConnectionTable {
     return (*this)[net::Token(size_++)];
   }
 
+  // Forgets the last record (its block stays, for the next grow()).
+  void shrink_last() { --size_; }
+
   template <typename Visit>
   void for_each(Visit&& visit) {
     for (size_t i = 0; i < size_; ++i) visit((*this)[net::Token(i)]);

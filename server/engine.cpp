@@ -5,6 +5,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <new>
 
 #include "server/echo_page.hpp"
 #include "server/tls_session.hpp"
@@ -89,14 +90,20 @@ void Engine::open_connection(int fd, bool tls) {
     return;
   }
   if (refuse_over_limit(fd)) return;
-  net::Token t;
-  if (!free_tokens_.empty()) {
-    t = free_tokens_.back();
-    free_tokens_.pop_back();
-  } else {
-    t = net::Token(connections_.size());
-    connections_.grow();
+  // The steps that may allocate come first (a new slot, the reactor's socket table): when memory
+  // runs out there, the socket is closed and counted, and nothing else has changed.
+  const bool reuse = !free_tokens_.empty();
+  const net::Token t = reuse ? free_tokens_.back() : net::Token(connections_.size());
+  try {
+    if (!reuse) connections_.grow();
+    reactor_.open(t, fd);
+  } catch (const std::bad_alloc&) {
+    ++stats_.memory_refusals;
+    if (!reuse && connections_.size() > t) connections_.shrink_last();
+    ::close(fd);
+    return;
   }
+  if (reuse) free_tokens_.pop_back();
   Connection& c = connections_[t];
   c.~Connection();
   new (&c) Connection();
@@ -104,26 +111,31 @@ void Engine::open_connection(int fd, bool tls) {
   // No control pool: a control frame split across receive buffers borrows 125 bytes of its own
   // for just that long, so no number of such connections can exhaust a shared pool.
   c.reader = core::MessageReader(core::Role::Server, core::ReaderLimits{config_.max_message_size});
-  if (tls && !start_tls(c)) {
-    ++stats_.memory_refusals;
-    ::close(fd);
-    free_tokens_.push_back(t);
-    return;
-  }
+  const bool tls_ok = !tls || start_tls(c);
   enter(c, ConnEvent::Accepted);
   c.last_activity_ms = reactor_.now_ms();
   c.deadline_ms = c.last_activity_ms + seconds_to_ms(config_.handshake_timeout_s);
   ++live_;
   shared_.connections.fetch_add(1, std::memory_order_relaxed);
-  reactor_.open(t, fd);
   timers_.schedule(c.timer, c.deadline_ms);
+  if (!tls_ok) fail_for_memory(c);  // no TLS session could be had: the socket goes (counted)
 }
 
+// Memory exhaustion while serving one connection (under an address-space limit, a container
+// that must grow) fails that connection, never the process. Output memory is refused without an
+// exception (OutputQueue, ChunkPool, Engine::queue); the event handlers catch what is left.
 void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = connections_[t];
   ++stats_.receives;
   c.last_activity_ms = reactor_.now_ms();
-  receive(c, b);
+  try {
+    receive(c, b);
+  } catch (const std::bad_alloc&) {
+    // The receive buffer was queued or given back before anything that can still throw.
+    framer_.cut();
+    input_used_ = false;
+    fail_for_memory(c);
+  }
 }
 
 // The transport seam: the one place where bytes enter a connection. Plaintext goes straight to
@@ -160,6 +172,14 @@ void Engine::consume(Connection& c, uint8_t* data, size_t size, const Segment& o
 
 void Engine::on_recv_end(net::Token t, int error) {
   Connection& c = connections_[t];
+  try {
+    end_of_input(c, error);
+  } catch (const std::bad_alloc&) {
+    fail_for_memory(c);
+  }
+}
+
+void Engine::end_of_input(Connection& c, int error) {
   if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) return;
   if (error != 0) {
     close_now(c, true);
@@ -225,7 +245,10 @@ void Engine::on_closed(net::Token t) {
   c.reader = core::MessageReader(core::Role::Server);  // gives back a split control frame's buffer now
   enter(c, ConnEvent::Closed);
   app_.on_close(t);
-  free_tokens_.push_back(t);
+  try {
+    free_tokens_.push_back(t);
+  } catch (const std::bad_alloc&) {  // the slot is lost, not the process
+  }
   --live_;
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -234,7 +257,11 @@ void Engine::on_tick(uint64_t now_ms) {
   timers_.advance(now_ms, [&](net::TimerLink& link) {
     // The link is the first member of Connection.
     Connection& c = *reinterpret_cast<Connection*>(&link);
-    on_timer(c, now_ms);
+    try {
+      on_timer(c, now_ms);
+    } catch (const std::bad_alloc&) {
+      fail_for_memory(c);
+    }
   });
   return_parked_output();
   relieve_memory_pressure(now_ms);
@@ -260,11 +287,15 @@ void Engine::begin_shutdown(uint64_t now_ms) {
     listen_fd_ = -1;
   }
   connections_.for_each([&](Connection& c) {
-    if (c.state == ConnState::Handshaking) {
-      close_now(c);
-    } else if (c.state == ConnState::Open) {
-      queue_close(c, core::close_code::going_away, "server shutting down");
-      flush(c);
+    try {
+      if (c.state == ConnState::Handshaking) {
+        close_now(c);
+      } else if (c.state == ConnState::Open) {
+        queue_close(c, core::close_code::going_away, "server shutting down");
+        flush(c);
+      }
+    } catch (const std::bad_alloc&) {
+      fail_for_memory(c);
     }
   });
 }

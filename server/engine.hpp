@@ -73,6 +73,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
 
   // Receive: the transport seam (plaintext today; TLS decrypts here), then handshake or frames.
   void receive(Connection& c, const net::RecvBuffer& b);
+  void end_of_input(Connection& c, int error);
   void consume(Connection& c, uint8_t* data, size_t size, const Segment& owner);
 
   // Handshake (engine_handshake.cpp).
@@ -113,19 +114,27 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   // owner straight back. False when the segment was not queued. Inline: once per message.
   bool queue(Connection& c, const Segment& s) {
     if (c.tls) [[unlikely]] return stage_plaintext(c, s);
-    if (c.state != ConnState::ClosingFd && c.state != ConnState::Free && output_of(c).append(s)) [[likely]]
-      return true;
+    if (c.state != ConnState::ClosingFd && c.state != ConnState::Free) [[likely]] {
+      OutputQueue* q = output_of(c);
+      if (q && q->append(s)) [[likely]] return true;
+      if (q) {  // append refused the memory and released the segment
+        fail_for_memory(c);
+        return false;
+      }
+    }
     return refuse_output(c, s);
   }
   bool refuse_output(Connection& c, const Segment& s);
   bool queue_copy(Connection& c, const uint8_t* data, size_t size);
   void flush(Connection& c);
-  OutputQueue& output_of(Connection& c) { return c.out ? *c.out : lend_output(c); }
-  OutputQueue& lend_output(Connection& c);
+  // The connection's queue, lent now if it has none; nullptr when none can be allocated.
+  OutputQueue* output_of(Connection& c) { return c.out ? c.out : lend_output(c); }
+  OutputQueue* lend_output(Connection& c);
   void give_back_output(Connection& c);
   void park_output(Connection& c);
   void return_parked_output();
   void release(const Segment& s) override;  // SegmentReleaser
+  void sent(Connection& c, int result);  // on_send's work
   void on_send_failed(Connection& c, int result);
   void maybe_resume(Connection& c);
   void check_backpressure(Connection& c);

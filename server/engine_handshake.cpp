@@ -3,6 +3,7 @@
 // into a pooled buffer, an HTTP error, or the HTML echo page.
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "server/engine.hpp"
 
@@ -73,10 +74,16 @@ bool Engine::start_gather(Connection& c, const uint8_t* data, size_t size) {
     ++stats_.pool_exhausted;
     return false;
   }
+  try {
+    gathering_.emplace_back(c.token, gather);
+  } catch (const std::bad_alloc&) {  // out of memory: answered like an empty pool
+    gather_pool_.release(gather);
+    ++stats_.memory_refusals;
+    return false;
+  }
   std::memcpy(gather, data, size);  // size < max_header_size, or the parser said 431
   c.gather = gather;
   c.gather_size = uint32_t(size);
-  gathering_.emplace_back(c.token, gather);
   if (gathering_.size() > 2 * gather_pool_.capacity()) {  // drop stale entries, keep the order
     std::erase_if(gathering_, [&](const auto& e) { return connections_[e.first].gather != e.second; });
   }

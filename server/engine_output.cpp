@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "server/engine.hpp"
 
@@ -33,14 +34,20 @@ bool Engine::queue_small(Connection& c, const SmallBuffer& out, size_t n) {
   return queue_copy(c, out.data, n);
 }
 
-OutputQueue& Engine::lend_output(Connection& c) {
+OutputQueue* Engine::lend_output(Connection& c) {
   if (free_queues_.empty()) {
-    all_queues_.push_back(std::make_unique<OutputQueue>(chunks_, *this));
+    try {  // an address-space limit: refused like the budget
+      all_queues_.reserve(all_queues_.size() + 1);
+      free_queues_.reserve(all_queues_.size() + 1);
+      all_queues_.push_back(std::make_unique<OutputQueue>(chunks_, *this));
+    } catch (const std::bad_alloc&) {
+      return nullptr;
+    }
     free_queues_.push_back(all_queues_.back().get());
   }
   c.out = free_queues_.back();
   free_queues_.pop_back();
-  return *c.out;
+  return c.out;
 }
 
 void Engine::give_back_output(Connection& c) {
@@ -51,19 +58,19 @@ void Engine::give_back_output(Connection& c) {
   c.out = nullptr;
 }
 
+// The segment could not be queued (the connection no longer sends, or no queue could be had):
+// its owner goes back, and a live connection fails.
 bool Engine::refuse_output(Connection& c, const Segment& s) {
-  if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) {
-    release(s);
-  } else {
-    fail_for_memory(c);
-  }
+  release(s);
+  if (c.state != ConnState::ClosingFd && c.state != ConnState::Free) fail_for_memory(c);
   return false;
 }
 
 bool Engine::queue_copy(Connection& c, const uint8_t* data, size_t size) {
   if (c.tls) return queue_copy_tls(c, data, size);
   if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) return false;
-  if (!output_of(c).append_copy(data, size)) {
+  OutputQueue* q = output_of(c);
+  if (!q || !q->append_copy(data, size)) {
     fail_for_memory(c);
     return false;
   }
@@ -120,6 +127,14 @@ void Engine::release(const Segment& s) {
 
 void Engine::on_send(net::Token t, int result) {
   Connection& c = connections_[t];
+  try {
+    sent(c, result);
+  } catch (const std::bad_alloc&) {
+    fail_for_memory(c);
+  }
+}
+
+void Engine::sent(Connection& c, int result) {
   OutputQueue& q = *c.out;
   if (result < 0) [[unlikely]] {
     on_send_failed(c, result);

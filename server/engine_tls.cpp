@@ -48,8 +48,14 @@ void Engine::end_tls(Connection& c) {
 void Engine::receive_tls(Connection& c, const net::RecvBuffer& b) {
   std::span<const uint8_t> input(b.data, b.size);
   const std::span<uint8_t> plain(plaintext_.get() + net::kRecvHeadroom, kPlaintextSize);
+  OutputQueue* out = output_of(c);
+  if (!out) {
+    reactor_.release_buffer(b.id);
+    fail_for_memory(c);
+    return;
+  }
   for (;;) {
-    QueueSink sink(output_of(c));
+    QueueSink sink(*out);
     const TlsReadResult r = c.tls->read(input, plain, sink);
     if (r.handshake_done) {
       ++stats_.tls_handshakes;
@@ -97,7 +103,12 @@ bool Engine::stage_plaintext(Connection& c, const Segment& s) {
 bool Engine::queue_copy_tls(Connection& c, const uint8_t* data, size_t size) {
   seal(c);
   if (c.state == ConnState::ClosingFd || c.state == ConnState::Free || c.tls->failed()) return false;
-  QueueSink sink(output_of(c));
+  OutputQueue* out = output_of(c);
+  if (!out) {
+    fail_for_memory(c);
+    return false;
+  }
+  QueueSink sink(*out);
   if (c.tls->encrypt(std::span<const uint8_t>(data, size), sink)) return true;
   fail_for_memory(c);
   return false;
@@ -110,9 +121,12 @@ void Engine::seal(Connection& c) {
   for (const Segment& s : staged_)
     if (s.size) staged_iov_.push_back(iovec{const_cast<uint8_t*>(s.data), s.size});
   bool ok = true;
-  if (!staged_iov_.empty()) {
-    QueueSink sink(output_of(c));
+  OutputQueue* out = staged_iov_.empty() ? nullptr : output_of(c);
+  if (out) {
+    QueueSink sink(*out);
     ok = c.tls->encrypt(std::span<const iovec>(staged_iov_), sink);
+  } else if (!staged_iov_.empty()) {
+    ok = false;
   }
   for (const Segment& s : staged_) release(s);
   staged_.clear();
@@ -124,7 +138,9 @@ void Engine::seal(Connection& c) {
 // now (the caller waits for it to be sent).
 bool Engine::send_close_notify(Connection& c) {
   if (!c.tls || !c.tls->established() || c.tls->failed()) return false;
-  QueueSink sink(output_of(c));
+  OutputQueue* out = output_of(c);
+  if (!out) return false;
+  QueueSink sink(*out);
   if (!c.tls->close(sink)) return false;
   flush(c);
   return true;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace wsring::server {
 
@@ -16,7 +17,17 @@ size_t room_in_chunk(const Segment& s) {
 
 }  // namespace
 
-bool OutputQueue::append_stalled(const Segment& s) {
+bool OutputQueue::append_slow(const Segment& s) {
+  if (!stalled_) {
+    try {
+      segments_.push_back(s);
+    } catch (const std::bad_alloc&) {  // an address-space limit: refused like the budget
+      releaser_->release(s);
+      return false;
+    }
+    queued_bytes_ += s.size;
+    return true;
+  }
   const bool ok = copy_into_chunks(s.data, s.size, segments_);
   if (ok) queued_bytes_ += s.size;
   releaser_->release(s);
@@ -37,7 +48,12 @@ bool OutputQueue::copy_into_chunks(const uint8_t* data, size_t size, std::vector
     if (room == 0) {
       uint8_t* chunk = chunks_->acquire();
       if (!chunk) return false;
-      into.push_back(Segment{chunk, 0, Owner::Chunk, 0, chunk});
+      try {
+        into.push_back(Segment{chunk, 0, Owner::Chunk, 0, chunk});
+      } catch (const std::bad_alloc&) {
+        chunks_->release(chunk);
+        return false;
+      }
       room = ChunkPool::kChunkSize;
     }
     Segment& tail = into.back();
@@ -55,7 +71,12 @@ std::span<uint8_t> OutputQueue::chunk_room() {
   if (room == 0) {
     uint8_t* chunk = chunks_->acquire();
     if (!chunk) return {};
-    segments_.push_back(Segment{chunk, 0, Owner::Chunk, 0, chunk});
+    try {
+      segments_.push_back(Segment{chunk, 0, Owner::Chunk, 0, chunk});
+    } catch (const std::bad_alloc&) {
+      chunks_->release(chunk);
+      return {};
+    }
     room = ChunkPool::kChunkSize;
   }
   Segment& tail = segments_.back();
@@ -104,6 +125,15 @@ bool OutputQueue::on_socket_full() {
   in_flight_ = false;
   stalled_ = true;
   scratch_.clear();
+  // Room for the worst case first (every segment kept or copied, plus one new chunk per 16 KiB
+  // and per segment, plus the uncopied rest on failure), so that the failure path below never
+  // allocates: an allocation failing there would leave owners both given back and queued.
+  try {
+    const size_t pending = segments_.size() - head_;
+    scratch_.reserve(3 * pending + queued_bytes_ / ChunkPool::kChunkSize + 2);
+  } catch (const std::bad_alloc&) {
+    return false;  // nothing moved: the caller fails the connection, reset() gives back the owners
+  }
   bool ok = true;
   size_t i = head_;
   for (; i < segments_.size() && ok; ++i) {

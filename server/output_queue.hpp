@@ -56,13 +56,18 @@ class OutputQueue {
  public:
   static constexpr int kMaxIov = 64;
 
-  OutputQueue(ChunkPool& chunks, SegmentReleaser& releaser) : chunks_(&chunks), releaser_(&releaser) {}
+  // prepare_send never allocates: the iovec array is sized once here.
+  OutputQueue(ChunkPool& chunks, SegmentReleaser& releaser) : chunks_(&chunks), releaser_(&releaser) {
+    iov_.reserve(kMaxIov);
+  }
 
   // Queues a segment (a zero-size one is an owner marker). While the queue is stalled its bytes
   // are copied into chunks and its owner is released at once. False when the memory for that
-  // copy is refused: the segment has been released, and the caller fails the connection.
+  // copy, or for the segment list, is refused (by the budget or the allocator): the segment has
+  // been released, and the caller fails the connection. No method throws std::bad_alloc.
+  // Inline: once per message.
   bool append(const Segment& s) {
-    if (stalled_) [[unlikely]] return append_stalled(s);
+    if (stalled_ || segments_.size() == segments_.capacity()) [[unlikely]] return append_slow(s);
     segments_.push_back(s);
     queued_bytes_ += s.size;
     return true;
@@ -102,7 +107,7 @@ class OutputQueue {
   Progress progress;
 
  private:
-  bool append_stalled(const Segment& s);
+  bool append_slow(const Segment& s);
   bool copy_into_chunks(const uint8_t* data, size_t size, std::vector<Segment>& into);
   void clear_when_empty();
 

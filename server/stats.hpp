@@ -23,7 +23,7 @@ struct ServerStats {
   uint64_t send_timeouts = 0;     // peers that did not drain their output (none, or too slowly)
   uint64_t frame_timeouts = 0;    // control frames left incomplete past --frame-timeout
   uint64_t pool_exhausted = 0;
-  uint64_t memory_refusals = 0;   // connections failed because the memory budget was spent
+  uint64_t memory_refusals = 0;   // connections failed for memory: the budget was spent or an allocation failed
   uint64_t requests_evicted = 0;  // incomplete request heads dropped to serve newer clients
   uint64_t receives = 0;  // receive buffers handed to the server
   uint64_t sends = 0;     // sends submitted

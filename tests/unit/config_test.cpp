@@ -128,6 +128,19 @@ TEST(ParseCommandLine, MaxBackpressure) {
   expect_bad("--max-backpressure", {"1023", "0", "lots", ""});
 }
 
+TEST(ParseCommandLine, MemoryAndSendRateLimits) {
+  EXPECT_EQ(Parse({}).config.max_memory, 0u);  // 0: a quarter of RAM
+  EXPECT_EQ(Parse({"--max-memory", "32M"}).config.max_memory, 32u << 20);
+  EXPECT_EQ(Parse({"--max-memory", "33554432"}).config.max_memory, 32u << 20);
+  EXPECT_EQ(Parse({"--max-memory", "0"}).config.max_memory, 0u);
+  expect_bad("--max-memory", {"1023K", "1", "-1", "lots", ""});
+  EXPECT_EQ(Parse({"--min-send-rate", "0"}).config.min_send_rate, 0u);
+  EXPECT_EQ(Parse({"--min-send-rate", "64K"}).config.min_send_rate, 64u * 1024);
+  expect_bad("--min-send-rate", {"2G", "-1", "fast", ""});
+  EXPECT_DOUBLE_EQ(Parse({"--frame-timeout", "0.5"}).config.frame_timeout_s, 0.5);
+  expect_bad("--frame-timeout", {"0", "-1", "x", ""});
+}
+
 TEST(ParseCommandLine, RecvBufferSize) {
   EXPECT_EQ(Parse({"--recv-buffer-size", "1K"}).config.recv_buffer_size, 1024u);
   EXPECT_EQ(Parse({"--recv-buffer-size", "16M"}).config.recv_buffer_size, 16u << 20);
@@ -204,7 +217,8 @@ TEST(ParseCommandLine, HelpAndVersionExitZero) {
   // Every flag is documented.
   for (const char* flag : {"--listen", "--path", "--threads", "--backend", "--max-message-size", "--max-header-size",
                            "--max-headers", "--handshake-timeout", "--idle-timeout", "--ping-interval",
-                           "--close-timeout", "--send-timeout", "--max-connections", "--max-backpressure",
+                           "--close-timeout", "--send-timeout", "--min-send-rate", "--frame-timeout",
+                           "--max-connections", "--max-backpressure", "--max-memory",
                            "--recv-buffer-size", "--recv-buffers", "--subprotocol", "--allow-origin", "--log-level",
                            "--version"})
     EXPECT_NE(help.message.find(flag), std::string::npos) << flag;

@@ -2,16 +2,44 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
+
+// The test binary's allocator, with a switch: while g_fail_allocations is set, operator new
+// throws std::bad_alloc (as when an address-space limit is reached); std::malloc, which the
+// chunk pool uses, still works, so only container growth fails.
+namespace {
+thread_local bool g_fail_allocations = false;
+}  // namespace
+
+// Once inlined, GCC sees free() on memory from operator new: here that pairing is the design.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t size) {
+  if (g_fail_allocations) throw std::bad_alloc();
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace wsring::server {
 namespace {
 
+// Sets g_fail_allocations for its scope.
+struct FailingAllocations {
+  FailingAllocations() { g_fail_allocations = true; }
+  ~FailingAllocations() { g_fail_allocations = false; }
+};
+
 // Records every owner given back, in order.
 class RecordingReleaser final : public SegmentReleaser {
  public:
+  RecordingReleaser() { released.reserve(64); }  // recording never allocates (FailingAllocations)
   void release(const Segment& s) override {
     released.push_back(s);
     if (s.owner == Owner::Chunk) chunks->release(s.buffer);
@@ -185,6 +213,55 @@ TEST_F(OutputQueueTest, ARefusedBudgetFailsTheAppendAndResetReleasesEverything) 
   size_t markers = 0;
   for (const Segment& s : r.released) markers += s.owner == Owner::RecvBuffer;
   EXPECT_EQ(markers, 1u) << "the receive buffer is given back exactly once";
+}
+
+TEST_F(OutputQueueTest, AFailedAllocationFailsTheAppendAndGivesTheSegmentBack) {
+  bool queued;
+  {
+    FailingAllocations failing;
+    queued = q.append(Segment::from_pool(Owner::WritePool, pool_buffer, 4));  // the list must grow
+  }
+  EXPECT_FALSE(queued);
+  EXPECT_EQ(released_of(Owner::WritePool), 1u);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.queued_bytes(), 0u);
+  q.reset();
+  EXPECT_EQ(releaser.released.size(), 1u);
+}
+
+TEST_F(OutputQueueTest, AFailedAllocationInASpillGivesEveryOwnerBackOnce) {
+  ASSERT_TRUE(q.append(Segment::from_pool(Owner::WritePool, pool_buffer, 4)));
+  ASSERT_TRUE(q.append(Segment::unowned(recv_buffer, 8)));
+  ASSERT_TRUE(q.append(Segment::recv_marker(2)));
+  q.prepare_send();
+  bool spilled;
+  {
+    FailingAllocations failing;
+    spilled = q.on_socket_full();
+  }
+  EXPECT_FALSE(spilled);
+  EXPECT_TRUE(releaser.released.empty()) << "nothing is given back before the copy is complete";
+  q.reset();
+  EXPECT_EQ(released_of(Owner::WritePool), 1u);
+  EXPECT_EQ(released_of(Owner::RecvBuffer), 1u);
+  EXPECT_EQ(chunks.in_use(), 0u);
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+TEST_F(OutputQueueTest, AFailedAllocationWhileStalledGivesTheChunkBack) {
+  ASSERT_TRUE(q.append(Segment::unowned(recv_buffer, 8)));
+  q.prepare_send();
+  ASSERT_TRUE(q.on_socket_full());
+  const std::string big(10 * ChunkPool::kChunkSize, 'b');  // more chunk segments than the list has room for
+  bool queued;
+  {
+    FailingAllocations failing;
+    queued = q.append_copy(reinterpret_cast<const uint8_t*>(big.data()), big.size());
+  }
+  EXPECT_FALSE(queued);
+  q.reset();
+  EXPECT_EQ(chunks.in_use(), 0u);
+  EXPECT_EQ(budget.used(), 0u);
 }
 
 TEST_F(OutputQueueTest, ResetGivesBackEveryOwnerOnce) {
