@@ -81,15 +81,16 @@ bool Engine::queue_copy(Connection& c, const uint8_t* data, size_t size) {
 // queued segments into pooled buffers here). At most one send in flight.
 void Engine::flush(Connection& c) {
   if (c.tls) [[unlikely]] seal(c);
-  if (!c.out || c.out->in_flight() || c.state == ConnState::ClosingFd) return;
-  OutputQueue& q = *c.out;
-  const int n = q.empty() ? 0 : q.prepare_send();
+  if (c.state == ConnState::ClosingFd) return;
+  OutputQueue* q = c.out;
+  if (q && q->in_flight()) return;
+  const int n = q && !q->empty() ? q->prepare_send() : 0;
   if (n == 0) {  // nothing left (or only owner markers, now released)
     if (c.state != ConnState::Open) maybe_finish(c);
     return;
   }
   ++stats_.sends;
-  reactor_.send(c.token, q.iov(), n);
+  reactor_.send(c.token, q->iov(), n);
 }
 
 // A drained queue stays with its connection until the next tick, so a busy connection does not

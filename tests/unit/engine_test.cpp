@@ -334,6 +334,22 @@ TEST_F(EngineTest, PingSplitAcrossRecvsGetsPong) {
   finish_and_check(t);
 }
 
+// Regression: once more drained queues wait for the tick than it keeps (Engine::kMaxParked), a
+// queue goes back as soon as it drains; the close handshake must still finish then, not wait
+// for the close timeout (it once did: 5,000 concurrent clients were reset).
+TEST_F(EngineTest, CloseFinishesWhenDrainedQueuesOverflowTheParkedList) {
+  std::vector<Token> crowd;
+  for (size_t i = 0; i < Engine::kMaxParked + 10; ++i) crowd.push_back(upgraded());
+  const Token t = crowd.back();
+  ASSERT_TRUE(fake->deliver(t, client_frame(kClose, close_payload(1000))));
+  ASSERT_TRUE(fake->complete_send(t));
+  EXPECT_EQ(fake->at(t).close_calls, 1) << "the close handshake is over: the socket closes now";
+  EXPECT_FALSE(fake->at(t).reset);
+  for (Token c : crowd) fake->end_stream(c, 0);
+  fake->finish_closes();
+  expect_clean();
+}
+
 TEST_F(EngineTest, CloseIsAnsweredWithTheSameCodeThenTheSocketIsClosed) {
   const Token t = upgraded();
   ASSERT_TRUE(fake->deliver(t, client_frame(kClose, close_payload(4001, "bye"))));
