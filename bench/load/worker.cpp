@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/close.hpp"
@@ -116,6 +118,17 @@ WorkerTotals LoadWorker::take_totals() {
   return std::move(totals_);
 }
 
+void LoadWorker::move(Connection& c, ConnEvent event) {
+  const std::optional<ConnState> next = next_state(c.state, event);
+  if (!next) {
+    std::fprintf(stderr, "wsring-load: connection %u: illegal move %s --%s->\n", c.global_id, to_string(c.state),
+                 to_string(event));
+    assert(!"illegal connection state transition");
+    return;
+  }
+  c.state = *next;
+}
+
 void LoadWorker::count_error(ErrorKind kind, const std::string& detail) {
   const size_t k = size_t(kind);
   if (totals_.errors[k]++ == 0) totals_.first_detail[k] = detail;
@@ -144,7 +157,7 @@ void LoadWorker::start_connects(uint64_t now) {
 
 void LoadWorker::start_connect(Connection& c, uint64_t now) {
   const net::Token t = c.local;
-  c.close_sent = c.close_received = c.failed = c.send_in_flight = c.pong_queued = false;
+  c.send_in_flight = c.pong_queued = false;
   c.msg_active = c.msg_bad = c.msg_unexpected = false;
   c.fill = 0;
   c.fill_len = c.fly_len = c.fly_off = 0;
@@ -180,7 +193,7 @@ void LoadWorker::start_connect(Connection& c, uint64_t now) {
       return;
     }
   }
-  c.state = State::Connecting;
+  move(c, ConnEvent::Connect);
   ++pending_handshakes_;
   ++live_connections_;
   reactor_.connect(t, fd, plan_.target.get(), plan_.target.length);
@@ -196,14 +209,14 @@ void LoadWorker::on_accept(int fd) { ::close(fd); }  // never listens
 
 void LoadWorker::on_connect(net::Token t, int result) {
   Connection& c = connections_[t];
-  if (c.state != State::Connecting) return;
+  if (c.state != ConnState::Connecting) return;
   const uint64_t now = now_ns();
   if (result < 0) {
     fail(t, c, ErrorKind::ConnectFailed, std::string("connect: ") + strerror(-result));
     return;
   }
   totals_.connect_us.record(ns_to_us(now - c.started_ns));
-  c.state = State::Handshaking;
+  move(c, ConnEvent::Connected);
   core::generate_client_key(c.key);
   core::ClientRequestOptions request;
   request.host = options_.url.host_header;
@@ -236,8 +249,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
     return;
   }
   totals_.handshake_us.record(ns_to_us(now - c.started_ns));
-  c.state = State::Open;
-  c.counted_open = true;
+  move(c, ConnEvent::Upgraded);
   --pending_handshakes_;
   live_.open.add();
   live_.opened.add();
@@ -249,7 +261,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   // Frames may follow the head in the same receive (not from an echo server, but legal).
   if (r.consumed < input.size()) handle_frames(t, c, base + r.consumed, input.size() - r.consumed, now);
   c.head.clear();
-  if (c.state == State::Open) {
+  if (c.state == ConnState::Open) {
     top_up(c, now);
     flush(t, c);
   }
@@ -267,7 +279,7 @@ bool LoadWorker::sending_allowed() const {
 }
 
 void LoadWorker::top_up(Connection& c, uint64_t now) {
-  if (c.state != State::Open || c.close_sent || !sending_allowed()) return;
+  if (c.state != ConnState::Open || !sending_allowed()) return;
   uint64_t limit = c.acked_seq + pipeline_;
   if (scheduler_) limit = std::min(limit, c.due_seq);
   if (plan_.message_budget) limit = std::min(limit, c.next_seq + (plan_.message_budget - sent_));
@@ -313,7 +325,7 @@ void LoadWorker::pump_rate(uint64_t now) {
     Connection& c = connections_[scheduler_->next_local()];
     const uint64_t sequence = scheduler_->next_sequence();
     scheduler_->advance();
-    if (c.state != State::Open || c.close_sent) continue;  // a failed connection sends nothing
+    if (c.state != ConnState::Open) continue;  // a closing or failed connection sends nothing
     c.due_seq = sequence + 1;
     top_up(c, now);
     flush(c.local, c);
@@ -321,7 +333,7 @@ void LoadWorker::pump_rate(uint64_t now) {
 }
 
 void LoadWorker::queue_pong(Connection& c, const uint8_t* payload, size_t size) {
-  if (c.pong_queued || c.close_sent || c.fill_len + kControlFrameMax > buffer_capacity_) return;
+  if (c.pong_queued || c.state != ConnState::Open || c.fill_len + kControlFrameMax > buffer_capacity_) return;
   uint8_t key[4];
   masks_.next(key);
   uint8_t* dst = c.buf[c.fill] + c.fill_len;
@@ -338,11 +350,11 @@ void LoadWorker::queue_pong(Connection& c, const uint8_t* payload, size_t size) 
 void LoadWorker::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = connections_[t];
   const uint64_t now = now_ns();
-  if (c.state == State::Handshaking) {
+  if (c.state == ConnState::Handshaking) {
     handle_handshake(t, c, b.data, b.size, now);
-  } else if (c.state == State::Open || c.state == State::Closing) {
+  } else if (reads_frames(c.state)) {
     handle_frames(t, c, b.data, b.size, now);
-    if (c.state == State::Open) {
+    if (c.state == ConnState::Open) {
       if (draining_ && outstanding(c) == 0) begin_close(t, c, now);
       top_up(c, now);
       flush(t, c);
@@ -355,7 +367,7 @@ void LoadWorker::on_recv(net::Token t, const net::RecvBuffer& b) {
 
 void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
   size_t pos = 0;
-  while (pos < size && !c.close_received && (c.state == State::Open || c.state == State::Closing)) {
+  while (pos < size && reads_frames(c.state)) {
     const core::ReadEvent ev = c.reader.next(data + pos, size - pos);
     pos += ev.consumed;
     switch (ev.type) {
@@ -371,8 +383,7 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         if (ev.control_opcode == Opcode::Ping) {
           queue_pong(c, ev.payload, ev.payload_size);
         } else if (ev.control_opcode == Opcode::Close) {
-          c.close_received = true;
-          if (!c.close_sent) {
+          if (c.state == ConnState::Open) {
             // The server closed on its own: whatever was outstanding will never come back.
             std::string detail = "connection " + std::to_string(c.global_id) + ": server sent close " +
                                  std::to_string(ev.close.code);
@@ -381,7 +392,6 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
             live_.lost.add(outstanding(c));
             outstanding_total_ -= outstanding(c);
             c.acked_seq = c.next_seq;
-            c.failed = true;
             // Answer it as RFC 6455 §5.5.1 asks, then wait for the server to end TCP.
             uint8_t key[4];
             masks_.next(key);
@@ -389,9 +399,8 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
               // Echo its code (an empty close, 1005, gets an empty close).
               c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, ev.close.code, {}, key));
             }
-            c.close_sent = true;
           }
-          c.state = State::Closing;
+          move(c, ConnEvent::ServerClose);  // PeerClosed, or Closed when ours went first
           c.deadline_ns = now + kEofGraceNs;
           flush(t, c);
           return;
@@ -489,7 +498,7 @@ void LoadWorker::finish_echo(Connection& c, uint64_t now) {
 
 void LoadWorker::flush(net::Token t, Connection& c) {
   if (c.send_in_flight || c.fill_len == 0) return;
-  if (c.state == State::Idle || c.state == State::Connecting || c.state == State::Dying) return;
+  if (c.state == ConnState::Idle || c.state == ConnState::Connecting || c.state == ConnState::Dying) return;
   c.fly_len = c.fill_len;
   c.fly_off = 0;
   c.fill ^= 1;
@@ -508,7 +517,7 @@ void LoadWorker::send_in_flight_buffer(net::Token t, Connection& c) {
 void LoadWorker::on_send(net::Token t, int result) {
   Connection& c = connections_[t];
   c.send_in_flight = false;
-  if (c.state == State::Dying || c.state == State::Idle) return;
+  if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   if (result == -EAGAIN) {
     send_in_flight_buffer(t, c);  // the socket was full, nothing went: the reactor waits for room
     return;
@@ -530,24 +539,22 @@ void LoadWorker::on_send(net::Token t, int result) {
 // Ending connections
 
 void LoadWorker::begin_close(net::Token t, Connection& c, uint64_t now) {
-  if (c.close_sent || c.state != State::Open) return;
+  if (c.state != ConnState::Open) return;
   uint8_t key[4];
   masks_.next(key);
   c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, core::close_code::normal, {}, key));
-  c.close_sent = true;
-  c.state = State::Closing;
+  move(c, ConnEvent::CloseQueued);
   c.deadline_ns = now + kCloseTimeoutNs;
   flush(t, c);
 }
 
 void LoadWorker::fail(net::Token t, Connection& c, ErrorKind kind, const std::string& detail) {
-  if (c.state == State::Dying || c.state == State::Idle) return;
+  if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   count_error(kind, detail);
   live_.lost.add(outstanding(c));
   outstanding_total_ -= outstanding(c);
   c.acked_seq = c.next_seq;
-  c.failed = true;
-  if (c.state == State::Connecting || c.state == State::Handshaking) {
+  if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
     --pending_handshakes_;
     if (c.first_attempt) live_.failed.add();
     resolve_first_attempt(c);
@@ -556,13 +563,13 @@ void LoadWorker::fail(net::Token t, Connection& c, ErrorKind kind, const std::st
 }
 
 void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
-  if (c.state == State::Dying || c.state == State::Idle) return;
+  if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   // Closed by us at the end of the run: what is still outstanding was in flight, not lost.
   live_.in_flight_at_close.add(outstanding(c));
   outstanding_total_ -= outstanding(c);
   c.acked_seq = c.next_seq;
-  if (c.close_sent && c.close_received && !c.failed) ++totals_.closed_cleanly;
-  if (c.state == State::Connecting || c.state == State::Handshaking) {
+  if (c.state == ConnState::Closed) ++totals_.closed_cleanly;
+  if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
     --pending_handshakes_;
     resolve_first_attempt(c);
   }
@@ -570,23 +577,20 @@ void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
 }
 
 void LoadWorker::close_socket(net::Token t, Connection& c, bool reset) {
-  if (c.counted_open) {
-    c.counted_open = false;
-    live_.open.sub();
-  }
-  c.state = State::Dying;
+  if (is_upgraded(c.state)) live_.open.sub();
+  move(c, ConnEvent::Drop);
   reactor_.close(t, reset);
 }
 
 void LoadWorker::on_recv_end(net::Token t, int error) {
   Connection& c = connections_[t];
-  if (c.state == State::Idle || c.state == State::Dying) return;
-  if (c.close_sent && c.close_received) {
+  if (c.state == ConnState::Idle || c.state == ConnState::Dying) return;
+  if (awaits_eof(c.state)) {
     finish(t, c, false);  // the close handshake is complete and the server ended TCP first
     return;
   }
   const std::string who = "connection " + std::to_string(c.global_id);
-  if (c.state == State::Connecting || c.state == State::Handshaking) {
+  if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
     fail(t, c, ErrorKind::HandshakeFailed,
          who + ": the server " + (error ? std::string("reset the connection: ") + strerror(-error) : "ended the stream") +
              " before a 101 response");
@@ -599,7 +603,7 @@ void LoadWorker::on_recv_end(net::Token t, int error) {
 
 void LoadWorker::on_closed(net::Token t) {
   Connection& c = connections_[t];
-  c.state = State::Idle;
+  move(c, ConnEvent::Released);
   c.send_in_flight = false;
   --live_connections_;
   if (options_.handshake_only && !draining_ && !aborted_) {
@@ -635,7 +639,7 @@ void LoadWorker::on_tick(uint64_t) {
   } else if (now >= run_.drain_deadline_ns.load(std::memory_order_relaxed)) {
     // The echoes had their time: close every connection still waiting for some.
     for (Connection& c : connections_)
-      if (c.state == State::Open && !c.close_sent) begin_close(c.local, c, now);
+      if (c.state == ConnState::Open) begin_close(c.local, c, now);
   }
   if (now >= next_scan_ns_) {
     next_scan_ns_ = now + kScanIntervalNs;
@@ -649,11 +653,11 @@ void LoadWorker::begin_drain(uint64_t now) {
   ready_.clear();
   for (Connection& c : connections_) {
     switch (c.state) {
-      case State::Connecting:
-      case State::Handshaking:
+      case ConnState::Connecting:
+      case ConnState::Handshaking:
         finish(c.local, c, true);  // cut short by the end of the run: neither opened nor failed
         break;
-      case State::Open:
+      case ConnState::Open:
         if (outstanding(c) == 0) begin_close(c.local, c, now);
         break;
       default:
@@ -665,26 +669,22 @@ void LoadWorker::begin_drain(uint64_t now) {
 void LoadWorker::scan_deadlines(uint64_t now) {
   for (Connection& c : connections_) {
     if (now < c.deadline_ns) continue;
-    if (c.state == State::Idle || c.state == State::Open || c.state == State::Dying) {
-      c.deadline_ns = ~uint64_t{0};  // nothing is timed in these states
-      continue;
-    }
     const std::string who = "connection " + std::to_string(c.global_id);
     switch (c.state) {
-      case State::Connecting:
-      case State::Handshaking:
+      case ConnState::Connecting:
+      case ConnState::Handshaking:
         fail(c.local, c, ErrorKind::HandshakeTimeout, who + ": no 101 response within 10 s of connecting");
         break;
-
-      case State::Closing:
-        if (c.close_received) {
-          finish(c.local, c, false);  // both close frames passed; the server just kept TCP open
-        } else {
-          count_error(ErrorKind::CloseTimeout, who + ": no close frame within 3 s of ours");
-          finish(c.local, c, true);
-        }
+      case ConnState::CloseSent:
+        count_error(ErrorKind::CloseTimeout, who + ": no close frame within 3 s of ours");
+        finish(c.local, c, true);
+        break;
+      case ConnState::Closed:
+      case ConnState::PeerClosed:
+        finish(c.local, c, false);  // both close frames passed; the server just kept TCP open
         break;
       default:
+        c.deadline_ns = ~uint64_t{0};  // nothing is timed in the other states
         break;
     }
   }
@@ -695,7 +695,7 @@ void LoadWorker::abort_all() {
   draining_ = true;
   ready_.clear();
   for (Connection& c : connections_)
-    if (c.state != State::Idle && c.state != State::Dying) finish(c.local, c, true);
+    if (c.state != ConnState::Idle && c.state != ConnState::Dying) finish(c.local, c, true);
 }
 
 void LoadWorker::update_flags() {

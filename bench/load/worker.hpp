@@ -1,6 +1,7 @@
-// One load thread: its share of the connections on its own reactor. Each connection goes
-// Idle -> Connecting -> Handshaking -> Open -> Closing -> Dying -> Idle (and round again with
-// --handshake-only). Follow one message: top_up() writes masked frames into the connection's
+// One load thread: its share of the connections on its own reactor. Each connection is one
+// state machine (bench/load/connection_state.hpp; the table with actions is in bench/README.md):
+// Idle -> Connecting -> Handshaking -> Open -> CloseSent -> Closed -> Dying -> Idle (and round
+// again with --handshake-only). Follow one message: top_up() writes masked frames into the connection's
 // filling buffer, flush() hands the buffer to the reactor in one send, on_recv() ->
 // handle_frames() checks each echo in place in the receive buffer and records its latency,
 // then top_up() refills the window.
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/load/connection_state.hpp"
 #include "bench/load/options.hpp"
 #include "bench/load/payload.hpp"
 #include "bench/load/rate_scheduler.hpp"
@@ -81,15 +83,9 @@ class LoadWorker final : public net::EventHandler {
   void on_tick(uint64_t now_ms) override;
 
  private:
-  enum class State : uint8_t { Idle, Connecting, Handshaking, Open, Closing, Dying };
-
   struct Connection {
-    State state = State::Idle;
+    ConnState state = ConnState::Idle;  // changed only by move()
     bool first_attempt = true;    // its outcome counts towards connect_done
-    bool counted_open = false;    // counted in live.open
-    bool close_sent = false;
-    bool close_received = false;
-    bool failed = false;
     bool send_in_flight = false;
     bool pong_queued = false;     // one pong per filling buffer is enough (RFC 6455 §5.5.3)
     bool msg_active = false;      // an echo is being received
@@ -105,7 +101,7 @@ class LoadWorker final : public net::EventHandler {
     uint64_t acked_seq = 0;       // next echo expected
     uint64_t due_seq = 0;         // --rate: messages below this are due
     uint64_t started_ns = 0;      // connect start
-    uint64_t deadline_ns = 0;     // handshake or close deadline
+    uint64_t deadline_ns = 0;     // handshake, close or end-of-stream deadline
     uint64_t msg_offset = 0;      // payload bytes of the echo in progress seen so far
     uint64_t msg_expected = 0;    // its size as sent
     uint8_t expect_stamp[kStampSize] = {};
@@ -115,6 +111,9 @@ class LoadWorker final : public net::EventHandler {
     core::MessageReader reader{core::Role::Client};
     std::string head;  // an upgrade response that spans receives (rare)
   };
+
+  // The one place a connection changes state; an illegal move is a bug (asserted).
+  void move(Connection& c, ConnEvent event);
 
   // Connecting.
   void start_connects(uint64_t now);
