@@ -17,6 +17,8 @@ enum class ConnState : uint8_t {
   CloseSent,    // we queued our close frame (1000); waiting for the server's
   Closed,       // both close frames passed, ours first; waiting for the server to end TCP
   PeerClosed,   // the server's close came first and was answered; waiting for it to end TCP
+  Failing,      // the server broke the protocol: our close (1002, 1007, 1009) is queued, its
+                // input is ignored (RFC 6455 §7.1.7); waiting for it to end TCP
   Dying,        // the reactor is closing the socket; waiting for on_closed
 };
 constexpr int kConnStateCount = int(ConnState::Dying) + 1;
@@ -27,6 +29,7 @@ enum class ConnEvent : uint8_t {
   Upgraded,     // a valid 101 arrived
   CloseQueued,  // we queued our close frame (end of run, --handshake-only)
   ServerClose,  // the server's close frame arrived
+  Violation,    // the server broke the protocol (a bad frame, an answer to nothing sent)
   Drop,         // the socket is closed now: error, timeout, end of stream, end of run
   Released,     // on_closed: the socket is gone, the slot may connect again
 };
@@ -51,6 +54,7 @@ constexpr std::optional<ConnState> next_state(ConnState state, ConnEvent event) 
     case S::Open:
       if (event == E::CloseQueued) return S::CloseSent;
       if (event == E::ServerClose) return S::PeerClosed;
+      if (event == E::Violation) return S::Failing;
       if (event == E::Drop) return S::Dying;
       break;
     case S::CloseSent:
@@ -59,6 +63,7 @@ constexpr std::optional<ConnState> next_state(ConnState state, ConnEvent event) 
       break;
     case S::Closed:
     case S::PeerClosed:
+    case S::Failing:
       if (event == E::Drop) return S::Dying;  // nothing is read from them any more
       break;
     case S::Dying:
@@ -70,14 +75,17 @@ constexpr std::optional<ConnState> next_state(ConnState state, ConnEvent event) 
 
 // Upgraded and not yet dying: counted among the open connections.
 constexpr bool is_upgraded(ConnState s) {
-  return s == ConnState::Open || s == ConnState::CloseSent || s == ConnState::Closed || s == ConnState::PeerClosed;
+  return s == ConnState::Open || s == ConnState::CloseSent || s == ConnState::Closed || s == ConnState::PeerClosed ||
+         s == ConnState::Failing;
 }
 
 // Frames from the server are read (in the other upgraded states they are ignored).
 constexpr bool reads_frames(ConnState s) { return s == ConnState::Open || s == ConnState::CloseSent; }
 
-// Waiting for the server to end TCP after the close frames.
-constexpr bool awaits_eof(ConnState s) { return s == ConnState::Closed || s == ConnState::PeerClosed; }
+// Waiting for the server to end TCP after the close frames, or after our failing close.
+constexpr bool awaits_eof(ConnState s) {
+  return s == ConnState::Closed || s == ConnState::PeerClosed || s == ConnState::Failing;
+}
 
 constexpr const char* to_string(ConnState s) {
   switch (s) {
@@ -88,6 +96,7 @@ constexpr const char* to_string(ConnState s) {
     case ConnState::CloseSent: return "CloseSent";
     case ConnState::Closed: return "Closed";
     case ConnState::PeerClosed: return "PeerClosed";
+    case ConnState::Failing: return "Failing";
     case ConnState::Dying: return "Dying";
   }
   return "?";
@@ -100,6 +109,7 @@ constexpr const char* to_string(ConnEvent e) {
     case ConnEvent::Upgraded: return "Upgraded";
     case ConnEvent::CloseQueued: return "CloseQueued";
     case ConnEvent::ServerClose: return "ServerClose";
+    case ConnEvent::Violation: return "Violation";
     case ConnEvent::Drop: return "Drop";
     case ConnEvent::Released: return "Released";
   }

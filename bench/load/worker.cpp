@@ -23,6 +23,8 @@ using core::ReadEventType;
 namespace {
 
 constexpr uint64_t kScanIntervalNs = 50'000'000;
+// The largest control frame, and the room every write keeps free in a filling buffer: data frames
+// leave room for a pong and a close, a pong leaves room for a close, so that a close always fits.
 constexpr uint32_t kControlFrameMax = uint32_t(core::kMaxFrameHeaderSize + core::kMaxControlPayload);
 
 uint64_t monotonic_ns() {
@@ -60,7 +62,7 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
       opcode_(options.text ? Opcode::Text : Opcode::Binary),
       rng_state_(0x9E3779B97F4A7C15ull ^ (uint64_t(plan.index) << 32) ^ monotonic_ns()) {
   const uint32_t count = local_count(options.connections, plan.workers, plan.index);
-  // Room for `pipeline` data frames plus a pong and a close, or for the upgrade request.
+  // Room for `pipeline` data frames plus a pong and a close (the reserve), or for the upgrade request.
   const uint64_t frames = options.handshake_only ? 0 : uint64_t(pipeline_) * (options.size_max + core::kMaxFrameHeaderSize);
   const uint64_t request = 512 + options.url.host_header.size() + options.url.path.size();
   buffer_capacity_ = uint32_t(frames + std::max<uint64_t>(request, 2 * kControlFrameMax));
@@ -158,10 +160,10 @@ void LoadWorker::start_connects(uint64_t now) {
 void LoadWorker::start_connect(Connection& c, uint64_t now) {
   const net::Token t = c.local;
   c.send_in_flight = c.pong_queued = false;
-  c.msg_active = c.msg_bad = c.msg_unexpected = false;
+  c.msg_active = c.msg_bad = false;
   c.fill = 0;
   c.fill_len = c.fly_len = c.fly_off = 0;
-  c.next_seq = c.acked_seq = c.due_seq = 0;
+  c.next_seq = c.wire_seq = c.acked_seq = c.due_seq = 0;
   c.head.clear();
   c.started_ns = now;
   c.deadline_ns = now + kHandshakeTimeoutNs;
@@ -298,7 +300,7 @@ bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
     size += r % (options_.size_max - options_.size_min + 1);
   }
   const size_t header = core::frame_header_size(size, true);
-  if (c.fill_len + header + size > buffer_capacity_) return false;  // cannot happen: the window bounds the buffer
+  if (header + size > room(c, 2 * kControlFrameMax)) return false;  // cannot happen: the window bounds the buffer
   const size_t slot = size_t(c.local) * pipeline_ + c.next_seq % pipeline_;
   uint8_t* stamp = &ring_stamp_[slot * kStampSize];
   encode_stamp(Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns}, stamp);
@@ -333,7 +335,7 @@ void LoadWorker::pump_rate(uint64_t now) {
 }
 
 void LoadWorker::queue_pong(Connection& c, const uint8_t* payload, size_t size) {
-  if (c.pong_queued || c.state != ConnState::Open || c.fill_len + kControlFrameMax > buffer_capacity_) return;
+  if (c.pong_queued || c.state != ConnState::Open || kControlFrameMax > room(c, kControlFrameMax)) return;
   uint8_t key[4];
   masks_.next(key);
   uint8_t* dst = c.buf[c.fill] + c.fill_len;
@@ -346,6 +348,14 @@ void LoadWorker::queue_pong(Connection& c, const uint8_t* payload, size_t size) 
 
 // ---------------------------------------------------------------------------------------
 // Echoes in
+
+bool LoadWorker::queue_close(Connection& c, uint16_t code) {
+  if (kControlFrameMax > room(c, 0)) return false;  // write_close_frame's contract: room for the largest
+  uint8_t key[4];
+  masks_.next(key);
+  c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, code, {}, key));
+  return true;
+}
 
 void LoadWorker::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = connections_[t];
@@ -375,7 +385,7 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         pos = size;
         break;
       case ReadEventType::Data:
-        if (ev.frame_start && ev.frame_opcode != Opcode::Continuation) begin_echo(c, ev.message_opcode);
+        if (ev.frame_start && ev.frame_opcode != Opcode::Continuation && !begin_echo(c, ev.message_opcode)) return;
         check_chunk(c, ev.payload, ev.payload_size);
         if (ev.message_end) finish_echo(c, now);
         break;
@@ -389,16 +399,10 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
                                  std::to_string(ev.close.code);
             if (!ev.close.reason.empty()) detail += " (" + std::string(ev.close.reason) + ")";
             count_error(ErrorKind::UnexpectedClose, detail);
-            live_.lost.add(outstanding(c));
-            outstanding_total_ -= outstanding(c);
-            c.acked_seq = c.next_seq;
-            // Answer it as RFC 6455 §5.5.1 asks, then wait for the server to end TCP.
-            uint8_t key[4];
-            masks_.next(key);
-            if (c.fill_len + kControlFrameMax <= buffer_capacity_) {
-              // Echo its code (an empty close, 1005, gets an empty close).
-              c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, ev.close.code, {}, key));
-            }
+            lose_outstanding(c);
+            // Answer it as RFC 6455 §5.5.1 asks, echoing its code (an empty close, 1005, gets an
+            // empty close), then wait for the server to end TCP.
+            queue_close(c, ev.close.code);
           }
           move(c, ConnEvent::ServerClose);  // PeerClosed, or Closed when ours went first
           c.deadline_ns = now + kEofGraceNs;
@@ -407,26 +411,27 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         }
         break;  // a pong: nothing to do
       case ReadEventType::Error:
-        fail(t, c, ErrorKind::ProtocolError,
-             "connection " + std::to_string(c.global_id) + ": " + std::to_string(ev.error_code) + " " +
-                 (ev.error_reason ? ev.error_reason : ""));
+        fail_protocol(t, c, ErrorKind::ProtocolError, ev.error_code,
+                      "connection " + std::to_string(c.global_id) + ": " + std::to_string(ev.error_code) + " " +
+                          (ev.error_reason ? ev.error_reason : ""));
         return;
     }
   }
   if (c.pong_queued) flush(t, c);
 }
 
-void LoadWorker::begin_echo(Connection& c, Opcode opcode) {
+bool LoadWorker::begin_echo(Connection& c, Opcode opcode) {
+  if (c.acked_seq == c.wire_seq) {
+    // Nothing sent is waiting for its echo (what is still in the filling buffer has not left):
+    // taking this for an echo would let the server pace our sends.
+    fail_protocol(c.local, c, ErrorKind::UnexpectedMessage, core::close_code::protocol_error,
+                  "connection " + std::to_string(c.global_id) + ": a message answered nothing sent (" +
+                      std::to_string(c.acked_seq) + " echoed of " + std::to_string(c.wire_seq) + " sent)");
+    return false;
+  }
   c.msg_active = true;
   c.msg_offset = 0;
   c.msg_bad = false;
-  c.msg_unexpected = false;
-  if (c.acked_seq == c.next_seq) {
-    c.msg_unexpected = true;
-    count_error(ErrorKind::UnexpectedMessage,
-                "connection " + std::to_string(c.global_id) + ": a message arrived with none outstanding");
-    return;
-  }
   const size_t slot = size_t(c.local) * pipeline_ + c.acked_seq % pipeline_;
   c.msg_expected = ring_size_[slot];
   std::memcpy(c.expect_stamp, &ring_stamp_[slot * kStampSize], kStampSize);
@@ -437,12 +442,13 @@ void LoadWorker::begin_echo(Connection& c, Opcode opcode) {
           "connection " + std::to_string(c.global_id) + " message " + std::to_string(c.acked_seq) + ": sent " +
           (opcode_ == Opcode::Text ? "text" : "binary") + ", echoed " + (opcode == Opcode::Text ? "text" : "binary");
   }
+  return true;
 }
 
 void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
   const uint64_t offset = c.msg_offset;
   c.msg_offset += size;
-  if (!c.msg_active || c.msg_unexpected || c.msg_bad) return;
+  if (!c.msg_active || c.msg_bad) return;
   const uint64_t room = c.msg_expected > offset ? c.msg_expected - offset : 0;
   const size_t comparable = size_t(std::min<uint64_t>(size, room));
   const size_t first = find_mismatch(data, comparable, offset, c.expect_stamp, pattern_);
@@ -466,10 +472,6 @@ void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
 
 void LoadWorker::finish_echo(Connection& c, uint64_t now) {
   c.msg_active = false;
-  if (c.msg_unexpected) {
-    c.msg_unexpected = false;
-    return;
-  }
   if (!c.msg_bad && c.msg_offset != c.msg_expected) {
     c.msg_bad = true;
     if (totals_.errors[size_t(ErrorKind::Mismatch)] == 0 && totals_.first_detail[size_t(ErrorKind::Mismatch)].empty())
@@ -501,6 +503,7 @@ void LoadWorker::flush(net::Token t, Connection& c) {
   if (c.state == ConnState::Idle || c.state == ConnState::Connecting || c.state == ConnState::Dying) return;
   c.fly_len = c.fill_len;
   c.fly_off = 0;
+  c.wire_seq = c.next_seq;  // every message written so far is in this send or an earlier one
   c.fill ^= 1;
   c.fill_len = 0;
   c.pong_queued = false;
@@ -540,9 +543,10 @@ void LoadWorker::on_send(net::Token t, int result) {
 
 void LoadWorker::begin_close(net::Token t, Connection& c, uint64_t now) {
   if (c.state != ConnState::Open) return;
-  uint8_t key[4];
-  masks_.next(key);
-  c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, core::close_code::normal, {}, key));
+  if (!queue_close(c, core::close_code::normal)) {
+    finish(t, c, true);  // cannot happen: the reserve keeps room for it
+    return;
+  }
   move(c, ConnEvent::CloseQueued);
   c.deadline_ns = now + kCloseTimeoutNs;
   flush(t, c);
@@ -551,15 +555,33 @@ void LoadWorker::begin_close(net::Token t, Connection& c, uint64_t now) {
 void LoadWorker::fail(net::Token t, Connection& c, ErrorKind kind, const std::string& detail) {
   if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   count_error(kind, detail);
-  live_.lost.add(outstanding(c));
-  outstanding_total_ -= outstanding(c);
-  c.acked_seq = c.next_seq;
+  lose_outstanding(c);
   if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
     --pending_handshakes_;
     if (c.first_attempt) live_.failed.add();
     resolve_first_attempt(c);
   }
   close_socket(t, c, true);
+}
+
+void LoadWorker::fail_protocol(net::Token t, Connection& c, ErrorKind kind, uint16_t code, const std::string& detail) {
+  // Only an Open connection can still say why; after our close (CloseSent) the socket is reset.
+  if (c.state != ConnState::Open || kControlFrameMax > room(c, 0)) {
+    fail(t, c, kind, detail);
+    return;
+  }
+  count_error(kind, detail);
+  lose_outstanding(c);
+  queue_close(c, code);
+  move(c, ConnEvent::Violation);
+  c.deadline_ns = now_ns() + kEofGraceNs;
+  flush(t, c);
+}
+
+void LoadWorker::lose_outstanding(Connection& c) {
+  live_.lost.add(outstanding(c));
+  outstanding_total_ -= outstanding(c);
+  c.acked_seq = c.next_seq;
 }
 
 void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
@@ -682,6 +704,9 @@ void LoadWorker::scan_deadlines(uint64_t now) {
       case ConnState::Closed:
       case ConnState::PeerClosed:
         finish(c.local, c, false);  // both close frames passed; the server just kept TCP open
+        break;
+      case ConnState::Failing:
+        finish(c.local, c, true);  // the server ignored our close: nothing more to hear from it
         break;
       default:
         c.deadline_ns = ~uint64_t{0};  // nothing is timed in the other states

@@ -90,7 +90,6 @@ class LoadWorker final : public net::EventHandler {
     bool pong_queued = false;     // one pong per filling buffer is enough (RFC 6455 §5.5.3)
     bool msg_active = false;      // an echo is being received
     bool msg_bad = false;
-    bool msg_unexpected = false;
     uint8_t fill = 0;             // index of the buffer taking new frames; the other one is in flight
     uint32_t local = 0;
     uint32_t global_id = 0;
@@ -98,6 +97,7 @@ class LoadWorker final : public net::EventHandler {
     uint32_t fly_len = 0;
     uint32_t fly_off = 0;
     uint64_t next_seq = 0;        // next message to write
+    uint64_t wire_seq = 0;        // messages below this were handed to the reactor: only they can be echoed
     uint64_t acked_seq = 0;       // next echo expected
     uint64_t due_seq = 0;         // --rate: messages below this are due
     uint64_t started_ns = 0;      // connect start
@@ -126,11 +126,16 @@ class LoadWorker final : public net::EventHandler {
   void top_up(Connection& c, uint64_t now);
   bool write_message(Connection& c, uint64_t stamp_ns);  // false if it does not fit (never expected)
   void handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now);
-  void begin_echo(Connection& c, core::Opcode opcode);
+  bool begin_echo(Connection& c, core::Opcode opcode);  // false: it answers nothing sent (the connection failed)
   void check_chunk(Connection& c, const uint8_t* data, size_t size);
   void finish_echo(Connection& c, uint64_t now);
   void pump_rate(uint64_t now);
   void queue_pong(Connection& c, const uint8_t* payload, size_t size);
+  // Bytes the filling buffer can still take while keeping `reserve` bytes free.
+  uint32_t room(const Connection& c, uint32_t reserve) const {
+    return buffer_capacity_ - c.fill_len > reserve ? buffer_capacity_ - c.fill_len - reserve : 0;
+  }
+  bool queue_close(Connection& c, uint16_t code);  // false if it does not fit (never expected)
 
   // Output.
   void flush(net::Token t, Connection& c);
@@ -139,6 +144,9 @@ class LoadWorker final : public net::EventHandler {
   // Ending.
   void begin_close(net::Token t, Connection& c, uint64_t now);
   void fail(net::Token t, Connection& c, ErrorKind kind, const std::string& detail);
+  // The server broke the protocol: count it, close with `code` (RFC 6455 §7.1.7), ignore its input.
+  void fail_protocol(net::Token t, Connection& c, ErrorKind kind, uint16_t code, const std::string& detail);
+  void lose_outstanding(Connection& c);
   void finish(net::Token t, Connection& c, bool reset);
   void close_socket(net::Token t, Connection& c, bool reset);
   void begin_drain(uint64_t now);

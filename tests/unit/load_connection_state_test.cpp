@@ -24,11 +24,13 @@ const std::map<std::pair<S, E>, S>& legal_moves() {
       {{S::Handshaking, E::Drop}, S::Dying},
       {{S::Open, E::CloseQueued}, S::CloseSent},
       {{S::Open, E::ServerClose}, S::PeerClosed},
+      {{S::Open, E::Violation}, S::Failing},
       {{S::Open, E::Drop}, S::Dying},
       {{S::CloseSent, E::ServerClose}, S::Closed},
       {{S::CloseSent, E::Drop}, S::Dying},
       {{S::Closed, E::Drop}, S::Dying},
       {{S::PeerClosed, E::Drop}, S::Dying},
+      {{S::Failing, E::Drop}, S::Dying},
       {{S::Dying, E::Released}, S::Idle},
   };
   return moves;
