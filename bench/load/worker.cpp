@@ -35,6 +35,12 @@ uint64_t monotonic_ns() {
 
 uint64_t ns_to_us(uint64_t ns) { return (ns + 500) / 1000; }
 
+std::string seconds_text(double seconds) {
+  char text[32];
+  snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
+
 std::string describe_bytes(const uint8_t* data, size_t size) {
   std::string out;
   char hex[4];
@@ -58,6 +64,7 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
       live_(live),
       reactor_(reactor),
       pattern_(options.handshake_only ? kStampSize : options.size_max, options.text),
+      handshake_timeout_ns_(uint64_t(options.handshake_timeout_s * 1e9)),
       pipeline_(options.pipeline),
       opcode_(options.text ? Opcode::Text : Opcode::Binary),
       rng_state_(0x9E3779B97F4A7C15ull ^ (uint64_t(plan.index) << 32) ^ monotonic_ns()) {
@@ -166,7 +173,7 @@ void LoadWorker::start_connect(Connection& c, uint64_t now) {
   c.next_seq = c.wire_seq = c.acked_seq = c.due_seq = 0;
   c.head.clear();
   c.started_ns = now;
-  c.deadline_ns = now + kHandshakeTimeoutNs;
+  c.deadline_ns = now + handshake_timeout_ns_;
   ++connect_attempts_;
 
   const int fd = ::socket(plan_.target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -640,7 +647,8 @@ void LoadWorker::on_closed(net::Token t) {
 
 void LoadWorker::on_tick(uint64_t) {
   const uint64_t now = now_ns();
-  const RunPhase phase = RunPhase(run_.phase.load(std::memory_order_relaxed));
+  // Acquire: what main set before a phase change (drain deadline, connect_overdue) is seen with it.
+  const RunPhase phase = RunPhase(run_.phase.load(std::memory_order_acquire));
   if (phase == RunPhase::Abort && !aborted_) abort_all();
   if (phase >= RunPhase::Draining && !draining_) begin_drain(now);
   if (!draining_) {
@@ -671,13 +679,20 @@ void LoadWorker::on_tick(uint64_t) {
 }
 
 void LoadWorker::begin_drain(uint64_t now) {
+  const bool overdue = run_.connect_overdue.load(std::memory_order_relaxed);
   draining_ = true;
   ready_.clear();
   for (Connection& c : connections_) {
     switch (c.state) {
       case ConnState::Connecting:
       case ConnState::Handshaking:
-        finish(c.local, c, true);  // cut short by the end of the run: neither opened nor failed
+        if (overdue) {
+          fail(c.local, c, ErrorKind::HandshakeTimeout,
+               "connection " + std::to_string(c.global_id) + ": no 101 response within the run's " +
+                   seconds_text(options_.duration_s) + " s (--duration)");
+        } else {
+          finish(c.local, c, true);  // cut short by the end of the run: neither opened nor failed
+        }
         break;
       case ConnState::Open:
         if (outstanding(c) == 0) begin_close(c.local, c, now);
@@ -695,7 +710,8 @@ void LoadWorker::scan_deadlines(uint64_t now) {
     switch (c.state) {
       case ConnState::Connecting:
       case ConnState::Handshaking:
-        fail(c.local, c, ErrorKind::HandshakeTimeout, who + ": no 101 response within 10 s of connecting");
+        fail(c.local, c, ErrorKind::HandshakeTimeout,
+             who + ": no 101 response within " + seconds_text(options_.handshake_timeout_s) + " s of connecting");
         break;
       case ConnState::CloseSent:
         count_error(ErrorKind::CloseTimeout, who + ": no close frame within 3 s of ours");

@@ -88,6 +88,7 @@ class RawMaliciousServer:
       "stream": answers the upgrade with a valid 101, then, without reading, sends `burst`
                 (frames nobody asked for) over and over for up to `stream_s` seconds; then reads
                 what the client sent (bounded) and records the close codes of its close frames.
+      "silent": accepts TCP and never reads nor answers, until stopped.
     A small receive buffer makes the client's sends stall soon, as with a peer that never reads."""
 
     MAX_CONNECTIONS = 16
@@ -401,8 +402,8 @@ class LoadAgainstBrokenServers(unittest.TestCase):
 
 
 class LoadAgainstMaliciousServers(unittest.TestCase):
-    """Servers that stream frames nobody asked for or break the framing rules: wsring-load must
-    count the fault and close with the right code, never crash."""
+    """Servers that stream frames nobody asked for, break the framing rules or never answer:
+    wsring-load must count the fault, close with the right code and end on time, never crash."""
     backend_independent = True
 
     def serve(self, mode, burst=b"", stream_s=5.0):
@@ -451,6 +452,35 @@ class LoadAgainstMaliciousServers(unittest.TestCase):
         server.stop()
         self.assertEqual(server.close_codes, [1002, 1002], "the client's close codes")
 
+    def test_server_that_never_upgrades_ends_at_the_duration(self):
+        """TCP accepted, the upgrade never answered: a --duration 2 run ends after about 2 s
+        (not after the 10 s handshake timeout), every connection counted as handshake_timeout."""
+        server = self.serve("silent")
+        started = time.monotonic()
+        status, report, out, err = run_load(server.url(), "--connections", 3, "--duration", 2, timeout=30)
+        wall = time.monotonic() - started
+        self.check_no_crash(status, out, err)
+        self.assertEqual(status, 1, out + err)
+        self.assertEqual(report["errors"]["handshake_timeout"], 3, report["errors"])
+        self.assertEqual(report["connections"]["failed"], 3, report["connections"])
+        self.assertGreaterEqual(report["elapsed_s"], 1.9, report)
+        self.assertLess(report["elapsed_s"], 3.0, report)
+        self.assertLess(wall, bound(4.0), "wall time %.2f s" % wall)
+
+    def test_handshake_timeout_option(self):
+        """--handshake-timeout 0.5: the silent server's connections fail after 0.5 s and, none
+        being left, the run ends long before its --duration 5."""
+        server = self.serve("silent")
+        status, report, out, err = run_load(server.url(), "--connections", 3, "--duration", 5,
+                                            "--handshake-timeout", 0.5, timeout=30)
+        self.check_no_crash(status, out, err)
+        self.assertEqual(status, 1, out + err)
+        self.assertEqual(report["errors"]["handshake_timeout"], 3, report["errors"])
+        self.assertIn("0.5 s", report["error_details"]["handshake_timeout"])
+        self.assertGreaterEqual(report["elapsed_s"], 0.45, report)
+        self.assertLess(report["elapsed_s"], 2.0, report)
+        self.assertEqual(report["parameters"]["handshake_timeout_s"], 0.5)
+
 
 class LoadCommandLine(unittest.TestCase):
     """Bad arguments: exit status 2 and one line on stderr naming the flag."""
@@ -472,6 +502,8 @@ class LoadCommandLine(unittest.TestCase):
         self.check_bad([url, "--size", "8"], "--size")
         self.check_bad([url, "--pipeline", "x"], "--pipeline")
         self.check_bad([url, "--backend", "kqueue"], "--backend")
+        self.check_bad([url, "--handshake-timeout", "0"], "--handshake-timeout:")
+        self.check_bad([url, "--handshake-timeout", "soon"], "--handshake-timeout:")
         self.check_bad([url, "--duration", "1", "--messages", "5"], "--messages")
         self.check_bad(["http://127.0.0.1/"], "URL")
         self.check_bad([], "URL")
