@@ -5,9 +5,8 @@
 // the handler's side (one send in flight per socket, every lent buffer released exactly
 // once, no operation on a socket that is not open) and records each breach in violations.
 //
-// Used by the unit tests (echo_server_test, fault_injection_test, load_worker_test) and the
-// connection and load_worker fuzz targets; header-only so that a fuzz target can include it
-// without the test library.
+// Used by the unit tests (echo_server_test, fault_injection_test) and the connection fuzz
+// target; header-only so that the fuzz target can include it without the test library.
 #pragma once
 
 #include <fcntl.h>
@@ -30,7 +29,8 @@ namespace wsring::fakes {
 struct FakeReactorOptions {
   uint32_t buffer_count = 64;
   uint32_t buffer_capacity = 4096;  // bytes after the headroom
-  bool clients = false;             // connect() is allowed (a client); else it is a violation
+  bool clients = false;             // connect() is allowed (a client: wsring-load's LoadWorker,
+                                    // tests/fault/load_worker_harness.hpp); else a violation
 };
 
 class FakeReactor final : public net::Reactor {
