@@ -121,11 +121,11 @@ asan: deps
 # libFuzzer targets (clang): one binary per tests/fuzz/*_fuzz.cpp.
 FUZZ_SRC := $(wildcard tests/fuzz/*_fuzz.cpp)
 FUZZ_BIN := $(patsubst tests/fuzz/%.cpp,build/fuzz/%,$(FUZZ_SRC))
-FUZZ_LIB_SRC := $(CORE_SRC) $(SERVER_SRC) $(NET_SRC)
+FUZZ_LIB_SRC := $(CORE_SRC) $(SERVER_SRC) $(NET_SRC) $(LOAD_LIB_SRC)
 FUZZ_FLAGS := -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 fuzz: deps
 	@$(MAKE) -j$(JOBS) $(FUZZ_BIN)
-build/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_SRC) $(wildcard core/*.hpp net/*.hpp server/*.hpp)
+build/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_SRC) $(wildcard core/*.hpp net/*.hpp server/*.hpp bench/load/*.hpp tests/fault/*.hpp)
 	@mkdir -p build/fuzz
 	clang++ $(FUZZ_FLAGS) $< $(FUZZ_LIB_SRC) -o $@ $(PKG_LIBS) -lpthread
 

@@ -229,7 +229,9 @@ for scenario in scenarios:
             "rate_asked": rs[0][0]["parameters"]["rate"],
         }
 
-print("## wsring-load comparison (medians of %s runs of %s s)\n" % (os.environ["RUNS"], os.environ["DURATION"]))
+run_count = int(os.environ["RUNS"])
+print("## wsring-load comparison (%s of %s s)\n" % ("medians of %d runs" % run_count if run_count != 1 else "1 run",
+                                                   os.environ["DURATION"]))
 print("Kernel %s; %s; servers pinned to one CPU, wsring-load to another.\n" % (platform.release(),
       next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "cpu ?")))
 print("| scenario | " + " | ".join(columns) + " |")

@@ -113,8 +113,9 @@ int main(int argc, char** argv) {
   const uint64_t fd_limit = net::raise_fd_limit();
   const uint64_t fds_needed = uint64_t(options.connections) + 32 + 4 * options.threads;
   if (fd_limit < fds_needed) {
-    std::fprintf(stderr, "wsring-load: --connections: %u connections need %llu file descriptors; the limit is %llu (ulimit -n)\n",
-                 options.connections, static_cast<unsigned long long>(fds_needed),
+    std::fprintf(stderr, "wsring-load: --connections: %u connection%s need%s %llu file descriptors; the limit is %llu (ulimit -n)\n",
+                 options.connections, options.connections == 1 ? "" : "s", options.connections == 1 ? "s" : "",
+                 static_cast<unsigned long long>(fds_needed),
                  static_cast<unsigned long long>(fd_limit));
     return 2;
   }
@@ -217,6 +218,14 @@ int main(int argc, char** argv) {
     run.phase.store(int(RunPhase::Draining), std::memory_order_release);
   };
   if (options.handshake_only) begin_running(0, Sums{});  // no ramp: the whole run is measured
+  // A --duration run waits for its connections to open no longer than its duration (after the
+  // pacing --ramp-up or --connect-rate asks for): a server that accepts TCP but never upgrades
+  // cannot keep it alive beyond that.
+  const double pacing_s =
+      std::max(options.ramp_up_s, options.connect_rate > 0 ? options.connections / options.connect_rate : 0.0);
+  const uint64_t connect_deadline = options.messages == 0 && !options.handshake_only
+                                        ? uint64_t((pacing_s + options.duration_s) * 1e9)
+                                        : ~uint64_t{0};
 
   for (;;) {
     sleep_ns(5'000'000);
@@ -225,9 +234,9 @@ int main(int argc, char** argv) {
     const int signals = g_signals.load(std::memory_order_relaxed);
     if (s.finished) break;
     if (!running && !draining && s.connect_done) {
-      std::fprintf(stderr, "wsring-load: %llu of %u connections open after %.2f s%s\n",
-                   static_cast<unsigned long long>(s.open), options.connections, double(now) / 1e9,
-                   s.failed ? " (some failed: see errors)" : "");
+      std::fprintf(stderr, "wsring-load: %llu of %u connection%s open after %.2f s%s\n",
+                   static_cast<unsigned long long>(s.open), options.connections, options.connections == 1 ? "" : "s",
+                   double(now) / 1e9, s.failed ? " (some failed: see errors)" : "");
       begin_running(now, s);
     }
     if (!draining) {
@@ -241,6 +250,14 @@ int main(int argc, char** argv) {
         stop = true;
       } else if (running && !options.handshake_only && s.open == 0) {
         stop = true;  // every connection failed or was closed by the server: nothing left to measure
+      } else if (!running && now >= connect_deadline) {
+        std::fprintf(stderr,
+                     "wsring-load: %llu of %u connection%s open after %.2f s, the run's --duration: stopping "
+                     "(handshakes still pending count as timeouts)\n",
+                     static_cast<unsigned long long>(s.open), options.connections, options.connections == 1 ? "" : "s",
+                     double(now) / 1e9);
+        run.connect_overdue.store(true, std::memory_order_relaxed);  // published by the phase store
+        stop = true;
       }
       if (stop) begin_draining(now, s);
     } else if (!aborted && (signals > 1 || now >= drain_start + kDrainNs + kCloseTimeoutNs + 4 * kSecond)) {

@@ -28,6 +28,7 @@ const char kLoadUsage[] =
     "  --ramp-up S            open the connections evenly over S seconds\n"
     "  --threads T            threads, one reactor each (default 1)\n"
     "  --connect-rate R       at most R new connections per second\n"
+  "  --handshake-timeout S  fail a connection without a valid 101 after S seconds (default 10)\n"
     "  --handshake-only       connect, upgrade and close in a loop; reports handshakes/s\n"
     "  --json FILE            write the results as JSON (layout: bench/README.md)\n"
     "  --source-addrs A-B     bind connections to local addresses A..B (IPv4 range) or A,B,C\n"
@@ -256,7 +257,8 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
 
     static const char* const kValued[] = {"--connections", "--duration", "--messages", "--size",
                                           "--pipeline", "--rate", "--ramp-up", "--threads",
-                                          "--connect-rate", "--json", "--source-addrs", "--backend"};
+                                          "--connect-rate", "--json", "--source-addrs", "--backend",
+                                          "--handshake-timeout"};
     bool known = false;
     for (const char* k : kValued) known = known || name == k;
     if (!known) return bad("unknown option " + flag + " (see --help)");
@@ -327,6 +329,11 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
       if (!parse_decimal(value, r) || r <= 0 || r > 1e9)
         return bad("--connect-rate: expected connections per second greater than 0, got " + shown);
       o.connect_rate = r;
+    } else if (name == "--handshake-timeout") {
+      double s = 0;
+      if (!parse_decimal(value, s) || s <= 0 || s > 1e6)
+        return bad("--handshake-timeout: expected seconds greater than 0, e.g. 5 or 0.5, got " + shown);
+      o.handshake_timeout_s = s;
     } else if (name == "--json") {
       if (value.empty()) return bad("--json: expected a file name");
       o.json_path = std::string(value);

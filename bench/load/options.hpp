@@ -47,6 +47,7 @@ struct LoadOptions {
   double ramp_up_s = 0;          // open the connections evenly over this long
   unsigned threads = 1;
   double connect_rate = 0;       // new connections per second over all threads; 0: unlimited
+  double handshake_timeout_s = 10;  // connect start -> valid 101
   bool handshake_only = false;
   std::string json_path;
   std::vector<std::string> source_addresses;  // IPv4/IPv6 literals to bind() before connect()

@@ -47,7 +47,8 @@ class PayloadPattern {
 // Writes the unmasked payload of `size` bytes (kStampSize <= size <= pattern.size()).
 void write_payload(uint8_t* dst, size_t size, const Stamp& stamp, const PayloadPattern& pattern);
 
-// The same payload, already masked with `key` (RFC 6455 §5.3, from payload offset 0), in one pass;
+// The same payload, already masked with `key` (RFC 6455 §5.3, from payload offset 0): small
+// payloads in one fused pass, larger ones copied, then masked by core::apply_mask;
 // `stamp_bytes` is the encoded stamp. This is what goes on the wire from a client.
 void write_masked_payload(uint8_t* dst, size_t size, const uint8_t stamp_bytes[kStampSize],
                           const PayloadPattern& pattern, const uint8_t key[4]);

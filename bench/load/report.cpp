@@ -139,6 +139,7 @@ std::string format_json(const RunReport& r) {
        ", \"rate\": " + (o.rate > 0 ? number(o.rate) : std::string("null")) + ", \"ramp_up_s\": " + number(o.ramp_up_s) +
        ", \"threads\": " + number(uint64_t(o.threads)) +
        ", \"connect_rate\": " + (o.connect_rate > 0 ? number(o.connect_rate) : std::string("null")) +
+       ", \"handshake_timeout_s\": " + number(o.handshake_timeout_s) +
        ", \"handshake_only\": " + (o.handshake_only ? "true" : "false") + ", \"source_addrs\": " + sources +
        ", \"backend\": " + json_string(r.backend) + ", \"backend_requested\": " + json_string(net::backend_name(o.backend)) +
        "},\n";

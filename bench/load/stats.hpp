@@ -14,9 +14,11 @@ enum class ErrorKind : uint8_t {
   ConnectFailed,      // socket(), bind() or connect() failed
   HandshakeFailed,    // the answer to the upgrade request was not a valid 101
   HandshakeTimeout,   // no valid 101 within kHandshakeTimeout of the connect start
-  ProtocolError,      // the server sent frames RFC 6455 forbids (as the client-side reader sees it)
+  ProtocolError,      // the server sent frames RFC 6455 forbids (as the client-side reader sees it);
+                      // the connection is closed with the reader's code (1002, 1007 or 1009)
   Mismatch,           // an echo differed from what was sent (payload, size, type or order)
-  UnexpectedMessage,  // a message arrived while none was outstanding
+  UnexpectedMessage,  // a message that answers nothing sent (none outstanding on the wire): the
+                      // connection is closed with 1002
   UnexpectedClose,    // the server sent a close frame we had not asked for
   UnexpectedEof,      // the server ended the TCP stream without a close handshake
   RecvError,          // the socket failed while reading (e.g. reset)

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/close.hpp"
@@ -21,6 +23,8 @@ using core::ReadEventType;
 namespace {
 
 constexpr uint64_t kScanIntervalNs = 50'000'000;
+// The largest control frame, and the room every write keeps free in a filling buffer: data frames
+// leave room for a pong and a close, a pong leaves room for a close, so that a close always fits.
 constexpr uint32_t kControlFrameMax = uint32_t(core::kMaxFrameHeaderSize + core::kMaxControlPayload);
 
 uint64_t monotonic_ns() {
@@ -30,6 +34,12 @@ uint64_t monotonic_ns() {
 }
 
 uint64_t ns_to_us(uint64_t ns) { return (ns + 500) / 1000; }
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
 
 std::string describe_bytes(const uint8_t* data, size_t size) {
   std::string out;
@@ -54,11 +64,12 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
       live_(live),
       reactor_(reactor),
       pattern_(options.handshake_only ? kStampSize : options.size_max, options.text),
+      handshake_timeout_ns_(uint64_t(options.handshake_timeout_s * 1e9)),
       pipeline_(options.pipeline),
       opcode_(options.text ? Opcode::Text : Opcode::Binary),
       rng_state_(0x9E3779B97F4A7C15ull ^ (uint64_t(plan.index) << 32) ^ monotonic_ns()) {
   const uint32_t count = local_count(options.connections, plan.workers, plan.index);
-  // Room for `pipeline` data frames plus a pong and a close, or for the upgrade request.
+  // Room for `pipeline` data frames plus a pong and a close (the reserve), or for the upgrade request.
   const uint64_t frames = options.handshake_only ? 0 : uint64_t(pipeline_) * (options.size_max + core::kMaxFrameHeaderSize);
   const uint64_t request = 512 + options.url.host_header.size() + options.url.path.size();
   buffer_capacity_ = uint32_t(frames + std::max<uint64_t>(request, 2 * kControlFrameMax));
@@ -116,6 +127,17 @@ WorkerTotals LoadWorker::take_totals() {
   return std::move(totals_);
 }
 
+void LoadWorker::move(Connection& c, ConnEvent event) {
+  const std::optional<ConnState> next = next_state(c.state, event);
+  if (!next) {
+    std::fprintf(stderr, "wsring-load: connection %u: illegal move %s --%s->\n", c.global_id, to_string(c.state),
+                 to_string(event));
+    assert(!"illegal connection state transition");
+    return;
+  }
+  c.state = *next;
+}
+
 void LoadWorker::count_error(ErrorKind kind, const std::string& detail) {
   const size_t k = size_t(kind);
   if (totals_.errors[k]++ == 0) totals_.first_detail[k] = detail;
@@ -144,14 +166,14 @@ void LoadWorker::start_connects(uint64_t now) {
 
 void LoadWorker::start_connect(Connection& c, uint64_t now) {
   const net::Token t = c.local;
-  c.close_sent = c.close_received = c.failed = c.send_in_flight = c.pong_queued = false;
-  c.msg_active = c.msg_bad = c.msg_unexpected = false;
+  c.send_in_flight = c.pong_queued = false;
+  c.msg_active = c.msg_bad = false;
   c.fill = 0;
   c.fill_len = c.fly_len = c.fly_off = 0;
-  c.next_seq = c.acked_seq = c.due_seq = 0;
+  c.next_seq = c.wire_seq = c.acked_seq = c.due_seq = 0;
   c.head.clear();
   c.started_ns = now;
-  c.deadline_ns = now + kHandshakeTimeoutNs;
+  c.deadline_ns = now + handshake_timeout_ns_;
   ++connect_attempts_;
 
   const int fd = ::socket(plan_.target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -180,7 +202,7 @@ void LoadWorker::start_connect(Connection& c, uint64_t now) {
       return;
     }
   }
-  c.state = State::Connecting;
+  move(c, ConnEvent::Connect);
   ++pending_handshakes_;
   ++live_connections_;
   reactor_.connect(t, fd, plan_.target.get(), plan_.target.length);
@@ -196,14 +218,14 @@ void LoadWorker::on_accept(int fd) { ::close(fd); }  // never listens
 
 void LoadWorker::on_connect(net::Token t, int result) {
   Connection& c = connections_[t];
-  if (c.state != State::Connecting) return;
+  if (c.state != ConnState::Connecting) return;
   const uint64_t now = now_ns();
   if (result < 0) {
     fail(t, c, ErrorKind::ConnectFailed, std::string("connect: ") + strerror(-result));
     return;
   }
   totals_.connect_us.record(ns_to_us(now - c.started_ns));
-  c.state = State::Handshaking;
+  move(c, ConnEvent::Connected);
   core::generate_client_key(c.key);
   core::ClientRequestOptions request;
   request.host = options_.url.host_header;
@@ -236,8 +258,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
     return;
   }
   totals_.handshake_us.record(ns_to_us(now - c.started_ns));
-  c.state = State::Open;
-  c.counted_open = true;
+  move(c, ConnEvent::Upgraded);
   --pending_handshakes_;
   live_.open.add();
   live_.opened.add();
@@ -249,7 +270,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   // Frames may follow the head in the same receive (not from an echo server, but legal).
   if (r.consumed < input.size()) handle_frames(t, c, base + r.consumed, input.size() - r.consumed, now);
   c.head.clear();
-  if (c.state == State::Open) {
+  if (c.state == ConnState::Open) {
     top_up(c, now);
     flush(t, c);
   }
@@ -267,7 +288,7 @@ bool LoadWorker::sending_allowed() const {
 }
 
 void LoadWorker::top_up(Connection& c, uint64_t now) {
-  if (c.state != State::Open || c.close_sent || !sending_allowed()) return;
+  if (c.state != ConnState::Open || !sending_allowed()) return;
   uint64_t limit = c.acked_seq + pipeline_;
   if (scheduler_) limit = std::min(limit, c.due_seq);
   if (plan_.message_budget) limit = std::min(limit, c.next_seq + (plan_.message_budget - sent_));
@@ -286,7 +307,7 @@ bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
     size += r % (options_.size_max - options_.size_min + 1);
   }
   const size_t header = core::frame_header_size(size, true);
-  if (c.fill_len + header + size > buffer_capacity_) return false;  // cannot happen: the window bounds the buffer
+  if (header + size > room(c, 2 * kControlFrameMax)) return false;  // cannot happen: the window bounds the buffer
   const size_t slot = size_t(c.local) * pipeline_ + c.next_seq % pipeline_;
   uint8_t* stamp = &ring_stamp_[slot * kStampSize];
   encode_stamp(Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns}, stamp);
@@ -313,7 +334,7 @@ void LoadWorker::pump_rate(uint64_t now) {
     Connection& c = connections_[scheduler_->next_local()];
     const uint64_t sequence = scheduler_->next_sequence();
     scheduler_->advance();
-    if (c.state != State::Open || c.close_sent) continue;  // a failed connection sends nothing
+    if (c.state != ConnState::Open) continue;  // a closing or failed connection sends nothing
     c.due_seq = sequence + 1;
     top_up(c, now);
     flush(c.local, c);
@@ -321,7 +342,7 @@ void LoadWorker::pump_rate(uint64_t now) {
 }
 
 void LoadWorker::queue_pong(Connection& c, const uint8_t* payload, size_t size) {
-  if (c.pong_queued || c.close_sent || c.fill_len + kControlFrameMax > buffer_capacity_) return;
+  if (c.pong_queued || c.state != ConnState::Open || kControlFrameMax > room(c, kControlFrameMax)) return;
   uint8_t key[4];
   masks_.next(key);
   uint8_t* dst = c.buf[c.fill] + c.fill_len;
@@ -335,14 +356,22 @@ void LoadWorker::queue_pong(Connection& c, const uint8_t* payload, size_t size) 
 // ---------------------------------------------------------------------------------------
 // Echoes in
 
+bool LoadWorker::queue_close(Connection& c, uint16_t code) {
+  if (kControlFrameMax > room(c, 0)) return false;  // write_close_frame's contract: room for the largest
+  uint8_t key[4];
+  masks_.next(key);
+  c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, code, {}, key));
+  return true;
+}
+
 void LoadWorker::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = connections_[t];
   const uint64_t now = now_ns();
-  if (c.state == State::Handshaking) {
+  if (c.state == ConnState::Handshaking) {
     handle_handshake(t, c, b.data, b.size, now);
-  } else if (c.state == State::Open || c.state == State::Closing) {
+  } else if (reads_frames(c.state)) {
     handle_frames(t, c, b.data, b.size, now);
-    if (c.state == State::Open) {
+    if (c.state == ConnState::Open) {
       if (draining_ && outstanding(c) == 0) begin_close(t, c, now);
       top_up(c, now);
       flush(t, c);
@@ -355,7 +384,7 @@ void LoadWorker::on_recv(net::Token t, const net::RecvBuffer& b) {
 
 void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
   size_t pos = 0;
-  while (pos < size && !c.close_received && (c.state == State::Open || c.state == State::Closing)) {
+  while (pos < size && reads_frames(c.state)) {
     const core::ReadEvent ev = c.reader.next(data + pos, size - pos);
     pos += ev.consumed;
     switch (ev.type) {
@@ -363,7 +392,7 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         pos = size;
         break;
       case ReadEventType::Data:
-        if (ev.frame_start && ev.frame_opcode != Opcode::Continuation) begin_echo(c, ev.message_opcode);
+        if (ev.frame_start && ev.frame_opcode != Opcode::Continuation && !begin_echo(c, ev.message_opcode)) return;
         check_chunk(c, ev.payload, ev.payload_size);
         if (ev.message_end) finish_echo(c, now);
         break;
@@ -371,53 +400,45 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         if (ev.control_opcode == Opcode::Ping) {
           queue_pong(c, ev.payload, ev.payload_size);
         } else if (ev.control_opcode == Opcode::Close) {
-          c.close_received = true;
-          if (!c.close_sent) {
+          if (c.state == ConnState::Open) {
             // The server closed on its own: whatever was outstanding will never come back.
             std::string detail = "connection " + std::to_string(c.global_id) + ": server sent close " +
                                  std::to_string(ev.close.code);
             if (!ev.close.reason.empty()) detail += " (" + std::string(ev.close.reason) + ")";
             count_error(ErrorKind::UnexpectedClose, detail);
-            live_.lost.add(outstanding(c));
-            outstanding_total_ -= outstanding(c);
-            c.acked_seq = c.next_seq;
-            c.failed = true;
-            // Answer it as RFC 6455 §5.5.1 asks, then wait for the server to end TCP.
-            uint8_t key[4];
-            masks_.next(key);
-            if (c.fill_len + kControlFrameMax <= buffer_capacity_) {
-              // Echo its code (an empty close, 1005, gets an empty close).
-              c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, ev.close.code, {}, key));
-            }
-            c.close_sent = true;
+            lose_outstanding(c);
+            // Answer it as RFC 6455 §5.5.1 asks, echoing its code (an empty close, 1005, gets an
+            // empty close), then wait for the server to end TCP.
+            queue_close(c, ev.close.code);
           }
-          c.state = State::Closing;
+          move(c, ConnEvent::ServerClose);  // PeerClosed, or Closed when ours went first
           c.deadline_ns = now + kEofGraceNs;
           flush(t, c);
           return;
         }
         break;  // a pong: nothing to do
       case ReadEventType::Error:
-        fail(t, c, ErrorKind::ProtocolError,
-             "connection " + std::to_string(c.global_id) + ": " + std::to_string(ev.error_code) + " " +
-                 (ev.error_reason ? ev.error_reason : ""));
+        fail_protocol(t, c, ErrorKind::ProtocolError, ev.error_code,
+                      "connection " + std::to_string(c.global_id) + ": " + std::to_string(ev.error_code) + " " +
+                          (ev.error_reason ? ev.error_reason : ""));
         return;
     }
   }
   if (c.pong_queued) flush(t, c);
 }
 
-void LoadWorker::begin_echo(Connection& c, Opcode opcode) {
+bool LoadWorker::begin_echo(Connection& c, Opcode opcode) {
+  if (c.acked_seq == c.wire_seq) {
+    // Nothing sent is waiting for its echo (what is still in the filling buffer has not left):
+    // taking this for an echo would let the server pace our sends.
+    fail_protocol(c.local, c, ErrorKind::UnexpectedMessage, core::close_code::protocol_error,
+                  "connection " + std::to_string(c.global_id) + ": a message answered nothing sent (" +
+                      std::to_string(c.acked_seq) + " echoed of " + std::to_string(c.wire_seq) + " sent)");
+    return false;
+  }
   c.msg_active = true;
   c.msg_offset = 0;
   c.msg_bad = false;
-  c.msg_unexpected = false;
-  if (c.acked_seq == c.next_seq) {
-    c.msg_unexpected = true;
-    count_error(ErrorKind::UnexpectedMessage,
-                "connection " + std::to_string(c.global_id) + ": a message arrived with none outstanding");
-    return;
-  }
   const size_t slot = size_t(c.local) * pipeline_ + c.acked_seq % pipeline_;
   c.msg_expected = ring_size_[slot];
   std::memcpy(c.expect_stamp, &ring_stamp_[slot * kStampSize], kStampSize);
@@ -428,12 +449,13 @@ void LoadWorker::begin_echo(Connection& c, Opcode opcode) {
           "connection " + std::to_string(c.global_id) + " message " + std::to_string(c.acked_seq) + ": sent " +
           (opcode_ == Opcode::Text ? "text" : "binary") + ", echoed " + (opcode == Opcode::Text ? "text" : "binary");
   }
+  return true;
 }
 
 void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
   const uint64_t offset = c.msg_offset;
   c.msg_offset += size;
-  if (!c.msg_active || c.msg_unexpected || c.msg_bad) return;
+  if (!c.msg_active || c.msg_bad) return;
   const uint64_t room = c.msg_expected > offset ? c.msg_expected - offset : 0;
   const size_t comparable = size_t(std::min<uint64_t>(size, room));
   const size_t first = find_mismatch(data, comparable, offset, c.expect_stamp, pattern_);
@@ -457,10 +479,6 @@ void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
 
 void LoadWorker::finish_echo(Connection& c, uint64_t now) {
   c.msg_active = false;
-  if (c.msg_unexpected) {
-    c.msg_unexpected = false;
-    return;
-  }
   if (!c.msg_bad && c.msg_offset != c.msg_expected) {
     c.msg_bad = true;
     if (totals_.errors[size_t(ErrorKind::Mismatch)] == 0 && totals_.first_detail[size_t(ErrorKind::Mismatch)].empty())
@@ -489,9 +507,10 @@ void LoadWorker::finish_echo(Connection& c, uint64_t now) {
 
 void LoadWorker::flush(net::Token t, Connection& c) {
   if (c.send_in_flight || c.fill_len == 0) return;
-  if (c.state == State::Idle || c.state == State::Connecting || c.state == State::Dying) return;
+  if (c.state == ConnState::Idle || c.state == ConnState::Connecting || c.state == ConnState::Dying) return;
   c.fly_len = c.fill_len;
   c.fly_off = 0;
+  c.wire_seq = c.next_seq;  // every message written so far is in this send or an earlier one
   c.fill ^= 1;
   c.fill_len = 0;
   c.pong_queued = false;
@@ -508,7 +527,7 @@ void LoadWorker::send_in_flight_buffer(net::Token t, Connection& c) {
 void LoadWorker::on_send(net::Token t, int result) {
   Connection& c = connections_[t];
   c.send_in_flight = false;
-  if (c.state == State::Dying || c.state == State::Idle) return;
+  if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   if (result == -EAGAIN) {
     send_in_flight_buffer(t, c);  // the socket was full, nothing went: the reactor waits for room
     return;
@@ -530,24 +549,21 @@ void LoadWorker::on_send(net::Token t, int result) {
 // Ending connections
 
 void LoadWorker::begin_close(net::Token t, Connection& c, uint64_t now) {
-  if (c.close_sent || c.state != State::Open) return;
-  uint8_t key[4];
-  masks_.next(key);
-  c.fill_len += uint32_t(core::write_close_frame(c.buf[c.fill] + c.fill_len, core::close_code::normal, {}, key));
-  c.close_sent = true;
-  c.state = State::Closing;
+  if (c.state != ConnState::Open) return;
+  if (!queue_close(c, core::close_code::normal)) {
+    finish(t, c, true);  // cannot happen: the reserve keeps room for it
+    return;
+  }
+  move(c, ConnEvent::CloseQueued);
   c.deadline_ns = now + kCloseTimeoutNs;
   flush(t, c);
 }
 
 void LoadWorker::fail(net::Token t, Connection& c, ErrorKind kind, const std::string& detail) {
-  if (c.state == State::Dying || c.state == State::Idle) return;
+  if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   count_error(kind, detail);
-  live_.lost.add(outstanding(c));
-  outstanding_total_ -= outstanding(c);
-  c.acked_seq = c.next_seq;
-  c.failed = true;
-  if (c.state == State::Connecting || c.state == State::Handshaking) {
+  lose_outstanding(c);
+  if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
     --pending_handshakes_;
     if (c.first_attempt) live_.failed.add();
     resolve_first_attempt(c);
@@ -555,14 +571,34 @@ void LoadWorker::fail(net::Token t, Connection& c, ErrorKind kind, const std::st
   close_socket(t, c, true);
 }
 
+void LoadWorker::fail_protocol(net::Token t, Connection& c, ErrorKind kind, uint16_t code, const std::string& detail) {
+  // Only an Open connection can still say why; after our close (CloseSent) the socket is reset.
+  if (c.state != ConnState::Open || kControlFrameMax > room(c, 0)) {
+    fail(t, c, kind, detail);
+    return;
+  }
+  count_error(kind, detail);
+  lose_outstanding(c);
+  queue_close(c, code);
+  move(c, ConnEvent::Violation);
+  c.deadline_ns = now_ns() + kEofGraceNs;
+  flush(t, c);
+}
+
+void LoadWorker::lose_outstanding(Connection& c) {
+  live_.lost.add(outstanding(c));
+  outstanding_total_ -= outstanding(c);
+  c.acked_seq = c.next_seq;
+}
+
 void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
-  if (c.state == State::Dying || c.state == State::Idle) return;
+  if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   // Closed by us at the end of the run: what is still outstanding was in flight, not lost.
   live_.in_flight_at_close.add(outstanding(c));
   outstanding_total_ -= outstanding(c);
   c.acked_seq = c.next_seq;
-  if (c.close_sent && c.close_received && !c.failed) ++totals_.closed_cleanly;
-  if (c.state == State::Connecting || c.state == State::Handshaking) {
+  if (c.state == ConnState::Closed) ++totals_.closed_cleanly;
+  if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
     --pending_handshakes_;
     resolve_first_attempt(c);
   }
@@ -570,23 +606,20 @@ void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
 }
 
 void LoadWorker::close_socket(net::Token t, Connection& c, bool reset) {
-  if (c.counted_open) {
-    c.counted_open = false;
-    live_.open.sub();
-  }
-  c.state = State::Dying;
+  if (is_upgraded(c.state)) live_.open.sub();
+  move(c, ConnEvent::Drop);
   reactor_.close(t, reset);
 }
 
 void LoadWorker::on_recv_end(net::Token t, int error) {
   Connection& c = connections_[t];
-  if (c.state == State::Idle || c.state == State::Dying) return;
-  if (c.close_sent && c.close_received) {
+  if (c.state == ConnState::Idle || c.state == ConnState::Dying) return;
+  if (awaits_eof(c.state)) {
     finish(t, c, false);  // the close handshake is complete and the server ended TCP first
     return;
   }
   const std::string who = "connection " + std::to_string(c.global_id);
-  if (c.state == State::Connecting || c.state == State::Handshaking) {
+  if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
     fail(t, c, ErrorKind::HandshakeFailed,
          who + ": the server " + (error ? std::string("reset the connection: ") + strerror(-error) : "ended the stream") +
              " before a 101 response");
@@ -599,7 +632,7 @@ void LoadWorker::on_recv_end(net::Token t, int error) {
 
 void LoadWorker::on_closed(net::Token t) {
   Connection& c = connections_[t];
-  c.state = State::Idle;
+  move(c, ConnEvent::Released);
   c.send_in_flight = false;
   --live_connections_;
   if (options_.handshake_only && !draining_ && !aborted_) {
@@ -614,7 +647,8 @@ void LoadWorker::on_closed(net::Token t) {
 
 void LoadWorker::on_tick(uint64_t) {
   const uint64_t now = now_ns();
-  const RunPhase phase = RunPhase(run_.phase.load(std::memory_order_relaxed));
+  // Acquire: what main set before a phase change (drain deadline, connect_overdue) is seen with it.
+  const RunPhase phase = RunPhase(run_.phase.load(std::memory_order_acquire));
   if (phase == RunPhase::Abort && !aborted_) abort_all();
   if (phase >= RunPhase::Draining && !draining_) begin_drain(now);
   if (!draining_) {
@@ -635,7 +669,7 @@ void LoadWorker::on_tick(uint64_t) {
   } else if (now >= run_.drain_deadline_ns.load(std::memory_order_relaxed)) {
     // The echoes had their time: close every connection still waiting for some.
     for (Connection& c : connections_)
-      if (c.state == State::Open && !c.close_sent) begin_close(c.local, c, now);
+      if (c.state == ConnState::Open) begin_close(c.local, c, now);
   }
   if (now >= next_scan_ns_) {
     next_scan_ns_ = now + kScanIntervalNs;
@@ -645,15 +679,22 @@ void LoadWorker::on_tick(uint64_t) {
 }
 
 void LoadWorker::begin_drain(uint64_t now) {
+  const bool overdue = run_.connect_overdue.load(std::memory_order_relaxed);
   draining_ = true;
   ready_.clear();
   for (Connection& c : connections_) {
     switch (c.state) {
-      case State::Connecting:
-      case State::Handshaking:
-        finish(c.local, c, true);  // cut short by the end of the run: neither opened nor failed
+      case ConnState::Connecting:
+      case ConnState::Handshaking:
+        if (overdue) {
+          fail(c.local, c, ErrorKind::HandshakeTimeout,
+               "connection " + std::to_string(c.global_id) + ": no 101 response within the run's " +
+                   seconds_text(options_.duration_s) + " s (--duration)");
+        } else {
+          finish(c.local, c, true);  // cut short by the end of the run: neither opened nor failed
+        }
         break;
-      case State::Open:
+      case ConnState::Open:
         if (outstanding(c) == 0) begin_close(c.local, c, now);
         break;
       default:
@@ -665,26 +706,26 @@ void LoadWorker::begin_drain(uint64_t now) {
 void LoadWorker::scan_deadlines(uint64_t now) {
   for (Connection& c : connections_) {
     if (now < c.deadline_ns) continue;
-    if (c.state == State::Idle || c.state == State::Open || c.state == State::Dying) {
-      c.deadline_ns = ~uint64_t{0};  // nothing is timed in these states
-      continue;
-    }
     const std::string who = "connection " + std::to_string(c.global_id);
     switch (c.state) {
-      case State::Connecting:
-      case State::Handshaking:
-        fail(c.local, c, ErrorKind::HandshakeTimeout, who + ": no 101 response within 10 s of connecting");
+      case ConnState::Connecting:
+      case ConnState::Handshaking:
+        fail(c.local, c, ErrorKind::HandshakeTimeout,
+             who + ": no 101 response within " + seconds_text(options_.handshake_timeout_s) + " s of connecting");
         break;
-
-      case State::Closing:
-        if (c.close_received) {
-          finish(c.local, c, false);  // both close frames passed; the server just kept TCP open
-        } else {
-          count_error(ErrorKind::CloseTimeout, who + ": no close frame within 3 s of ours");
-          finish(c.local, c, true);
-        }
+      case ConnState::CloseSent:
+        count_error(ErrorKind::CloseTimeout, who + ": no close frame within 3 s of ours");
+        finish(c.local, c, true);
+        break;
+      case ConnState::Closed:
+      case ConnState::PeerClosed:
+        finish(c.local, c, false);  // both close frames passed; the server just kept TCP open
+        break;
+      case ConnState::Failing:
+        finish(c.local, c, true);  // the server ignored our close: nothing more to hear from it
         break;
       default:
+        c.deadline_ns = ~uint64_t{0};  // nothing is timed in the other states
         break;
     }
   }
@@ -695,7 +736,7 @@ void LoadWorker::abort_all() {
   draining_ = true;
   ready_.clear();
   for (Connection& c : connections_)
-    if (c.state != State::Idle && c.state != State::Dying) finish(c.local, c, true);
+    if (c.state != ConnState::Idle && c.state != ConnState::Dying) finish(c.local, c, true);
 }
 
 void LoadWorker::update_flags() {

@@ -1,6 +1,7 @@
-// One load thread: its share of the connections on its own reactor. Each connection goes
-// Idle -> Connecting -> Handshaking -> Open -> Closing -> Dying -> Idle (and round again with
-// --handshake-only). Follow one message: top_up() writes masked frames into the connection's
+// One load thread: its share of the connections on its own reactor. Each connection is one
+// state machine (bench/load/connection_state.hpp; the table with actions is in bench/README.md):
+// Idle -> Connecting -> Handshaking -> Open -> CloseSent -> Closed -> Dying -> Idle (and round
+// again with --handshake-only). Follow one message: top_up() writes masked frames into the connection's
 // filling buffer, flush() hands the buffer to the reactor in one send, on_recv() ->
 // handle_frames() checks each echo in place in the receive buffer and records its latency,
 // then top_up() refills the window.
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/load/connection_state.hpp"
 #include "bench/load/options.hpp"
 #include "bench/load/payload.hpp"
 #include "bench/load/rate_scheduler.hpp"
@@ -37,6 +39,9 @@ struct SharedRun {
   std::atomic<int> phase{int(RunPhase::Connecting)};
   std::atomic<uint64_t> steady_start_ns{0};    // run clock when Running began
   std::atomic<uint64_t> drain_deadline_ns{0};  // run clock after which echoes are no longer awaited
+  // Set (before Draining) when the connections did not all open within the run's --duration:
+  // handshakes still pending then are counted as timeouts, not merely cut short.
+  std::atomic<bool> connect_overdue{false};
   uint64_t epoch_ns = 0;                       // CLOCK_MONOTONIC at the run's start: run clock zero
 };
 
@@ -48,8 +53,7 @@ struct WorkerPlan {
   std::vector<net::SocketAddress> sources;  // bind() addresses, port 0
 };
 
-// Bounds on waiting, so that every run ends.
-constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000;  // connect start -> valid 101
+// Bounds on waiting, so that every run ends (the handshake's is --handshake-timeout).
 constexpr uint64_t kCloseTimeoutNs = 3'000'000'000;       // our close frame -> the server's
 constexpr uint64_t kEofGraceNs = 1'000'000'000;           // both close frames -> the server's FIN
 constexpr uint32_t kMaxPendingHandshakes = 1024;          // per worker, connects not yet upgraded
@@ -81,20 +85,13 @@ class LoadWorker final : public net::EventHandler {
   void on_tick(uint64_t now_ms) override;
 
  private:
-  enum class State : uint8_t { Idle, Connecting, Handshaking, Open, Closing, Dying };
-
   struct Connection {
-    State state = State::Idle;
+    ConnState state = ConnState::Idle;  // changed only by move()
     bool first_attempt = true;    // its outcome counts towards connect_done
-    bool counted_open = false;    // counted in live.open
-    bool close_sent = false;
-    bool close_received = false;
-    bool failed = false;
     bool send_in_flight = false;
     bool pong_queued = false;     // one pong per filling buffer is enough (RFC 6455 §5.5.3)
     bool msg_active = false;      // an echo is being received
     bool msg_bad = false;
-    bool msg_unexpected = false;
     uint8_t fill = 0;             // index of the buffer taking new frames; the other one is in flight
     uint32_t local = 0;
     uint32_t global_id = 0;
@@ -102,10 +99,11 @@ class LoadWorker final : public net::EventHandler {
     uint32_t fly_len = 0;
     uint32_t fly_off = 0;
     uint64_t next_seq = 0;        // next message to write
+    uint64_t wire_seq = 0;        // messages below this were handed to the reactor: only they can be echoed
     uint64_t acked_seq = 0;       // next echo expected
     uint64_t due_seq = 0;         // --rate: messages below this are due
     uint64_t started_ns = 0;      // connect start
-    uint64_t deadline_ns = 0;     // handshake or close deadline
+    uint64_t deadline_ns = 0;     // handshake, close or end-of-stream deadline
     uint64_t msg_offset = 0;      // payload bytes of the echo in progress seen so far
     uint64_t msg_expected = 0;    // its size as sent
     uint8_t expect_stamp[kStampSize] = {};
@@ -115,6 +113,9 @@ class LoadWorker final : public net::EventHandler {
     core::MessageReader reader{core::Role::Client};
     std::string head;  // an upgrade response that spans receives (rare)
   };
+
+  // The one place a connection changes state; an illegal move is a bug (asserted).
+  void move(Connection& c, ConnEvent event);
 
   // Connecting.
   void start_connects(uint64_t now);
@@ -127,11 +128,16 @@ class LoadWorker final : public net::EventHandler {
   void top_up(Connection& c, uint64_t now);
   bool write_message(Connection& c, uint64_t stamp_ns);  // false if it does not fit (never expected)
   void handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now);
-  void begin_echo(Connection& c, core::Opcode opcode);
+  bool begin_echo(Connection& c, core::Opcode opcode);  // false: it answers nothing sent (the connection failed)
   void check_chunk(Connection& c, const uint8_t* data, size_t size);
   void finish_echo(Connection& c, uint64_t now);
   void pump_rate(uint64_t now);
   void queue_pong(Connection& c, const uint8_t* payload, size_t size);
+  // Bytes the filling buffer can still take while keeping `reserve` bytes free.
+  uint32_t room(const Connection& c, uint32_t reserve) const {
+    return buffer_capacity_ - c.fill_len > reserve ? buffer_capacity_ - c.fill_len - reserve : 0;
+  }
+  bool queue_close(Connection& c, uint16_t code);  // false if it does not fit (never expected)
 
   // Output.
   void flush(net::Token t, Connection& c);
@@ -140,6 +146,9 @@ class LoadWorker final : public net::EventHandler {
   // Ending.
   void begin_close(net::Token t, Connection& c, uint64_t now);
   void fail(net::Token t, Connection& c, ErrorKind kind, const std::string& detail);
+  // The server broke the protocol: count it, close with `code` (RFC 6455 §7.1.7), ignore its input.
+  void fail_protocol(net::Token t, Connection& c, ErrorKind kind, uint16_t code, const std::string& detail);
+  void lose_outstanding(Connection& c);
   void finish(net::Token t, Connection& c, bool reset);
   void close_socket(net::Token t, Connection& c, bool reset);
   void begin_drain(uint64_t now);
@@ -169,6 +178,7 @@ class LoadWorker final : public net::EventHandler {
   std::unique_ptr<uint8_t[]> ring_stamp_;
   std::unique_ptr<uint32_t[]> ring_size_;
   uint32_t buffer_capacity_ = 0;
+  uint64_t handshake_timeout_ns_;
   uint32_t pipeline_;
   core::Opcode opcode_;
   core::ReaderLimits reader_limits_;

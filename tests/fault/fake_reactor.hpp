@@ -1,6 +1,7 @@
-// A net::Reactor without sockets, for driving a net::EventHandler (the echo server) by hand:
-// the test lends receive buffers it owns, decides when and how far each send completes,
-// and delivers end of stream and on_closed itself. It also checks the reactor contract from
+// A net::Reactor without sockets, for driving a net::EventHandler (the echo server, or with
+// Options::clients the load generator's worker) by hand: the test lends receive buffers it
+// owns, decides when and how far each send completes, when a connect completes and how, and
+// delivers end of stream and on_closed itself. It also checks the reactor contract from
 // the handler's side (one send in flight per socket, every lent buffer released exactly
 // once, no operation on a socket that is not open) and records each breach in violations.
 //
@@ -28,6 +29,8 @@ namespace wsring::fakes {
 struct FakeReactorOptions {
   uint32_t buffer_count = 64;
   uint32_t buffer_capacity = 4096;  // bytes after the headroom
+  bool clients = false;             // connect() is allowed (a client: wsring-load's LoadWorker,
+                                    // tests/fault/load_worker_harness.hpp); else a violation
 };
 
 class FakeReactor final : public net::Reactor {
@@ -43,6 +46,8 @@ class FakeReactor final : public net::Reactor {
     bool paused = false;
     bool write_shut = false;
     bool recv_ended = false;  // on_recv_end delivered
+    bool connecting = false;  // connect() seen, complete_connect() not yet
+    uint64_t life = 0;        // opened_count() when this life of the token began
     int close_calls = 0;
     int pause_calls = 0;
     int resume_calls = 0;
@@ -77,11 +82,17 @@ class FakeReactor final : public net::Reactor {
     s.fd = fd;
     s.open = true;
     last_opened_ = t;
-    ++opened_;
+    s.life = ++opened_;
   }
   void connect(net::Token t, int fd, const sockaddr*, socklen_t) override {
-    violation("connect() of token " + std::to_string(t) + ": a server never connects");
-    ::close(fd);
+    if (!options_.clients) {
+      violation("connect() of token " + std::to_string(t) + ": a server never connects");
+      ::close(fd);
+      return;
+    }
+    open(t, fd);  // the reactor owns the fd from here on, as after open()
+    sockets_[t].connecting = true;
+    ++connects_;
   }
   void pause_recv(net::Token t) override {
     if (!usable(t, "pause_recv")) return;
@@ -97,6 +108,7 @@ class FakeReactor final : public net::Reactor {
     if (!usable(t, "send")) return;
     Socket& s = sockets_[t];
     if (s.closing) violation("send() on token " + std::to_string(t) + " after close()");
+    if (s.connecting) violation("send() on token " + std::to_string(t) + " before its connect completed");
     if (s.sending) violation("second send() in flight on token " + std::to_string(t));
     if (iov_count <= 0 || iov_count > IOV_MAX) violation("send() with iov_count " + std::to_string(iov_count));
     s.sending = true;
@@ -135,7 +147,8 @@ class FakeReactor final : public net::Reactor {
     if (s.closing) return;
     s.closing = true;
     s.reset = reset;
-    s.sending = false;  // cancelled: no on_send will come
+    s.connecting = false;  // cancelled: no on_connect will come
+    s.sending = false;     // cancelled: no on_send will come
     s.in_flight.clear();
     pending_closed_.push_back(t);
   }
@@ -174,8 +187,18 @@ class FakeReactor final : public net::Reactor {
   bool can_receive(net::Token t) const {
     if (t >= sockets_.size()) return false;
     const Socket& s = sockets_[t];
-    return s.open && !s.closing && !s.paused && !s.recv_ended;
+    return s.open && !s.closing && !s.paused && !s.recv_ended && !s.connecting;
   }
+
+  // Completes the connect under way on t with 0 (connected) or -errno. Either way the socket
+  // stays open: after a failure the handler is expected to close() it. False if none is under way.
+  bool complete_connect(net::Token t, int result) {
+    if (!connecting(t)) return false;
+    sockets_[t].connecting = false;
+    handler_->on_connect(t, result);
+    return true;
+  }
+  bool connecting(net::Token t) const { return t < sockets_.size() && sockets_[t].connecting && !sockets_[t].closing; }
   bool buffer_free() const { return !free_.empty(); }
 
   // Completes the send in flight with min(its size, max_bytes) bytes: those bytes are read
@@ -221,7 +244,7 @@ class FakeReactor final : public net::Reactor {
   bool end_stream(net::Token t, int error = 0) {
     if (t >= sockets_.size()) return false;
     Socket& s = sockets_[t];
-    if (!s.open || s.closing || s.recv_ended) return false;
+    if (!s.open || s.closing || s.recv_ended || s.connecting) return false;
     s.recv_ended = true;
     handler_->on_recv_end(t, error);
     return true;
@@ -250,6 +273,7 @@ class FakeReactor final : public net::Reactor {
   uint64_t lent_count() const { return lent_count_; }
   uint64_t released_count() const { return released_; }
   uint64_t send_count() const { return sends_; }
+  uint64_t connect_count() const { return connects_; }
   bool accepting() const { return accepting_; }
   bool stopped() const { return stopped_; }
   const std::vector<std::string>& violations() const { return violations_; }
@@ -286,6 +310,7 @@ class FakeReactor final : public net::Reactor {
   uint64_t lent_count_ = 0;
   uint64_t released_ = 0;
   uint64_t sends_ = 0;
+  uint64_t connects_ = 0;
   bool accepting_ = false;
   bool stopped_ = false;
 };

@@ -5,14 +5,18 @@ with exit status 1. Bad arguments exit 2 with one line naming the flag."""
 import asyncio
 import json
 import os
+import socket
+import struct
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import websockets
 
-from wsharness import SANITIZED, ServerTestCase, backend, bound, build_dir
+from wsharness import (SANITIZER_MARKERS, SANITIZED, ServerTestCase, accept_key, backend, bound, build_dir,
+                       mask_payload)
 
 
 def load_binary():
@@ -76,6 +80,143 @@ class AsyncioEchoServer:
 
     def url(self):
         return "ws://127.0.0.1:%d/" % self.port
+
+
+class RawMaliciousServer:
+    """A raw-socket server on 127.0.0.1 that breaks the rules on purpose, one thread per
+    connection (bounded). Modes:
+      "stream": answers the upgrade with a valid 101, then, without reading, sends `burst`
+                (frames nobody asked for) over and over for up to `stream_s` seconds; then reads
+                what the client sent (bounded) and records the close codes of its close frames.
+      "silent": accepts TCP and never reads nor answers, until stopped.
+    A small receive buffer makes the client's sends stall soon, as with a peer that never reads."""
+
+    MAX_CONNECTIONS = 16
+
+    def __init__(self, mode, burst=b"", stream_s=5.0):
+        self.mode = mode
+        self.burst = burst
+        self.stream_s = stream_s
+        self.close_codes = []   # one entry per client close frame seen (None: no code)
+        self.upgraded = 0
+        self._stop = threading.Event()
+        self._threads = []
+        self._sockets = []
+        self._lock = threading.Lock()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited by accepted sockets
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+
+    def start(self):
+        self._acceptor.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._acceptor.join(10)
+        for thread in self._threads:
+            thread.join(10)
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+        self._listener.close()
+
+    def url(self):
+        return "ws://127.0.0.1:%d/" % self.port
+
+    def _accept_loop(self):
+        while not self._stop.is_set() and len(self._threads) < self.MAX_CONNECTIONS:
+            try:
+                conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            with self._lock:
+                self._sockets.append(conn)
+            if self.mode == "stream":
+                thread = threading.Thread(target=self._stream, args=(conn,), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _stream(self, conn):
+        try:
+            conn.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                head += data
+            keys = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"sec-websocket-key:")]
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept_key(keys[0]).encode() + b"\r\n\r\n")
+            with self._lock:
+                self.upgraded += 1
+            rest = head[head.index(b"\r\n\r\n") + 4:]
+            deadline = time.monotonic() + self.stream_s
+            conn.settimeout(0.5)
+            while time.monotonic() < deadline and not self._stop.is_set():
+                try:
+                    conn.sendall(self.burst)
+                except socket.timeout:
+                    continue  # the client is not reading either: keep trying until the deadline
+                except OSError:
+                    break     # the client closed or reset
+            # Now read everything the client sent (bounded) and find its close frames.
+            conn.settimeout(0.5)
+            read_until = time.monotonic() + 5
+            while time.monotonic() < read_until and not self._stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                rest += data
+            codes = self._client_close_codes(rest)
+            with self._lock:
+                self.close_codes.extend(codes)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _client_close_codes(data):
+        codes, pos = [], 0
+        while len(data) - pos >= 6:
+            opcode, length = data[pos] & 0x0F, data[pos + 1] & 0x7F
+            header = 2
+            if length == 126:
+                length, header = struct.unpack("!H", data[pos + 2:pos + 4])[0], 4
+            elif length == 127:
+                length, header = struct.unpack("!Q", data[pos + 2:pos + 10])[0], 10
+            if not data[pos + 1] & 0x80 or len(data) - pos < header + 4 + length:
+                break  # unmasked (not from a client) or cut short
+            key = data[pos + header:pos + header + 4]
+            payload = mask_payload(data[pos + header + 4:pos + header + 4 + length], key)
+            if opcode == 0x8:
+                codes.append(struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None)
+            pos += header + 4 + length
+        return codes
+
+
+def server_frame(payload, opcode=0x2, masked=False):
+    """A server frame (unmasked, as RFC 6455 requires, unless masked=True to break that rule)."""
+    header = bytes([0x80 | opcode])
+    mask_bit = 0x80 if masked else 0
+    if len(payload) < 126:
+        header += bytes([mask_bit | len(payload)])
+    else:
+        header += bytes([mask_bit | 126]) + struct.pack("!H", len(payload))
+    if masked:
+        key = b"\x01\x02\x03\x04"
+        return header + key + mask_payload(payload, key)
+    return header + payload
 
 
 def check_counts_add_up(test, report, connections):
@@ -260,6 +401,87 @@ class LoadAgainstBrokenServers(unittest.TestCase):
         self.assertEqual(report["errors"]["connect_failed"], 5, report["errors"])
 
 
+class LoadAgainstMaliciousServers(unittest.TestCase):
+    """Servers that stream frames nobody asked for, break the framing rules or never answer:
+    wsring-load must count the fault, close with the right code and end on time, never crash."""
+    backend_independent = True
+
+    def serve(self, mode, burst=b"", stream_s=5.0):
+        server = RawMaliciousServer(mode, burst, stream_s).start()
+        self.addCleanup(server.stop)
+        return server
+
+    def check_no_crash(self, status, out, err):
+        self.assertIn(status, (0, 1), "wsring-load died (status %d)\n%s%s" % (status, out, err[-4000:]))
+        for marker in SANITIZER_MARKERS + ("free(): invalid", "double free", "corrupted"):
+            self.assertNotIn(marker, err, err[-4000:])
+
+    def test_unsolicited_frames_are_a_protocol_error(self):
+        """Echo-sized frames streamed right after the 101, never reading: each is an answer to
+        nothing sent, so unexpected_message is counted and the connection closed with 1002.
+        (Once, these were taken as echoes of messages still in the send buffer, which kept being
+        refilled until the close frame was written past its end.) The size makes the old buffer
+        layout fill to its last byte."""
+        server = self.serve("stream", stream_s=bound(6.0))
+        request = 512 + len("127.0.0.1:%d" % server.port) + len("/")
+        size = next((n for n in range(16, 126) if (n + 14 + request) % (n + 6) == 0), 61)
+        server.burst = server_frame(bytes(range(size))) * 64
+        status, report, out, err = run_load(server.url(), "--connections", 1, "--duration", 2, "--size", size,
+                                            timeout=40)
+        self.check_no_crash(status, out, err)
+        self.assertEqual(status, 1, out + err)
+        self.assertIsNotNone(report, err)
+        errors = report["errors"]
+        self.assertEqual(errors["unexpected_message"], 1, errors)  # once: the connection is closed then
+        self.assertEqual(errors["mismatch"], 0, errors)
+        self.assertIn("unexpected_message", out)
+        self.assertEqual(report["messages"]["received"], 0, report["messages"])
+        self.assertEqual(report["connections"]["opened"], 1, report["connections"])
+        server.stop()
+        self.assertEqual(server.close_codes, [1002], "the client's close code")
+
+    def test_masked_server_frames_are_a_protocol_error(self):
+        """Masked frames from a server (RFC 6455 5.1 forbids them), streamed without reading:
+        protocol_error, close 1002, no crash."""
+        server = self.serve("stream", server_frame(b"x" * 40, masked=True) * 64, stream_s=bound(6.0))
+        status, report, out, err = run_load(server.url(), "--connections", 2, "--duration", 2, timeout=40)
+        self.check_no_crash(status, out, err)
+        self.assertEqual(status, 1, out + err)
+        self.assertEqual(report["errors"]["protocol_error"], 2, report["errors"])
+        self.assertIn("masked", report["error_details"]["protocol_error"])
+        server.stop()
+        self.assertEqual(server.close_codes, [1002, 1002], "the client's close codes")
+
+    def test_server_that_never_upgrades_ends_at_the_duration(self):
+        """TCP accepted, the upgrade never answered: a --duration 2 run ends after about 2 s
+        (not after the 10 s handshake timeout), every connection counted as handshake_timeout."""
+        server = self.serve("silent")
+        started = time.monotonic()
+        status, report, out, err = run_load(server.url(), "--connections", 3, "--duration", 2, timeout=30)
+        wall = time.monotonic() - started
+        self.check_no_crash(status, out, err)
+        self.assertEqual(status, 1, out + err)
+        self.assertEqual(report["errors"]["handshake_timeout"], 3, report["errors"])
+        self.assertEqual(report["connections"]["failed"], 3, report["connections"])
+        self.assertGreaterEqual(report["elapsed_s"], 1.9, report)
+        self.assertLess(report["elapsed_s"], 3.0, report)
+        self.assertLess(wall, bound(4.0), "wall time %.2f s" % wall)
+
+    def test_handshake_timeout_option(self):
+        """--handshake-timeout 0.5: the silent server's connections fail after 0.5 s and, none
+        being left, the run ends long before its --duration 5."""
+        server = self.serve("silent")
+        status, report, out, err = run_load(server.url(), "--connections", 3, "--duration", 5,
+                                            "--handshake-timeout", 0.5, timeout=30)
+        self.check_no_crash(status, out, err)
+        self.assertEqual(status, 1, out + err)
+        self.assertEqual(report["errors"]["handshake_timeout"], 3, report["errors"])
+        self.assertIn("0.5 s", report["error_details"]["handshake_timeout"])
+        self.assertGreaterEqual(report["elapsed_s"], 0.45, report)
+        self.assertLess(report["elapsed_s"], 2.0, report)
+        self.assertEqual(report["parameters"]["handshake_timeout_s"], 0.5)
+
+
 class LoadCommandLine(unittest.TestCase):
     """Bad arguments: exit status 2 and one line on stderr naming the flag."""
     backend_independent = True
@@ -280,6 +502,8 @@ class LoadCommandLine(unittest.TestCase):
         self.check_bad([url, "--size", "8"], "--size")
         self.check_bad([url, "--pipeline", "x"], "--pipeline")
         self.check_bad([url, "--backend", "kqueue"], "--backend")
+        self.check_bad([url, "--handshake-timeout", "0"], "--handshake-timeout:")
+        self.check_bad([url, "--handshake-timeout", "soon"], "--handshake-timeout:")
         self.check_bad([url, "--duration", "1", "--messages", "5"], "--messages")
         self.check_bad(["http://127.0.0.1/"], "URL")
         self.check_bad([], "URL")

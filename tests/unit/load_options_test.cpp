@@ -100,6 +100,15 @@ TEST(LoadOptions, MessagesBinaryHandshakeOnlyAndEqualsForm) {
   EXPECT_EQ(h.options.backend, Backend::Auto);
 }
 
+TEST(LoadOptions, HandshakeTimeout) {
+  EXPECT_EQ(parse_ok({}).options.handshake_timeout_s, 10.0);
+  EXPECT_EQ(parse_ok({"--handshake-timeout", "2.5"}).options.handshake_timeout_s, 2.5);
+  EXPECT_EQ(parse_ok({"--handshake-timeout=0.2"}).options.handshake_timeout_s, 0.2);
+  for (const char* v : {"0", "-1", "soon", "inf", "1e7", ""}) expect_bad({"--handshake-timeout", v}, "--handshake-timeout");
+  expect_bad({"--handshake-timeout"}, "--handshake-timeout");
+  EXPECT_NE(parse({"--help"}).message.find("--handshake-timeout"), std::string::npos);
+}
+
 TEST(LoadOptions, ThreadsAreCappedAtConnections) {
   Parsed p = parse_ok({"--connections", "2", "--threads", "8"});
   EXPECT_EQ(p.options.threads, 2u);

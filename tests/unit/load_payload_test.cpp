@@ -128,7 +128,8 @@ TEST(LoadPayload, MaskedPayloadUnmasksToThePlainOne) {
   uint8_t stamp_bytes[kStampSize];
   encode_stamp(stamp, stamp_bytes);
   const uint8_t key[4] = {0x12, 0xA5, 0x00, 0xFF};
-  for (size_t size : {16, 17, 23, 24, 31, 32, 125, 126, 1000, 65535, 70000}) {
+  // Both ways: the fused pass below 1 KiB, copy + core::apply_mask from 1 KiB on.
+  for (size_t size : {16, 17, 23, 24, 31, 32, 125, 126, 1000, 1023, 1024, 1025, 65535, 70000}) {
     std::vector<uint8_t> plain(size), masked(size);
     write_payload(plain.data(), size, stamp, pattern);
     write_masked_payload(masked.data(), size, stamp_bytes, pattern, key);

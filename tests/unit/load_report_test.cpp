@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 using namespace wsring::load;
@@ -40,7 +42,7 @@ TEST(LoadReport, JsonHasTheDocumentedLayout) {
   options.url_text = "ws://127.0.0.1:9001/";
   const std::string json = format_json(sample(options));
   for (const char* key : {"parameters", "url", "connections", "duration_s", "messages", "size_min", "size_max", "type",
-                          "pipeline", "rate", "ramp_up_s", "threads", "connect_rate", "handshake_only", "source_addrs",
+                          "pipeline", "rate", "ramp_up_s", "threads", "connect_rate", "handshake_timeout_s", "handshake_only", "source_addrs",
                           "backend", "backend_requested", "elapsed_s", "window_s", "interrupted", "sent", "received",
                           "in_flight", "lost", "mismatched", "bytes", "throughput", "msgs_per_s", "bytes_per_s",
                           "handshakes_per_s", "latency_us", "connect_us", "handshake_us", "p50", "p90", "p99", "p999",
@@ -56,6 +58,25 @@ TEST(LoadReport, JsonHasTheDocumentedLayout) {
   EXPECT_EQ(value_of(json, "exit_status"), "0");
   EXPECT_EQ(value_of(json, "duration_s"), "10.000");
   EXPECT_EQ(value_of(json, "rate"), "null");
+}
+
+TEST(LoadReport, TheSummarySaysConnectionAndThreadInTheSingular) {
+  for (const uint32_t n : {1u, 2u}) {
+    LoadOptions options;
+    options.url_text = "ws://127.0.0.1:9001/";
+    options.connections = n;
+    options.threads = n;
+    char* text = nullptr;
+    size_t size = 0;
+    std::FILE* out = open_memstream(&text, &size);
+    ASSERT_NE(out, nullptr);
+    print_summary(out, sample(options));
+    std::fclose(out);
+    const std::string summary(text, size);
+    std::free(text);
+    EXPECT_NE(summary.find(n == 1 ? ": 1 connection, 1 thread," : ": 2 connections, 2 threads,"), std::string::npos)
+        << summary;
+  }
 }
 
 TEST(LoadReport, ErrorsSetExitStatusAndAreDetailed) {
