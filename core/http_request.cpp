@@ -180,7 +180,9 @@ bool is_ipv4(std::string_view text) {
   for (int octet = 0; octet < 4; ++octet) {
     size_t digits = 0;
     unsigned value = 0;
-    while (digits < text.size() && digits < 4 && is_digit(text[digits])) value = value * 10 + unsigned(text[digits++] - '0');
+    while (digits < text.size() && digits < 4 && is_digit(text[digits])) {
+      value = value * 10 + unsigned(text[digits++] - '0');
+    }
     if (digits == 0 || digits > 3 || value > 255 || (digits > 1 && text[0] == '0')) return false;
     text.remove_prefix(digits);
     if (octet < 3) {

@@ -164,64 +164,59 @@ std::string format_duration(double seconds) {
   return format_decimal(seconds) + "s";
 }
 
-bool parse_size_flag(std::string_view flag, std::string_view text, uint64_t min, uint64_t max, uint64_t& out,
-                     std::string& error, const char* zero_means) {
-  uint64_t value = 0;
-  if (parse_size(text, value) && ((value >= min && value <= max) || (zero_means && value == 0))) {
+namespace {
+
+// Parses with `parse`, accepts [min, max] (and 0 when zero_means says what it means), else sets
+// `error` from `what` (the bounds in words).
+template <class T, class Parser>
+bool parse_bounded(std::string_view flag, std::string_view text, T min, T max, const char* zero_means,
+                   Parser parse, const std::string& what, T& out, std::string& error) {
+  T value{};
+  if (parse(text, value) && ((value >= min && value <= max) || (zero_means && value == T{}))) {
     out = value;
     return true;
   }
-  error = expected(flag, zero_prefix(zero_means) + "a size from " + format_size(min) + " to " + format_size(max) +
-                             " (" + kSizeForms + ")", text);
+  error = expected(flag, zero_prefix(zero_means) + what, text);
   return false;
+}
+
+}  // namespace
+
+bool parse_size_flag(std::string_view flag, std::string_view text, uint64_t min, uint64_t max, uint64_t& out,
+                     std::string& error, const char* zero_means) {
+  return parse_bounded(flag, text, min, max, zero_means, parse_size,
+                       "a size from " + format_size(min) + " to " + format_size(max) + " (" + kSizeForms + ")", out,
+                       error);
 }
 
 bool parse_duration_flag(std::string_view flag, std::string_view text, double min, double max, double& out,
                          std::string& error, const char* zero_means) {
-  double value = 0;
-  if (parse_duration(text, value) && ((value >= min && value <= max) || (zero_means && value == 0))) {
-    out = value;
-    return true;
-  }
-  error = expected(flag, zero_prefix(zero_means) + "a duration from " + format_duration(min) + " to " +
-                             format_duration(max) + " (" + kDurationForms + ")", text);
-  return false;
+  return parse_bounded(flag, text, min, max, zero_means, parse_duration,
+                       "a duration from " + format_duration(min) + " to " + format_duration(max) + " (" +
+                           kDurationForms + ")",
+                       out, error);
 }
 
 bool parse_count_flag(std::string_view flag, std::string_view text, uint64_t min, uint64_t max, uint64_t& out,
                       std::string& error, const char* zero_means) {
-  uint64_t value = 0;
-  if (parse_count(text, value) && ((value >= min && value <= max) || (zero_means && value == 0))) {
-    out = value;
-    return true;
-  }
-  error = expected(flag, zero_prefix(zero_means) + "a whole number from " + std::to_string(min) + " to " +
-                             std::to_string(max), text);
-  return false;
+  return parse_bounded(flag, text, min, max, zero_means, parse_count,
+                       "a whole number from " + std::to_string(min) + " to " + std::to_string(max), out, error);
 }
 
 bool parse_rate_flag(std::string_view flag, std::string_view text, double min, double max, double& out,
                      std::string& error) {
-  double value = 0;
-  if (parse_rate(text, value) && value >= min && value <= max) {
-    out = value;
-    return true;
-  }
-  error = expected(flag, "a rate from " + format_decimal(min) + " to " + format_decimal(max) +
-                             " per second (such as 2000, 0.5 or 100/s)", text);
-  return false;
+  return parse_bounded(flag, text, min, max, nullptr, parse_rate,
+                       "a rate from " + format_decimal(min) + " to " + format_decimal(max) +
+                           " per second (such as 2000, 0.5 or 100/s)",
+                       out, error);
 }
 
 bool parse_byte_rate_flag(std::string_view flag, std::string_view text, uint64_t min, uint64_t max, uint64_t& out,
                           std::string& error, const char* zero_means) {
-  uint64_t value = 0;
-  if (parse_byte_rate(text, value) && ((value >= min && value <= max) || (zero_means && value == 0))) {
-    out = value;
-    return true;
-  }
-  error = expected(flag, zero_prefix(zero_means) + "bytes per second from " + format_size(min) + " to " +
-                             format_size(max) + " (" + kSizeForms + "; '/s' optional)", text);
-  return false;
+  return parse_bounded(flag, text, min, max, zero_means, parse_byte_rate,
+                       "bytes per second from " + format_size(min) + " to " + format_size(max) + " (" + kSizeForms +
+                           "; '/s' optional)",
+                       out, error);
 }
 
 }  // namespace wsring::cli

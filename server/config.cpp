@@ -76,10 +76,10 @@ const char kUsage[] =
     "  --help, --version\n";
 
 enum OptionId {
-  kOptListen = 256, kOptReusePort, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize, kOptMaxHeaders,
-  kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout, kOptMinSendRate, kOptFrameTimeout,
-  kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize, kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin,
-  kOptLogLevel, kOptHelp, kOptVersion,
+  kOptListen = 256, kOptReusePort, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
+  kOptMaxHeaders, kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout,
+  kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
+  kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
 };
 
 const option kOptions[] = {
@@ -135,20 +135,15 @@ bool fail(std::string& error, std::string text) {
   return false;
 }
 
-template <class Field>
-bool store_count(const char* flag, const std::string& arg, uint64_t min, uint64_t max, Field& field,
-                 std::string& error, const char* zero_means = nullptr) {
-  uint64_t n = 0;
-  if (!cli::parse_count_flag(flag, arg, min, max, n, error, zero_means)) return false;
-  field = static_cast<Field>(n);
-  return true;
-}
+using UnsignedFlagParser = bool (*)(std::string_view, std::string_view, uint64_t, uint64_t, uint64_t&, std::string&,
+                                    const char*);
 
+// Parses a size or count flag into a field of any unsigned width (the bounds keep it in range).
 template <class Field>
-bool store_size(const char* flag, const std::string& arg, uint64_t min, uint64_t max, Field& field,
-                std::string& error, const char* zero_means = nullptr) {
+bool store(UnsignedFlagParser parse, const char* flag, const std::string& arg, uint64_t min, uint64_t max,
+           Field& field, std::string& error, const char* zero_means = nullptr) {
   uint64_t n = 0;
-  if (!cli::parse_size_flag(flag, arg, min, max, n, error, zero_means)) return false;
+  if (!parse(flag, arg, min, max, n, error, zero_means)) return false;
   field = static_cast<Field>(n);
   return true;
 }
@@ -172,17 +167,21 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       if (arg.empty() || arg[0] != '/') return fail(error, "--path: expected a path starting with '/', got " + shown);
       config.path = arg;
       return true;
-    case kOptThreads: return store_count("--threads", arg, 1, kMaxThreads, config.threads, error);
+    case kOptThreads: return store(cli::parse_count_flag, "--threads", arg, 1, kMaxThreads, config.threads, error);
     case kOptBackend:
       if (arg == "auto") config.backend = net::Backend::Auto;
       else if (arg == "io_uring" || arg == "uring") config.backend = net::Backend::IoUring;
       else if (arg == "epoll") config.backend = net::Backend::Epoll;
       else return fail(error, "--backend: expected auto, io_uring or epoll, got " + shown);
       return true;
-    case kOptMaxMessage: return store_size("--max-message-size", arg, 1, kMaxMessageSize, config.max_message_size, error);
+    case kOptMaxMessage:
+      return store(cli::parse_size_flag, "--max-message-size", arg, 1, kMaxMessageSize, config.max_message_size,
+                   error);
     case kOptMaxHeaderSize:
-      return store_size("--max-header-size", arg, kMinHeaderSize, kMaxHeaderSize, config.max_header_size, error);
-    case kOptMaxHeaders: return store_count("--max-headers", arg, kMinHeaders, kMaxHeaders, config.max_headers, error);
+      return store(cli::parse_size_flag, "--max-header-size", arg, kMinHeaderSize, kMaxHeaderSize,
+                   config.max_header_size, error);
+    case kOptMaxHeaders:
+      return store(cli::parse_count_flag, "--max-headers", arg, kMinHeaders, kMaxHeaders, config.max_headers, error);
     case kOptHandshakeTimeout: return store_duration("--handshake-timeout", arg, config.handshake_timeout_s, error);
     case kOptIdleTimeout: return store_duration("--idle-timeout", arg, config.idle_timeout_s, error, "never");
     case kOptPingInterval: return store_duration("--ping-interval", arg, config.ping_interval_s, error, "never");
@@ -192,13 +191,17 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
     case kOptMinSendRate:
       return cli::parse_byte_rate_flag("--min-send-rate", arg, 1, kMaxSendRate, config.min_send_rate, error, "off");
     case kOptMaxConnections:
-      return store_count("--max-connections", arg, 1, kMaxConnections, config.max_connections, error, "no limit");
+      return store(cli::parse_count_flag, "--max-connections", arg, 1, kMaxConnections, config.max_connections,
+                   error, "no limit");
     case kOptMaxBackpressure:
-      return store_size("--max-backpressure", arg, kMinBackpressure, kMaxBackpressure, config.max_backpressure, error);
-    case kOptMaxMemory: return store_size("--max-memory", arg, kMinMemory, kMaxMemory, config.max_memory, error, "auto");
+      return store(cli::parse_size_flag, "--max-backpressure", arg, kMinBackpressure, kMaxBackpressure,
+                   config.max_backpressure, error);
+    case kOptMaxMemory:
+      return store(cli::parse_size_flag, "--max-memory", arg, kMinMemory, kMaxMemory, config.max_memory, error,
+                   "auto");
     case kOptRecvBufferSize:
-      return store_size("--recv-buffer-size", arg, kMinRecvBufferSize, kMaxRecvBufferSize, config.recv_buffer_size,
-                        error);
+      return store(cli::parse_size_flag, "--recv-buffer-size", arg, kMinRecvBufferSize, kMaxRecvBufferSize,
+                   config.recv_buffer_size, error);
     case kOptRecvBuffers: {
       uint64_t n = 0;
       if (!cli::parse_count(arg, n) || n < kMinRecvBuffers || n > kMaxRecvBuffers || (n & (n - 1)) != 0)
@@ -247,8 +250,9 @@ uint64_t effective_max_memory(const Config& config) { return effective_max_memor
 bool check_config(const Config& config, uint64_t physical_memory, std::string& message) {
   const uint64_t budget = effective_max_memory(config, physical_memory);
   if (config.max_backpressure > budget) {
-    message = "--max-backpressure " + cli::format_size(config.max_backpressure) + " exceeds --max-memory " +
-              (config.max_memory ? cli::format_size(budget) : "(auto: " + approximate_size(budget) + ", a quarter of RAM)") +
+    const std::string memory =
+        config.max_memory ? cli::format_size(budget) : "(auto: " + approximate_size(budget) + ", a quarter of RAM)";
+    message = "--max-backpressure " + cli::format_size(config.max_backpressure) + " exceeds --max-memory " + memory +
               ": lower --max-backpressure or raise --max-memory";
     return false;
   }
