@@ -63,9 +63,10 @@ class CommandLine(ServerTestCase):
         self.check_bad_flag(["--max-connections", "100K"], "max-connections")
 
     def test_bad_new_flags(self):
-        self.check_bad_flag(["--max-memory", "512K"], "max-memory")
-        self.check_bad_flag(["--min-send-rate", "fast"], "min-send-rate")
-        self.check_bad_flag(["--frame-timeout", "0"], "frame-timeout")
+        """The flags exist (the message says what is expected, not "unknown option")."""
+        self.check_bad_flag(["--max-memory", "512K"], "expected 0 (auto) or a size from 1M")
+        self.check_bad_flag(["--min-send-rate", "fast"], "expected 0 (off) or bytes per second")
+        self.check_bad_flag(["--frame-timeout", "0"], "--frame-timeout: expected a duration")
         self.check_bad_flag(["--reuse-port=1"], "reuse-port")
 
     def test_backpressure_over_max_memory(self):
