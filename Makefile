@@ -159,7 +159,9 @@ FUZZ_CXXFLAGS := -std=c++20 -O1 -g -Wall -Wextra -I. -MMD -MP -fsanitize=fuzzer-
 fuzz: deps
 	@$(MAKE) $(PARALLEL) $(FUZZ_BIN)
 FUZZ_COMPILE_LINE := $(strip $(FUZZ_CXXFLAGS))
+ifneq ($(filter fuzz $(FUZZ_DIR)/%,$(MAKECMDGOALS)),)
 $(eval $(call track_flags,$(FUZZ_DIR)/obj/flags,FUZZ_COMPILE_LINE))
+endif
 $(FUZZ_DIR)/obj/%.o: %.cpp $(FUZZ_DIR)/obj/flags
 	@mkdir -p $(dir $@)
 	clang++ $(FUZZ_CXXFLAGS) -c $< -o $@

@@ -57,7 +57,7 @@ int size_unit_shift(std::string_view unit) {
   }
   const std::string_view tail = unit.substr(1);
   if (tail.empty()) return shift;
-  // "KiB" spelled exactly so (an IEC prefix is upper case, except k which IEC has not).
+  // "KiB", "MiB", ...: the IEC spelling, upper-case letter only ("kiB" is no unit).
   if (tail == "iB" && unit[0] >= 'A' && unit[0] <= 'Z') return shift;
   return -1;
 }
