@@ -178,8 +178,12 @@ class StartUp(ServerTestCase):
     def test_start_up_line_gives_the_urls(self):
         """The start-up log says where to connect: the ws:// URL and the echo page's address."""
         server = self.start_server("--path", "/echo")
-        self.assertIn("serving ws://127.0.0.1:%d/echo (echo page: http://127.0.0.1:%d/echo)"
-                      % (server.port, server.port), server.log())
+        expected = "serving ws://127.0.0.1:%d/echo (echo page: http://127.0.0.1:%d/echo)" % (server.port, server.port)
+        # The line follows the "listening on" line the harness waits for: give its reader a moment.
+        deadline = time.monotonic() + bound(2.0)
+        while expected not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertIn(expected, server.log())
 
     def test_listening_line_reports_port_and_backend(self):
         """The start-up line carries the actual port (port 0 requested) and the backend name."""
