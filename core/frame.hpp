@@ -22,6 +22,7 @@ constexpr uint16_t normal = 1000, going_away = 1001, protocol_error = 1002, unsu
 }  // namespace close_code
 
 constexpr size_t kMaxFrameHeaderSize = 14;  // 2 + 8 + 4
+constexpr size_t kMaxServerHeaderSize = 10;
 constexpr size_t kMaxControlPayload = 125;
 
 struct FrameHeader {

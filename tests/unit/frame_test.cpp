@@ -34,7 +34,7 @@ TEST(Frame, HeaderSizeIsConstexpr) {
   static_assert(frame_header_size(125, true) == 6);
   static_assert(frame_header_size(126, false) == 4);
   static_assert(frame_header_size(65536, true) == kMaxFrameHeaderSize);
-  static_assert(frame_header_size(~uint64_t{0} >> 1, false) == 10);  // the largest server header
+  static_assert(frame_header_size(~uint64_t{0} >> 1, false) == kMaxServerHeaderSize);
   SUCCEED();
 }
 
