@@ -1,5 +1,5 @@
-// RFC 6455 §5.2 frame headers: opcodes, close codes, header encoding and an incremental,
-// resumable header decoder. Decoding only: protocol rules are enforced by MessageReader.
+// RFC 6455 §5.2 frame headers: opcodes, close codes, header encoding and decoding. Decoding only:
+// protocol rules are enforced by MessageReader (which also gathers a header split across inputs).
 #pragma once
 
 #include <cstddef>
@@ -94,28 +94,5 @@ inline size_t parse_frame_header(const uint8_t* data, size_t size, FrameHeader& 
   frame_detail::decode_complete_header(data, header_size, out);
   return header_size;
 }
-
-// Incremental header decoder: resumable at any byte boundary, keeps at most 14 bytes.
-class FrameHeaderDecoder {
- public:
-  // Consumes up to the header's remaining bytes from [data, data+size); returns bytes consumed.
-  // Consumes nothing once done() (call reset() to decode the next header).
-  size_t feed(const uint8_t* data, size_t size);
-  bool done() const { return done_; }                   // a whole header has been decoded
-  const FrameHeader& header() const { return header_; }  // valid when done()
-  size_t buffered() const { return have_; }              // header bytes held so far
-  void reset() {
-    have_ = 0;
-    need_ = 2;
-    done_ = false;
-  }
-
- private:
-  uint8_t bytes_[kMaxFrameHeaderSize] = {};
-  uint8_t have_ = 0;
-  uint8_t need_ = 2;  // header bytes known to be needed so far
-  bool done_ = false;
-  FrameHeader header_;
-};
 
 }  // namespace wsring::core

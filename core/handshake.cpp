@@ -83,6 +83,7 @@ bool offers_subprotocol(const UpgradeRequest& req, std::string_view name) {
 }
 
 bool origin_allowed(std::string_view origin, std::string_view host, const HandshakePolicy& policy) {
+  if (policy.allowed_origins.empty()) return true;
   const size_t scheme_end = origin.find("://");
   if (scheme_end != std::string_view::npos && ascii_iequals(origin.substr(scheme_end + 3), host)) {
     return true;
@@ -193,9 +194,6 @@ std::string_view reason_phrase(int status) {
 
 HandshakeDecision validate_upgrade(const UpgradeRequest& req, const HandshakePolicy& policy) {
   if (req.method != "GET") return reject(405, "method not allowed: the WebSocket handshake is a GET");
-  if (req.version_major < 1 || (req.version_major == 1 && req.version_minor < 1)) {
-    return reject(400, "HTTP/1.1 or later required");
-  }
   if (!policy.path.empty() && target_path(req.target) != policy.path) {
     return reject(404, "no WebSocket endpoint at this path");
   }
@@ -204,6 +202,7 @@ HandshakeDecision validate_upgrade(const UpgradeRequest& req, const HandshakePol
   if (h.host_count == 0) return reject(400, "missing Host header");
   if (h.host_count > 1) return reject(400, "repeated Host header");
   if (h.host.empty()) return reject(400, "empty Host header");
+  if (!is_valid_host(h.host)) return reject(400, "Host header is not a valid host[:port]");
   if (h.has_transfer_encoding) return reject(400, "Transfer-Encoding not allowed in a WebSocket handshake");
   if (h.has_body_length) return reject(400, "Content-Length not allowed in a WebSocket handshake");
 
@@ -227,7 +226,7 @@ HandshakeDecision validate_upgrade(const UpgradeRequest& req, const HandshakePol
 
   if (h.origin_count > 1) return reject(403, "repeated Origin header");
   if (h.origin_count == 1 && !origin_allowed(h.origin, h.host, policy)) {
-    return reject(403, "Origin not allowed");
+    return reject(403, "Origin not allowed: neither this server's own nor one given with --allow-origin");
   }
 
   HandshakeDecision decision;
@@ -307,19 +306,6 @@ size_t write_error_response(std::span<char> dst, int status, std::string_view bo
   out.raw("\r\n");
   out.raw(body);
   out.raw("\n");
-  return out.finish();
-}
-
-size_t write_http_response(std::span<char> dst, int status, std::string_view content_type,
-                           std::string_view body) {
-  HeadWriter out(dst);
-  write_status_line(out, status);
-  out.raw("Content-Type: ");
-  out.neutralised(content_type);
-  out.raw("\r\nContent-Length: ");
-  out.number(body.size());
-  out.raw("\r\nConnection: close\r\n\r\n");
-  out.raw(body);
   return out.finish();
 }
 

@@ -1,5 +1,5 @@
 // Server side of the WebSocket opening handshake (RFC 6455 §4.2.1 validation, §4.2.2 answer),
-// plus the few plain HTTP responses a WebSocket server sends. Writes go into caller buffers;
+// plus the error responses a WebSocket server sends. Writes go into caller buffers;
 // nothing is allocated.
 #pragma once
 
@@ -16,7 +16,11 @@ struct HandshakePolicy {
   // absolute-form target "http://host/p" the path is "/p") -> else 404.
   std::string_view path;
   std::span<const std::string_view> subprotocols;     // server preference order (case-sensitive)
-  std::span<const std::string_view> allowed_origins;  // exact origins "http://host:port" (case-insensitive); "*" allows any
+  // Empty (the default): any Origin is accepted. An echo server holds no credentials or per-user
+  // state, so a page from another site that opens a WebSocket to it (cross-site WebSocket
+  // hijacking) has nothing to steal. Non-empty: exact origins "http://host:port"
+  // (case-insensitive), besides the server's own; "*" listed allows any.
+  std::span<const std::string_view> allowed_origins;
 };
 
 struct HandshakeDecision {
@@ -30,14 +34,17 @@ struct HandshakeDecision {
 };
 
 // Checks in this order (the first failure decides):
-//   method != GET -> 405; HTTP/1.0 -> 400; path mismatch -> 404; Host missing, empty or
-//   repeated -> 400; a request body (Transfer-Encoding, or Content-Length other than 0) -> 400,
+//   method != GET -> 405; path mismatch -> 404; Host missing, empty, repeated or not a valid
+//   host[:port] -> 400; a request body (Transfer-Encoding, or Content-Length other than 0) -> 400,
 //   since bytes after the head are read as frames; Connection without token "upgrade" or
 //   Upgrade without token "websocket" -> 426; Sec-WebSocket-Version not exactly one "13" -> 426
 //   (version_mismatch); Sec-WebSocket-Key missing, repeated or not base64 of 16 bytes -> 400;
 //   Origin not allowed (or repeated) -> 403.
-// Origin policy: no Origin passes; an Origin whose host[:port] equals Host (case-insensitive)
-// passes; otherwise it must be listed in allowed_origins, or "*" listed.
+// (The HTTP version, HTTP/1.1 only, and the request-target form are checked by the parser.)
+// Origin policy: with allowed_origins empty every Origin passes. Otherwise a request without
+// Origin passes (not a browser); an Origin whose host[:port] equals Host (case-insensitive) passes; any
+// other must be listed in allowed_origins, or "*" listed. The 403 names --allow-origin, the
+// server's flag that sets the list.
 HandshakeDecision validate_upgrade(const UpgradeRequest& req, const HandshakePolicy& policy);
 
 constexpr size_t kAcceptKeySize = 28;
@@ -56,11 +63,6 @@ size_t write_upgrade_response(std::span<char> dst, std::string_view key, std::st
 // Returns bytes written, 0 if it does not fit. A status outside 100..999 is written as 500.
 size_t write_error_response(std::span<char> dst, int status, std::string_view body,
                             bool version_mismatch = false);
-
-// Generic small response (used for the HTML page / 503): status, content type, body,
-// Connection: close. Returns bytes written, 0 if it does not fit.
-size_t write_http_response(std::span<char> dst, int status, std::string_view content_type,
-                           std::string_view body);
 
 // Standard reason phrase for a status ("Not Found"), "Unknown" for unlisted codes.
 std::string_view reason_phrase(int status);

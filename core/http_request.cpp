@@ -10,7 +10,7 @@
 namespace wsring::core {
 namespace {
 
-// tchar from RFC 7230 §3.2.6: the bytes allowed in methods and header names (1 = allowed;
+// tchar from RFC 9110 §5.6.2: the bytes allowed in methods and header names (1 = allowed;
 // integers rather than bool so several lookups combine with a branch-free &).
 constexpr std::array<uint8_t, 256> make_token_table() {
   std::array<uint8_t, 256> table{};
@@ -21,14 +21,6 @@ constexpr std::array<uint8_t, 256> make_token_table() {
   return table;
 }
 constexpr std::array<uint8_t, 256> kTokenChar = make_token_table();
-
-bool is_token(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (!kTokenChar[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
-}
 
 constexpr bool is_space_or_tab(char c) { return c == ' ' || c == '\t'; }
 
@@ -106,12 +98,33 @@ struct LineVerdict {
   const char* error = nullptr;
 };
 
+// absolute-form starts with a URI scheme and "://" (RFC 3986 §3.1: ALPHA *(ALPHA / DIGIT / + - .)).
+bool is_absolute_form(std::string_view target) {
+  const size_t colon = target.find("://");
+  if (colon == std::string_view::npos || colon == 0) return false;
+  for (size_t i = 0; i < colon; ++i) {
+    const char c = target[i];
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alpha && (i == 0 || !((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))) return false;
+  }
+  return true;
+}
+
+// RFC 9112 §3.2: which request-target forms a method may use.
+LineVerdict check_target_form(std::string_view method, std::string_view target) {
+  if (target == "*") {
+    return method == "OPTIONS" ? LineVerdict{} : LineVerdict{400, "request target '*' is only allowed with OPTIONS"};
+  }
+  if (target.front() == '/' || is_absolute_form(target) || method == "CONNECT") return LineVerdict{};
+  return LineVerdict{400, "request target must be a path starting with '/' or an absolute URI"};
+}
+
 // Parses "METHOD SP target SP HTTP/x.y" (the line has been checked for control bytes).
 LineVerdict parse_request_line(std::string_view line, UpgradeRequest& out) {
   const size_t method_end = line.find(' ');
   if (method_end == std::string_view::npos) return LineVerdict{400, "malformed request line"};
   out.method = line.substr(0, method_end);
-  if (!is_token(out.method)) return LineVerdict{400, "invalid request method"};
+  if (!is_http_token(out.method)) return LineVerdict{400, "invalid request method"};
 
   const size_t target_begin = method_end + 1;
   const size_t target_end = line.find(' ', target_begin);
@@ -131,13 +144,134 @@ LineVerdict parse_request_line(std::string_view line, UpgradeRequest& out) {
       v[7] < '0' || v[7] > '9') {
     return LineVerdict{400, "malformed HTTP version"};
   }
-  out.version_major = v[5] - '0';
-  out.version_minor = v[7] - '0';
-  if (out.version_major != 1) return LineVerdict{505, "HTTP version not supported"};
-  return LineVerdict{};
+  if (v != "HTTP/1.1") return LineVerdict{505, "HTTP version not supported: this server speaks HTTP/1.1 only"};
+  return check_target_form(out.method, out.target);
+}
+
+// ---- Host (RFC 3986 §3.2.2)
+
+constexpr bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// unreserved / sub-delims: the characters of a reg-name besides pct-encoded.
+constexpr bool is_reg_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+         std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
+bool is_reg_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '%') {
+      if (i + 2 >= name.size() || !is_hex_digit(name[i + 1]) || !is_hex_digit(name[i + 2])) return false;
+      i += 2;
+    } else if (!is_reg_name_char(name[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// dec-octet "." dec-octet "." dec-octet "." dec-octet, no leading zeros.
+bool is_ipv4(std::string_view text) {
+  for (int octet = 0; octet < 4; ++octet) {
+    size_t digits = 0;
+    unsigned value = 0;
+    while (digits < text.size() && digits < 4 && is_digit(text[digits])) {
+      value = value * 10 + unsigned(text[digits++] - '0');
+    }
+    if (digits == 0 || digits > 3 || value > 255 || (digits > 1 && text[0] == '0')) return false;
+    text.remove_prefix(digits);
+    if (octet < 3) {
+      if (text.empty() || text[0] != '.') return false;
+      text.remove_prefix(1);
+    }
+  }
+  return text.empty();
+}
+
+// RFC 4291 §2.2 text form: eight groups of 1-4 hex digits, one "::" standing for one or more zero
+// groups, and optionally an IPv4 address in place of the last two groups.
+bool is_ipv6(std::string_view text) {
+  int groups = 0;
+  bool elided = false;
+  size_t i = 0;
+  if (text.substr(0, 2) == "::") {
+    elided = true;
+    i = 2;
+  }
+  while (i < text.size()) {
+    size_t end = i;
+    while (end < text.size() && is_hex_digit(text[end])) ++end;
+    if (end < text.size() && text[end] == '.') {  // the IPv4 tail ends the address
+      if (!is_ipv4(text.substr(i))) return false;
+      groups += 2;
+      break;
+    }
+    if (end == i || end - i > 4) return false;
+    ++groups;
+    i = end;
+    if (i == text.size()) break;
+    if (text[i] != ':' || ++i == text.size()) return false;  // a group is followed by ':' and more
+    if (text[i] == ':') {
+      if (elided) return false;
+      elided = true;
+      ++i;
+    }
+  }
+  return elided ? groups <= 7 : groups == 8;
+}
+
+// IP-literal = "[" ( IPv6address / IPvFuture ) "]"; IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+bool is_ip_literal_body(std::string_view body) {
+  if (!body.empty() && (body[0] == 'v' || body[0] == 'V')) {
+    size_t i = 1;
+    while (i < body.size() && is_hex_digit(body[i])) ++i;
+    if (i == 1 || i + 1 >= body.size() || body[i] != '.') return false;
+    for (char c : body.substr(i + 1)) {
+      if (c == '%' || !(is_reg_name_char(c) || c == ':')) return false;
+    }
+    return true;
+  }
+  return is_ipv6(body);
+}
+
+bool is_port(std::string_view port) {
+  if (port.empty() || port.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : port) {
+    if (!is_digit(c)) return false;
+    value = value * 10 + unsigned(c - '0');
+  }
+  return value <= 65535;
 }
 
 }  // namespace
+
+bool is_http_token(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!kTokenChar[static_cast<unsigned char>(c)]) return false;
+  }
+  return true;
+}
+
+bool is_valid_host(std::string_view host) {
+  std::string_view rest;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos || !is_ip_literal_body(host.substr(1, close - 1))) return false;
+    rest = host.substr(close + 1);
+  } else {
+    const size_t colon = host.find(':');  // a reg-name or IPv4 address has none
+    if (!is_reg_name(host.substr(0, colon))) return false;  // IPv4 is a reg-name too, syntactically
+    if (colon != std::string_view::npos) rest = host.substr(colon);
+  }
+  return rest.empty() || (rest.front() == ':' && is_port(rest.substr(1)));
+}
 
 bool ascii_iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -181,25 +315,6 @@ bool headers_have_token(std::span<const HttpHeader> headers, std::string_view na
     if (ascii_iequals(header.name, name) && list_has_token(header.value, token)) return true;
   }
   return false;
-}
-
-std::string_view UpgradeRequest::header(std::string_view name) const {
-  return find_header(header_list(), name);
-}
-
-size_t UpgradeRequest::count(std::string_view name) const {
-  return count_headers(header_list(), name);
-}
-
-bool UpgradeRequest::has(std::string_view name) const {
-  for (const HttpHeader& h : header_list()) {
-    if (ascii_iequals(h.name, name)) return true;
-  }
-  return false;
-}
-
-bool UpgradeRequest::has_token(std::string_view name, std::string_view token) const {
-  return headers_have_token(header_list(), name, token);
 }
 
 HeadLine next_head_line(std::string_view window, size_t pos) { return scan_line(window, pos); }

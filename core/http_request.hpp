@@ -1,5 +1,12 @@
 // Zero-copy, incremental parser for the HTTP/1.1 request head that opens a WebSocket
-// (RFC 7230 message syntax). Views point into the caller's input; nothing is allocated.
+// (RFC 9112 message syntax). Views point into the caller's input; nothing is allocated.
+//
+// Version: only HTTP/1.1 is spoken. Any other well-formed HTTP-version (HTTP/1.0, HTTP/1.9,
+// HTTP/2.0, ...) is answered with 505: RFC 6455 §4.1 requires 1.1 or later for the upgrade, and a
+// later version on an HTTP/1 request line is not HTTP/2 (that starts with its own preface).
+// Request target (RFC 9112 §3.2): origin-form "/path?query" or absolute-form "http://host/path";
+// the asterisk-form "*" only with OPTIONS and the authority-form "host:port" only with CONNECT;
+// anything else is 400.
 //
 // Line endings: only CRLF is accepted. A bare LF (or a CR not followed by LF) is answered with
 // 400: accepting bare LF invites request smuggling when a proxy in front disagrees.
@@ -28,6 +35,15 @@ struct RequestLimits {
 // ASCII case-insensitive equality (HTTP names and tokens are ASCII).
 bool ascii_iequals(std::string_view a, std::string_view b);
 
+// RFC 9110 §5.6.2 token: one or more tchar (letters, digits, !#$%&'*+-.^_`|~). The one token
+// table of the project: methods, header names, and configured subprotocol names.
+bool is_http_token(std::string_view text);
+
+// RFC 9110 §7.2 Host value: uri-host [":" port], where uri-host is a reg-name (unreserved,
+// pct-encoded and sub-delims characters), an IPv4 address or an [IPv6] literal (RFC 3986 §3.2.2),
+// and port is 1 to 5 digits up to 65535. Empty is not valid.
+bool is_valid_host(std::string_view host);
+
 // Queries over a parsed header list; names compare case-insensitively.
 std::string_view find_header(std::span<const HttpHeader> headers, std::string_view name);
 size_t count_headers(std::span<const HttpHeader> headers, std::string_view name);
@@ -40,18 +56,11 @@ bool headers_have_token(std::span<const HttpHeader> headers, std::string_view na
                         std::string_view token);
 
 struct UpgradeRequest {
-  std::string_view method, target, version;  // version is e.g. "HTTP/1.1"
-  int version_major = 0, version_minor = 0;
+  std::string_view method, target, version;  // version is always "HTTP/1.1" once Complete
   std::array<HttpHeader, kMaxHeaderCapacity> headers;
   size_t header_count = 0;
 
   std::span<const HttpHeader> header_list() const { return {headers.data(), header_count}; }
-  // First value of a header (case-insensitive name), empty view if absent.
-  std::string_view header(std::string_view name) const;
-  size_t count(std::string_view name) const;  // how many times the header appears
-  bool has(std::string_view name) const;
-  // True if any comma-separated token of any instance of the header equals token (case-insensitive).
-  bool has_token(std::string_view name, std::string_view token) const;
 };
 
 enum class ParseStatus : uint8_t { NeedMore, Complete, Error };
@@ -59,8 +68,8 @@ enum class ParseStatus : uint8_t { NeedMore, Complete, Error };
 struct ParseResult {
   ParseStatus status = ParseStatus::NeedMore;
   size_t consumed = 0;          // Complete: bytes of the request incl. the final CRLFCRLF; bytes after it are frames
-  int http_status = 0;          // Error: 400, 431, 505, ...
-  const char* error = nullptr;  // Error: short text for the response body, e.g. "header too large"
+  int http_status = 0;          // Error: 400, 431 or 505
+  const char* error = nullptr;  // Error: short text for the response body, e.g. "request header too large"
 };
 
 // Parses input (a prefix of the stream, may be incomplete). Views in `out` point into input;

@@ -13,9 +13,6 @@ class Utf8Validator {  // incremental, fail-fast
   // (at the first byte where that becomes certain). State carries across calls; once it has
   // failed, every later call returns false until reset().
   bool feed(const uint8_t* data, size_t size);
-  // Records `size` bytes the caller already knows are ASCII. Only valid at_boundary() (ASCII is
-  // then always valid and leaves the state unchanged).
-  void accept_ascii(size_t size) { bytes_fed_ += size; }
   // true when no code point is left unfinished (message may end here). false after a failure.
   bool at_boundary() const { return state_ == kAccept; }
   bool failed() const { return state_ == kReject; }

@@ -1,14 +1,13 @@
 #include "server/config.hpp"
 
-#include <unistd.h>
-#include <algorithm>
-
 #include <getopt.h>
+#include <unistd.h>
 
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
+#include <algorithm>
+#include <cstdio>
+#include <utility>
 
+#include "core/http_request.hpp"
 #include "net/socket.hpp"
 
 namespace wsring::server {
@@ -17,252 +16,316 @@ const char* const kVersion = "0.1.0";
 
 namespace {
 
+// Bounds of the numeric flags (also in kUsage and README's flag table).
+constexpr unsigned kMaxThreads = 256;
+constexpr uint64_t kMaxMessageSize = uint64_t{1} << 40;
+constexpr uint64_t kMinHeaderSize = 256, kMaxHeaderSize = 1u << 20;
+constexpr uint64_t kMinHeaders = 4, kMaxHeaders = 256;  // core::kMaxHeaderCapacity
+constexpr double kMinDuration = 0.001, kMaxDuration = 1000 * 3600.0;  // 1ms .. 1000h
+constexpr uint64_t kMaxConnections = uint64_t{1} << 24;
+constexpr uint64_t kMinBackpressure = 1024, kMaxBackpressure = uint64_t{1} << 40;
+constexpr uint64_t kMinMemory = 1u << 20, kMaxMemory = uint64_t{64} << 40;
+constexpr uint64_t kMaxSendRate = uint64_t{1} << 30;
+constexpr uint64_t kMinRecvBufferSize = 1024, kMaxRecvBufferSize = 16u << 20;
+constexpr uint64_t kMinRecvBuffers = 8, kMaxRecvBuffers = 32768;  // io_uring buffer ring entries
+constexpr uint64_t kMinAutoMemory = uint64_t{64} << 20;
+
 const char kUsage[] =
     "Usage: wsring-echo [options]\n"
     "RFC 6455 WebSocket echo server on an io_uring reactor (epoll fallback).\n"
     "\n"
-    "  --listen HOST:PORT         address (default 127.0.0.1:9001; [::1]:PORT for IPv6; port 0 picks one)\n"
+    "Values: sizes are bytes or binary multiples (64K = 64KiB = 65536, 16M, 2G, 1T; k/m/g/t too);\n"
+    "durations take ms, s, m (minutes) or h, a bare number is seconds (0.5 = 500ms);\n"
+    "counts are plain whole numbers.\n"
+    "\n"
+    "  --listen ADDRESS           HOST:PORT, [::1]:PORT, :PORT (every interface) or a bare PORT\n"
+    "                             (= 127.0.0.1:PORT); port 0 picks one (default 127.0.0.1:9001)\n"
+    "  --reuse-port               share the port with a running wsring-echo (SO_REUSEPORT), e.g. to\n"
+    "                             restart without downtime; without it a port in use is an error\n"
     "  --path PATH                accept upgrades only on this path (default: any)\n"
-    "  --threads N                reactor threads, one SO_REUSEPORT listener each (default 1)\n"
+    "  --threads N                reactor threads, 1 to 256, one listener each (default 1)\n"
     "  --backend auto|io_uring|epoll   I/O backend (default auto: io_uring, else epoll)\n"
-    "  --max-message-size BYTES   largest message accepted, K/M/G suffixes (default 16M); larger: close 1009\n"
-    "  --max-header-size BYTES    largest upgrade request head (default 8K); larger: 431\n"
-    "  --max-headers N            most request header lines (default 64); more: 431\n"
-    "  --handshake-timeout SEC    close sockets that have not upgraded in time (default 10)\n"
-    "  --idle-timeout SEC         close (1001) connections silent this long (default 0: never)\n"
-    "  --ping-interval SEC        ping connections silent this long (default 0: never)\n"
-    "  --close-timeout SEC        wait this long for the peer's close reply (default 5)\n"
-    "  --send-timeout SEC         abort a peer that accepts no data this long, or drains slower than\n"
-    "                             --min-send-rate over this long (default 30)\n"
-    "  --min-send-rate BYTES      bytes per second a backlogged peer must drain, K/M/G suffixes\n"
-    "                             (default 1K; 0: one byte per --send-timeout)\n"
-    "  --frame-timeout SEC        close (1008) a connection whose control frame stays incomplete\n"
-    "                             this long (default 10)\n"
-    "  --max-connections N        refuse (503) connections beyond N (default: no limit)\n"
-    "  --max-backpressure BYTES   unsent bytes per connection before it stops being read (default 1M)\n"
-    "  --max-memory BYTES         output of the whole process waiting in memory, K/M/G suffixes, at\n"
-    "                             least 1M (default 0: a quarter of RAM, at least 64M)\n"
-    "  --recv-buffer-size BYTES   size of each receive buffer (default 64K)\n"
-    "  --recv-buffers N           receive buffers per thread, a power of two (default 512)\n"
+    "  --max-message-size SIZE    largest message, 1 to 1T (default 16M); larger: close 1009\n"
+    "  --max-header-size SIZE     largest upgrade request head, 256 to 1M (default 8K); larger: 431\n"
+    "  --max-headers N            most request header lines, 4 to 256 (default 64); more: 431\n"
+    "  --handshake-timeout DURATION   close sockets not upgraded in time, 1ms to 1000h (default 10s)\n"
+    "  --idle-timeout DURATION    close (1001) connections silent this long, 0 (never) or 1ms to\n"
+    "                             1000h (default 0)\n"
+    "  --ping-interval DURATION   ping connections silent this long, 0 (never) or 1ms to 1000h\n"
+    "                             (default 0)\n"
+    "  --close-timeout DURATION   wait this long for the peer's close reply, 1ms to 1000h (default 5s)\n"
+    "  --send-timeout DURATION    abort a backlogged peer that accepts no data (or drains slower than\n"
+    "                             --min-send-rate) this long, 1ms to 1000h (default 30s)\n"
+    "  --min-send-rate RATE       bytes/s a backlogged connection must drain, 0 (off) or 1 to 1G\n"
+    "                             (default 1K)\n"
+    "  --frame-timeout DURATION   close a connection whose control frame stays incomplete this long,\n"
+    "                             1ms to 1000h (default 10s)\n"
+    "  --max-connections N        refuse (503) connections beyond N, 0 (no limit) or 1 to 16777216\n"
+    "                             (default 0)\n"
+    "  --max-backpressure SIZE    unsent bytes per connection before it stops being read, 1K to\n"
+    "                             --max-memory (default 1M)\n"
+    "  --max-memory SIZE          queued output of the whole process, 0 (auto: a quarter of RAM, at\n"
+    "                             least 64M) or 1M to 64T (default 0)\n"
+    "  --recv-buffer-size SIZE    size of each receive buffer, 1K to 16M (default 64K)\n"
+    "  --recv-buffers N           receive buffers per thread, a power of two from 8 to 32768\n"
+    "                             (default 512); all threads' buffers within half of RAM\n"
     "  --subprotocol NAME         a subprotocol to offer, repeatable, in preference order\n"
-    "  --allow-origin ORIGIN      an Origin to accept besides same-origin, repeatable ('*': any)\n"
+    "  --allow-origin ORIGIN      accept browsers only from the server's own origin and ORIGIN\n"
+    "                             (scheme://host[:port]), repeatable (default: any origin)\n"
     "  --log-level LEVEL          error, warn, info or debug (default info)\n"
     "  --help, --version\n";
 
 enum OptionId {
-  kListen = 256, kPath, kThreads, kBackend, kMaxMessage, kMaxHeaderSize, kMaxHeaders, kHandshakeTimeout,
-  kIdleTimeout, kPingInterval, kCloseTimeout, kSendTimeout, kMinSendRate, kFrameTimeout, kMaxConnections,
-  kMaxBackpressure, kMaxMemory, kRecvBufferSize, kRecvBuffers, kSubprotocol, kAllowOrigin, kLogLevel, kHelp, kVersionOpt,
+  kOptListen = 256, kOptReusePort, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
+  kOptMaxHeaders, kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout,
+  kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
+  kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
 };
 
 const option kOptions[] = {
-    {"listen", required_argument, nullptr, kListen},
-    {"path", required_argument, nullptr, kPath},
-    {"threads", required_argument, nullptr, kThreads},
-    {"backend", required_argument, nullptr, kBackend},
-    {"max-message-size", required_argument, nullptr, kMaxMessage},
-    {"max-header-size", required_argument, nullptr, kMaxHeaderSize},
-    {"max-headers", required_argument, nullptr, kMaxHeaders},
-    {"handshake-timeout", required_argument, nullptr, kHandshakeTimeout},
-    {"idle-timeout", required_argument, nullptr, kIdleTimeout},
-    {"ping-interval", required_argument, nullptr, kPingInterval},
-    {"close-timeout", required_argument, nullptr, kCloseTimeout},
-    {"send-timeout", required_argument, nullptr, kSendTimeout},
-    {"min-send-rate", required_argument, nullptr, kMinSendRate},
-    {"frame-timeout", required_argument, nullptr, kFrameTimeout},
-    {"max-connections", required_argument, nullptr, kMaxConnections},
-    {"max-backpressure", required_argument, nullptr, kMaxBackpressure},
-    {"max-memory", required_argument, nullptr, kMaxMemory},
-    {"recv-buffer-size", required_argument, nullptr, kRecvBufferSize},
-    {"recv-buffers", required_argument, nullptr, kRecvBuffers},
-    {"subprotocol", required_argument, nullptr, kSubprotocol},
-    {"allow-origin", required_argument, nullptr, kAllowOrigin},
-    {"log-level", required_argument, nullptr, kLogLevel},
-    {"help", no_argument, nullptr, kHelp},
-    {"version", no_argument, nullptr, kVersionOpt},
+    {"listen", required_argument, nullptr, kOptListen},
+    {"reuse-port", no_argument, nullptr, kOptReusePort},
+    {"path", required_argument, nullptr, kOptPath},
+    {"threads", required_argument, nullptr, kOptThreads},
+    {"backend", required_argument, nullptr, kOptBackend},
+    {"max-message-size", required_argument, nullptr, kOptMaxMessage},
+    {"max-header-size", required_argument, nullptr, kOptMaxHeaderSize},
+    {"max-headers", required_argument, nullptr, kOptMaxHeaders},
+    {"handshake-timeout", required_argument, nullptr, kOptHandshakeTimeout},
+    {"idle-timeout", required_argument, nullptr, kOptIdleTimeout},
+    {"ping-interval", required_argument, nullptr, kOptPingInterval},
+    {"close-timeout", required_argument, nullptr, kOptCloseTimeout},
+    {"send-timeout", required_argument, nullptr, kOptSendTimeout},
+    {"min-send-rate", required_argument, nullptr, kOptMinSendRate},
+    {"frame-timeout", required_argument, nullptr, kOptFrameTimeout},
+    {"max-connections", required_argument, nullptr, kOptMaxConnections},
+    {"max-backpressure", required_argument, nullptr, kOptMaxBackpressure},
+    {"max-memory", required_argument, nullptr, kOptMaxMemory},
+    {"recv-buffer-size", required_argument, nullptr, kOptRecvBufferSize},
+    {"recv-buffers", required_argument, nullptr, kOptRecvBuffers},
+    {"subprotocol", required_argument, nullptr, kOptSubprotocol},
+    {"allow-origin", required_argument, nullptr, kOptAllowOrigin},
+    {"log-level", required_argument, nullptr, kOptLogLevel},
+    {"help", no_argument, nullptr, kOptHelp},
+    {"version", no_argument, nullptr, kOptVersion},
     {nullptr, 0, nullptr, 0},
 };
 
-bool is_token_char(char c) {
-  static const char kSeparators[] = "()<>@,;:\\\"/[]?={} \t";
-  if (c <= 32 || c >= 127) return false;
-  for (const char* s = kSeparators; *s; ++s)
-    if (*s == c) return false;
+// "scheme://host[:port]" as browsers send it (RFC 6454), or "*".
+bool looks_like_origin(const std::string& text) {
+  if (text == "*") return true;
+  const size_t scheme_end = text.find("://");
+  if (scheme_end == std::string::npos || scheme_end == 0 || scheme_end + 3 == text.size()) return false;
+  return text.find('/', scheme_end + 3) == std::string::npos;
+}
+
+// A large amount of memory for a message, to one decimal: 25324642304 -> "23.6G".
+std::string approximate_size(uint64_t bytes) {
+  static const char kUnits[] = "KMGT";
+  int unit = -1;
+  while (unit < 3 && bytes >= (uint64_t{1} << (10 * (unit + 2)))) ++unit;
+  if (unit < 0) return std::to_string(bytes);
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%c", double(bytes) / double(uint64_t{1} << (10 * (unit + 1))), kUnits[unit]);
+  return text;
+}
+
+bool fail(std::string& error, std::string text) {
+  error = std::move(text);
+  return false;
+}
+
+using UnsignedFlagParser = bool (*)(std::string_view, std::string_view, uint64_t, uint64_t, uint64_t&, std::string&,
+                                    const char*);
+
+// Parses a size or count flag into a field of any unsigned width (the bounds keep it in range).
+template <class Field>
+bool store(UnsignedFlagParser parse, const char* flag, const std::string& arg, uint64_t min, uint64_t max,
+           Field& field, std::string& error, const char* zero_means = nullptr) {
+  uint64_t n = 0;
+  if (!parse(flag, arg, min, max, n, error, zero_means)) return false;
+  field = static_cast<Field>(n);
   return true;
+}
+
+bool store_duration(const char* flag, const std::string& arg, double& field, std::string& error,
+                    const char* zero_means = nullptr) {
+  return cli::parse_duration_flag(flag, arg, kMinDuration, kMaxDuration, field, error, zero_means);
+}
+
+// Applies one option (a CLI table); false with `error` set (one line, without the program name).
+bool apply_option(int id, const std::string& arg, Config& config, std::string& error) {
+  const std::string shown = cli::quoted(arg);
+  switch (id) {
+    case kOptListen:
+      if (parse_listen_address(arg, config.listen, &error)) return true;
+      return fail(error, "--listen: " + error);
+    case kOptReusePort:
+      config.reuse_port = true;
+      return true;
+    case kOptPath:
+      if (arg.empty() || arg[0] != '/') return fail(error, "--path: expected a path starting with '/', got " + shown);
+      config.path = arg;
+      return true;
+    case kOptThreads: return store(cli::parse_count_flag, "--threads", arg, 1, kMaxThreads, config.threads, error);
+    case kOptBackend:
+      if (arg == "auto") config.backend = net::Backend::Auto;
+      else if (arg == "io_uring" || arg == "uring") config.backend = net::Backend::IoUring;
+      else if (arg == "epoll") config.backend = net::Backend::Epoll;
+      else return fail(error, "--backend: expected auto, io_uring or epoll, got " + shown);
+      return true;
+    case kOptMaxMessage:
+      return store(cli::parse_size_flag, "--max-message-size", arg, 1, kMaxMessageSize, config.max_message_size,
+                   error);
+    case kOptMaxHeaderSize:
+      return store(cli::parse_size_flag, "--max-header-size", arg, kMinHeaderSize, kMaxHeaderSize,
+                   config.max_header_size, error);
+    case kOptMaxHeaders:
+      return store(cli::parse_count_flag, "--max-headers", arg, kMinHeaders, kMaxHeaders, config.max_headers, error);
+    case kOptHandshakeTimeout: return store_duration("--handshake-timeout", arg, config.handshake_timeout_s, error);
+    case kOptIdleTimeout: return store_duration("--idle-timeout", arg, config.idle_timeout_s, error, "never");
+    case kOptPingInterval: return store_duration("--ping-interval", arg, config.ping_interval_s, error, "never");
+    case kOptCloseTimeout: return store_duration("--close-timeout", arg, config.close_timeout_s, error);
+    case kOptSendTimeout: return store_duration("--send-timeout", arg, config.send_timeout_s, error);
+    case kOptFrameTimeout: return store_duration("--frame-timeout", arg, config.frame_timeout_s, error);
+    case kOptMinSendRate:
+      return cli::parse_byte_rate_flag("--min-send-rate", arg, 1, kMaxSendRate, config.min_send_rate, error, "off");
+    case kOptMaxConnections:
+      return store(cli::parse_count_flag, "--max-connections", arg, 1, kMaxConnections, config.max_connections,
+                   error, "no limit");
+    case kOptMaxBackpressure:
+      return store(cli::parse_size_flag, "--max-backpressure", arg, kMinBackpressure, kMaxBackpressure,
+                   config.max_backpressure, error);
+    case kOptMaxMemory:
+      return store(cli::parse_size_flag, "--max-memory", arg, kMinMemory, kMaxMemory, config.max_memory, error,
+                   "auto");
+    case kOptRecvBufferSize:
+      return store(cli::parse_size_flag, "--recv-buffer-size", arg, kMinRecvBufferSize, kMaxRecvBufferSize,
+                   config.recv_buffer_size, error);
+    case kOptRecvBuffers: {
+      uint64_t n = 0;
+      if (!cli::parse_count(arg, n) || n < kMinRecvBuffers || n > kMaxRecvBuffers || (n & (n - 1)) != 0)
+        return fail(error, "--recv-buffers: expected a power of two from 8 to 32768, got " + shown);
+      config.recv_buffers = uint32_t(n);
+      return true;
+    }
+    case kOptSubprotocol:
+      if (!core::is_http_token(arg))
+        return fail(error, "--subprotocol: expected an HTTP token (letters, digits, !#$%&'*+-.^_`|~), got " + shown);
+      config.subprotocols.push_back(arg);
+      return true;
+    case kOptAllowOrigin:
+      if (!looks_like_origin(arg))
+        return fail(error, "--allow-origin: expected an origin scheme://host[:port] such as https://app.example:8443, "
+                           "or '*', got " + shown);
+      config.allowed_origins.push_back(arg);
+      return true;
+    case kOptLogLevel:
+      if (arg == "error") config.log_level = LogLevel::Error;
+      else if (arg == "warn") config.log_level = LogLevel::Warn;
+      else if (arg == "info") config.log_level = LogLevel::Info;
+      else if (arg == "debug") config.log_level = LogLevel::Debug;
+      else return fail(error, "--log-level: expected error, warn, info or debug, got " + shown);
+      return true;
+    default: return fail(error, "unhandled option");
+  }
 }
 
 }  // namespace
 
-bool parse_size(const std::string& text, uint64_t& out) {
-  if (text.empty() || text[0] < '0' || text[0] > '9') return false;
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = strtoull(text.c_str(), &end, 10);
-  if (errno != 0) return false;
-  uint64_t mult = 1;
-  std::string suffix(end);
-  if (suffix == "K" || suffix == "k" || suffix == "KiB") mult = 1024;
-  else if (suffix == "M" || suffix == "m" || suffix == "MiB") mult = 1024 * 1024;
-  else if (suffix == "G" || suffix == "g" || suffix == "GiB") mult = 1024ull * 1024 * 1024;
-  else if (!suffix.empty()) return false;
-  if (v > UINT64_MAX / mult) return false;
-  out = v * mult;
+uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return 0;
+  return uint64_t(pages) * uint64_t(page_size);
+}
+
+uint64_t effective_max_memory(const Config& config, uint64_t physical_memory) {
+  if (config.max_memory != 0) return config.max_memory;
+  return std::max(physical_memory / 4, kMinAutoMemory);
+}
+
+uint64_t effective_max_memory(const Config& config) { return effective_max_memory(config, physical_memory_bytes()); }
+
+bool check_config(const Config& config, uint64_t physical_memory, std::string& message) {
+  const uint64_t budget = effective_max_memory(config, physical_memory);
+  if (config.max_backpressure > budget) {
+    const std::string memory =
+        config.max_memory ? cli::format_size(budget) : "(auto: " + approximate_size(budget) + ", a quarter of RAM)";
+    message = "--max-backpressure " + cli::format_size(config.max_backpressure) + " exceeds --max-memory " + memory +
+              ": lower --max-backpressure or raise --max-memory";
+    return false;
+  }
+  // The receive buffers of every thread (headroom included). At most 256 x 32768 x (16M + 16):
+  // no overflow in 64 bits.
+  const uint64_t receive_bytes =
+      uint64_t(config.threads) * config.recv_buffers * (uint64_t(config.recv_buffer_size) + net::kRecvHeadroom);
+  if (physical_memory != 0 && receive_bytes > physical_memory / 2) {
+    message = "--recv-buffers " + std::to_string(config.recv_buffers) + " x --recv-buffer-size " +
+              cli::format_size(config.recv_buffer_size) + " x --threads " + std::to_string(config.threads) + " = " +
+              approximate_size(receive_bytes) + " of receive buffers, more than half of this machine's " +
+              approximate_size(physical_memory) + " of RAM";
+    return false;
+  }
   return true;
 }
 
-bool parse_seconds(const std::string& text, double& out) {
-  if (text.empty()) return false;
-  char* end = nullptr;
-  double v = strtod(text.c_str(), &end);
-  if (*end != '\0' || !std::isfinite(v) || v < 0 || v > 1e7) return false;
-  out = v;
+bool parse_listen_address(std::string_view text, std::string& out, std::string* error) {
+  uint64_t port = 0;
+  std::string address(text);
+  if (cli::parse_count(text, port)) {
+    if (port > 65535) {
+      if (error) *error = cli::quoted(text) + ": a port is a number from 0 to 65535";
+      return false;
+    }
+    address = "127.0.0.1:" + address;
+  }
+  net::SocketAddress parsed;
+  std::string why;
+  if (!net::parse_address(address, parsed, &why)) {
+    if (error) *error = cli::quoted(text) + ": " + why + " (or a bare PORT for 127.0.0.1:PORT)";
+    return false;
+  }
+  out = address;
   return true;
 }
 
 ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::string& message) {
   optind = 1;
   opterr = 0;
-  auto bad = [&](const char* flag, const std::string& what) {
-    message = std::string("wsring-echo: --") + flag + ": " + what;
-    return ParseOutcome::BadUsage;
-  };
   for (;;) {
     int index = 0;
-    int c = getopt_long(argc, argv, ":", kOptions, &index);
+    const int c = getopt_long(argc, argv, ":", kOptions, &index);
     if (c == -1) break;
-    const std::string arg = optarg ? optarg : "";
-    uint64_t n = 0;
-    double s = 0;
-    switch (c) {
-      case kListen: {
-        net::SocketAddress addr;
-        std::string err;
-        if (!net::parse_address(arg, addr, &err)) return bad("listen", "'" + arg + "': " + err);
-        config.listen = arg;
-        break;
-      }
-      case kPath:
-        if (arg.empty() || arg[0] != '/') return bad("path", "'" + arg + "' must start with '/'");
-        config.path = arg;
-        break;
-      case kThreads:
-        if (!parse_size(arg, n) || n < 1 || n > 256) return bad("threads", "'" + arg + "' is not a number from 1 to 256");
-        config.threads = unsigned(n);
-        break;
-      case kBackend:
-        if (arg == "auto") config.backend = net::Backend::Auto;
-        else if (arg == "io_uring" || arg == "uring") config.backend = net::Backend::IoUring;
-        else if (arg == "epoll") config.backend = net::Backend::Epoll;
-        else return bad("backend", "'" + arg + "' is not one of auto, io_uring, epoll");
-        break;
-      case kMaxMessage:
-        if (!parse_size(arg, n) || n < 1 || n > (uint64_t{1} << 40)) return bad("max-message-size", "'" + arg + "' is not a size from 1 byte to 1T");
-        config.max_message_size = n;
-        break;
-      case kMaxHeaderSize:
-        if (!parse_size(arg, n) || n < 256 || n > (1u << 20)) return bad("max-header-size", "'" + arg + "' is not a size from 256 to 1M");
-        config.max_header_size = uint32_t(n);
-        break;
-      case kMaxHeaders:
-        if (!parse_size(arg, n) || n < 4 || n > 256) return bad("max-headers", "'" + arg + "' is not a number from 4 to 256");
-        config.max_headers = uint32_t(n);
-        break;
-      case kHandshakeTimeout:
-        if (!parse_seconds(arg, s) || s <= 0) return bad("handshake-timeout", "'" + arg + "' is not a positive number of seconds");
-        config.handshake_timeout_s = s;
-        break;
-      case kIdleTimeout:
-        if (!parse_seconds(arg, s)) return bad("idle-timeout", "'" + arg + "' is not a number of seconds (0: never)");
-        config.idle_timeout_s = s;
-        break;
-      case kPingInterval:
-        if (!parse_seconds(arg, s)) return bad("ping-interval", "'" + arg + "' is not a number of seconds (0: never)");
-        config.ping_interval_s = s;
-        break;
-      case kCloseTimeout:
-        if (!parse_seconds(arg, s) || s <= 0) return bad("close-timeout", "'" + arg + "' is not a positive number of seconds");
-        config.close_timeout_s = s;
-        break;
-      case kSendTimeout:
-        if (!parse_seconds(arg, s) || s <= 0) return bad("send-timeout", "'" + arg + "' is not a positive number of seconds");
-        config.send_timeout_s = s;
-        break;
-      case kMinSendRate:
-        if (!parse_size(arg, n) || n > (uint64_t{1} << 30)) return bad("min-send-rate", "'" + arg + "' is not a rate from 0 to 1G bytes per second");
-        config.min_send_rate = n;
-        break;
-      case kFrameTimeout:
-        if (!parse_seconds(arg, s) || s <= 0) return bad("frame-timeout", "'" + arg + "' is not a positive number of seconds");
-        config.frame_timeout_s = s;
-        break;
-      case kMaxConnections:
-        if (!parse_size(arg, n) || n < 1) return bad("max-connections", "'" + arg + "' is not a positive number");
-        config.max_connections = n;
-        break;
-      case kMaxBackpressure:
-        if (!parse_size(arg, n) || n < 1024) return bad("max-backpressure", "'" + arg + "' is not a size of at least 1K");
-        config.max_backpressure = n;
-        break;
-      case kMaxMemory:
-        if (!parse_size(arg, n) || (n != 0 && n < (uint64_t{1} << 20))) return bad("max-memory", "'" + arg + "' is not 0 (a quarter of RAM) or a size of at least 1M");
-        config.max_memory = n;
-        break;
-      case kRecvBufferSize:
-        if (!parse_size(arg, n) || n < 1024 || n > (16u << 20)) return bad("recv-buffer-size", "'" + arg + "' is not a size from 1K to 16M");
-        config.recv_buffer_size = uint32_t(n);
-        break;
-      case kRecvBuffers:
-        if (!parse_size(arg, n) || n < 8 || n > 32768 || (n & (n - 1)) != 0) return bad("recv-buffers", "'" + arg + "' is not a power of two from 8 to 32768");
-        config.recv_buffers = uint32_t(n);
-        break;
-      case kSubprotocol: {
-        bool ok = !arg.empty();
-        for (char ch : arg) ok = ok && is_token_char(ch);
-        if (!ok) return bad("subprotocol", "'" + arg + "' is not an HTTP token");
-        config.subprotocols.push_back(arg);
-        break;
-      }
-      case kAllowOrigin:
-        if (arg.empty()) return bad("allow-origin", "empty origin");
-        config.allowed_origins.push_back(arg);
-        break;
-      case kLogLevel:
-        if (arg == "error") config.log_level = LogLevel::Error;
-        else if (arg == "warn") config.log_level = LogLevel::Warn;
-        else if (arg == "info") config.log_level = LogLevel::Info;
-        else if (arg == "debug") config.log_level = LogLevel::Debug;
-        else return bad("log-level", "'" + arg + "' is not one of error, warn, info, debug");
-        break;
-      case kHelp:
-        message = kUsage;
-        return ParseOutcome::Exit0;
-      case kVersionOpt:
-        message = std::string("wsring-echo ") + kVersion + "\n";
-        return ParseOutcome::Exit0;
-      case ':': {
-        const char* flag = argv[optind - 1];
-        message = std::string("wsring-echo: ") + flag + ": needs a value";
-        return ParseOutcome::BadUsage;
-      }
-      default: {
-        const char* flag = argv[optind - 1];
-        message = std::string("wsring-echo: ") + flag + ": unknown option (see --help)";
-        return ParseOutcome::BadUsage;
-      }
+    if (c == kOptHelp) {
+      message = kUsage;
+      return ParseOutcome::Exit0;
+    }
+    if (c == kOptVersion) {
+      message = std::string("wsring-echo ") + kVersion + "\n";
+      return ParseOutcome::Exit0;
+    }
+    if (c == ':' || c == '?') {
+      const char* flag = argv[optind - 1];
+      message = std::string("wsring-echo: ") + flag + (c == ':' ? ": needs a value" : ": unknown option (see --help)");
+      return ParseOutcome::BadUsage;
+    }
+    std::string error;
+    if (!apply_option(c, optarg ? optarg : "", config, error)) {
+      message = "wsring-echo: " + error;
+      return ParseOutcome::BadUsage;
     }
   }
   if (optind < argc) {
     message = std::string("wsring-echo: unexpected argument '") + argv[optind] + "' (see --help)";
     return ParseOutcome::BadUsage;
   }
+  std::string error;
+  if (!check_config(config, physical_memory_bytes(), error)) {
+    message = "wsring-echo: " + error;
+    return ParseOutcome::BadUsage;
+  }
   return ParseOutcome::Run;
-}
-
-uint64_t effective_max_memory(const Config& config) {
-  if (config.max_memory) return config.max_memory;
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  const uint64_t quarter = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) / 4 : 0;
-  return std::max<uint64_t>(quarter, uint64_t(64) << 20);
 }
 
 }  // namespace wsring::server

@@ -1,22 +1,26 @@
 // wsring-echo's configuration and its command line. Parsing is separate from main() so
-// that it can be tested without starting a server.
+// that it can be tested without starting a server. Values follow the grammar of
+// server/cli_values.hpp (sizes, durations, counts, rates), shared with wsring-load.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/reactor.hpp"
+#include "server/cli_values.hpp"
 
 namespace wsring::server {
 
 enum class LogLevel { Error = 0, Warn, Info, Debug };
 
 struct Config {
-  std::string listen = "127.0.0.1:9001";
+  std::string listen = "127.0.0.1:9001";  // always HOST:PORT (a bare port is stored as 127.0.0.1:PORT)
   std::string path;  // empty: any path
   unsigned threads = 1;
   net::Backend backend = net::Backend::Auto;
+  bool reuse_port = false;  // join a port another process serves with SO_REUSEPORT (restarts)
   uint64_t max_message_size = 16u << 20;
   uint32_t max_header_size = 8192;
   uint32_t max_headers = 64;
@@ -25,31 +29,41 @@ struct Config {
   double ping_interval_s = 0;  // 0: never
   double close_timeout_s = 5;
   double send_timeout_s = 30;
+  double frame_timeout_s = 10;  // a control frame incomplete this long closes the connection
   uint64_t max_connections = 0;  // 0: as many as file descriptors allow
   uint64_t max_backpressure = 1u << 20;
-  uint64_t max_memory = 0;         // 0: a quarter of physical RAM (effective_max_memory)
-  uint64_t min_send_rate = 1024;   // bytes per second a stalled peer must drain; 0: one byte per --send-timeout
-  double frame_timeout_s = 10;
+  uint64_t max_memory = 0;       // queued output (spill) of the whole process; 0: auto, see effective_max_memory
+  uint64_t min_send_rate = 1024; // bytes/s a backlogged connection must drain over --send-timeout; 0: off
   uint32_t recv_buffer_size = 64 * 1024;
   uint32_t recv_buffers = 512;
   std::vector<std::string> subprotocols;
-  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_origins;  // empty: any Origin
   LogLevel log_level = LogLevel::Info;
 };
 
-enum class ParseOutcome { Run, Exit0, BadUsage };
+using ParseOutcome = cli::ParseOutcome;
 
-// Parses argv. On BadUsage, `message` is one line naming the flag at fault; on Exit0 it
-// holds the --help or --version text.
+// Parses argv, then checks the flags against each other (check_config with this machine's RAM).
+// On BadUsage, `message` is one line naming the flag(s) at fault; on Exit0 it holds the --help or
+// --version text.
 ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::string& message);
 
-// Parses "16M", "64K", "1048576" (binary suffixes K, M, G). False on junk or overflow.
-bool parse_size(const std::string& text, uint64_t& out);
-// Parses seconds with decimals ("0.5", "30"). False on junk or negative.
-bool parse_seconds(const std::string& text, double& out);
+// Checks that need several flags or the machine's memory: --max-backpressure within the effective
+// --max-memory; the receive buffers (--threads x --recv-buffers x --recv-buffer-size) within half
+// of `physical_memory`. False with `message` set (one line naming the flags).
+bool check_config(const Config& config, uint64_t physical_memory, std::string& message);
 
-// --max-memory, or when it is 0 a quarter of physical RAM (at least 64 MiB).
+// Physical memory of this machine in bytes (sysconf), 0 if unknown.
+uint64_t physical_memory_bytes();
+
+// The queued-output budget in force: --max-memory, or when it is 0 (auto) a quarter of physical
+// memory, at least 64 MiB.
 uint64_t effective_max_memory(const Config& config);
+uint64_t effective_max_memory(const Config& config, uint64_t physical_memory);
+
+// An address flag's value: "HOST:PORT", "[V6]:PORT", ":PORT" (every interface) or a bare "PORT",
+// which means 127.0.0.1:PORT. `out` gets the HOST:PORT form. False with `error` set on bad input.
+bool parse_listen_address(std::string_view text, std::string& out, std::string* error);
 
 extern const char* const kVersion;
 

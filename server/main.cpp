@@ -1,5 +1,6 @@
 // wsring-echo: parses the command line, opens one SO_REUSEPORT listener and one reactor per
-// thread, and serves until SIGINT/SIGTERM (then closes every connection with 1001).
+// thread (the port must be free unless --reuse-port), and serves until SIGINT/SIGTERM (then
+// closes every connection with 1001).
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "server/config.hpp"
 #include "server/echo_app.hpp"
 #include "server/engine.hpp"
+#include "server/listeners.hpp"
 #include "server/log.hpp"
 
 using namespace wsring;
@@ -62,20 +64,15 @@ int main(int argc, char** argv) {
 
   const uint64_t fd_limit = net::raise_fd_limit(1u << 20);
 
-  net::SocketAddress address;
+  net::SocketAddress requested;
   std::string error;
-  net::parse_address(config.listen, address, &error);  // validated by the parser already
-  // The first listener fixes the port (port 0 picks one); the others join it with SO_REUSEPORT.
-  std::vector<int> listeners;
-  for (unsigned i = 0; i < config.threads; ++i) {
-    int fd = net::open_listener(address, true, 4096, &error);
-    if (fd < 0) {
-      log.error("%s", error.c_str());
-      return 1;
-    }
-    if (i == 0) address = net::local_address(fd);
-    listeners.push_back(fd);
+  net::parse_address(config.listen, requested, &error);  // validated by the parser already
+  server::Listeners listeners;
+  if (!server::open_listeners(requested, config.threads, config.reuse_port, listeners, error)) {
+    log.error("%s", error.c_str());
+    return 1;
   }
+  const net::SocketAddress& address = listeners.address;
 
   // Each reactor is created on the thread that runs it: an io_uring set up with
   // SINGLE_ISSUER|DEFER_TASKRUN may only be driven by its creator.
@@ -93,12 +90,14 @@ int main(int argc, char** argv) {
       return;
     }
     server::EchoApp app;
-    server::Engine echo(config, *reactor, listeners[index], shared, log, app);
+    server::Engine echo(config, *reactor, listeners.fds[index], shared, log, app);
     if (why_out) {
       *why_out = why;
       log.info("wsring-echo %s: backend %s (%s), %u thread%s, listening on %s (fd limit %llu)", server::kVersion,
                reactor->name(), why.c_str(), config.threads, config.threads == 1 ? "" : "s",
                address.to_string().c_str(), static_cast<unsigned long long>(fd_limit));
+      log.info("serving %s (echo page: %s)", server::url_for(address, "ws", config.path).c_str(),
+               server::url_for(address, "http", config.path).c_str());
     }
     echo.run();
     std::lock_guard<std::mutex> lock(mutex);

@@ -2,10 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <cerrno>
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
 #include <cstring>
 
 namespace wsring::load {
@@ -16,19 +12,23 @@ const char kLoadUsage[] =
     "Usage: wsring-load ws://HOST:PORT/PATH [options]\n"
     "WebSocket load generator: echoes verified byte for byte, latency from an HDR-style histogram.\n"
     "\n"
-    "  --connections N        connections (default 100)\n"
-    "  --duration S           seconds of traffic once every connection is open (default 10)\n"
-    "  --messages N           instead of --duration: send N messages in all, then stop\n"
-    "  --size BYTES|MIN-MAX   payload size, K/M suffixes, at least 16 (default 32); a range draws\n"
-    "                         each message's size uniformly\n"
+    "Values: sizes are bytes or binary multiples (16K = 16KiB = 16384, 1M, 256MiB); durations take\n"
+    "ms, s, m (minutes) or h, a bare number is seconds; counts are plain whole numbers; rates are\n"
+    "per second (2000, 0.5, 100/s).\n"
+    "\n"
+    "  --connections N        connections, 1 to 16777216 (default 100)\n"
+    "  --duration DURATION    traffic time once every connection is open, 1ms to 1000h (default 10s)\n"
+    "  --messages N           instead of --duration: send N messages in all (1 to 10^12), then stop\n"
+    "  --size SIZE|MIN-MAX    payload size, 16 to 256M (default 32); a range draws each message's\n"
+    "                         size uniformly\n"
     "  --text | --binary      message type (default binary)\n"
-    "  --pipeline D           messages in flight per connection (default 1: ping-pong)\n"
-    "  --rate R               open loop: R messages/s in total, spread evenly; latency counts from\n"
-    "                         the intended send time (coordinated omission corrected)\n"
-    "  --ramp-up S            open the connections evenly over S seconds\n"
-    "  --threads T            threads, one reactor each (default 1)\n"
-    "  --connect-rate R       at most R new connections per second\n"
-  "  --handshake-timeout S  fail a connection without a valid 101 after S seconds (default 10)\n"
+    "  --pipeline D           messages in flight per connection, 1 to 65536 (default 1: ping-pong)\n"
+    "  --rate R               open loop: R messages/s in total (0.001 to 10^9), spread evenly; latency\n"
+    "                         counts from the intended send time (coordinated omission corrected)\n"
+    "  --ramp-up DURATION     open the connections evenly over this long, 0 to 1000h (default 0)\n"
+    "  --threads T            threads, one reactor each, 1 to 256 (default 1)\n"
+    "  --connect-rate R       at most R new connections per second (0.001 to 10^9)\n"
+    "  --handshake-timeout DURATION  fail a connection without a valid 101 after this long (default 10s)\n"
     "  --handshake-only       connect, upgrade and close in a loop; reports handshakes/s\n"
     "  --json FILE            write the results as JSON (layout: bench/README.md)\n"
     "  --source-addrs A-B     bind connections to local addresses A..B (IPv4 range) or A,B,C\n"
@@ -38,6 +38,10 @@ const char kLoadUsage[] =
     "Exit status: 0 clean run, 1 errors or mismatches, 2 bad arguments.\n";
 
 namespace {
+
+constexpr double kMinDuration = 0.001, kMaxDuration = 1000 * 3600.0;  // 1ms .. 1000h
+constexpr uint64_t kMaxMessages = 1000000000000ull;
+constexpr double kMinRate = 0.001, kMaxRate = 1e9;
 
 bool parse_ipv4(std::string_view text, uint32_t& host_order) {
   std::string s(text);
@@ -63,56 +67,6 @@ std::string ipv4_text(uint32_t host_order) {
 }
 
 }  // namespace
-
-bool parse_integer(std::string_view text, uint64_t& out) {
-  if (text.empty()) return false;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return false;
-  out = value;
-  return true;
-}
-
-bool parse_byte_count(std::string_view text, uint64_t& out) {
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  uint64_t value = 0;
-  if (!parse_integer(text.substr(0, digits), value)) return false;
-  std::string_view suffix = text.substr(digits);
-  unsigned shift = 0;
-  if (!suffix.empty()) {
-    switch (suffix[0]) {
-      case 'k': case 'K': shift = 10; break;
-      case 'm': case 'M': shift = 20; break;
-      case 'g': case 'G': shift = 30; break;
-      case 'b': case 'B': shift = 0; break;
-      default: return false;
-    }
-    std::string_view rest = suffix.substr(1);
-    if (suffix[0] == 'b' || suffix[0] == 'B') {
-      if (!rest.empty()) return false;
-    } else if (!(rest.empty() || rest == "B" || rest == "iB")) {
-      return false;
-    }
-  }
-  if (shift && value > (~uint64_t{0} >> shift)) return false;
-  out = value << shift;
-  return true;
-}
-
-bool parse_decimal(std::string_view text, double& out) {
-  if (text.empty() || text[0] == '-' || text[0] == '+' || text[0] == ' ') return false;
-  std::string s(text);
-  char* end = nullptr;
-  errno = 0;
-  double value = std::strtod(s.c_str(), &end);
-  if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(value) || value < 0) return false;
-  // strtod also takes hex floats and "infinity"; accept plain decimals only.
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+')) return false;
-  out = value;
-  return true;
-}
 
 bool parse_source_addresses(std::string_view text, std::vector<std::string>& out, std::string* error) {
   out.clear();
@@ -186,7 +140,7 @@ bool parse_ws_url(std::string_view text, WsUrl& out, std::string* error) {
   }
   if (host.empty()) return fail("the URL has no host");
   uint64_t port = 80;
-  if (!port_text.empty() && (!parse_integer(port_text, port) || port == 0 || port > 65535))
+  if (!port_text.empty() && (!cli::parse_count(port_text, port) || port == 0 || port > 65535))
     return fail("the URL port must be a number from 1 to 65535");
   const std::string bare = host.front() == '[' ? std::string(host.substr(1, host.size() - 2)) : std::string(host);
   if (host.front() == '[') {
@@ -269,35 +223,32 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
       if (i + 1 >= argc) return bad(flag + " needs a value");
       value = argv[++i];
     }
-    const std::string shown = "'" + std::string(value) + "'";
+    const std::string shown = cli::quoted(value);
 
+    std::string error;
+    uint64_t n = 0;
     if (name == "--connections") {
-      uint64_t n = 0;
-      if (!parse_integer(value, n) || n == 0 || n > kMaxConnections)
-        return bad("--connections: expected a number from 1 to " + std::to_string(kMaxConnections) + ", got " + shown);
+      if (!cli::parse_count_flag(flag, value, 1, kMaxConnections, n, error)) return bad(error);
       o.connections = uint32_t(n);
     } else if (name == "--duration") {
-      double s = 0;
-      if (!parse_decimal(value, s) || s <= 0 || s > 1e7)
-        return bad("--duration: expected seconds greater than 0, e.g. 5 or 0.5, got " + shown);
-      o.duration_s = s;
+      if (!cli::parse_duration_flag(flag, value, kMinDuration, kMaxDuration, o.duration_s, error)) return bad(error);
       saw_duration = true;
     } else if (name == "--messages") {
-      uint64_t n = 0;
-      if (!parse_integer(value, n) || n == 0) return bad("--messages: expected a number of at least 1, got " + shown);
-      o.messages = n;
+      if (!cli::parse_count_flag(flag, value, 1, kMaxMessages, o.messages, error)) return bad(error);
       saw_messages = true;
     } else if (name == "--size") {
       const size_t dash = value.find('-');
       uint64_t lo = 0, hi = 0;
       bool ok;
       if (dash == std::string_view::npos) {
-        ok = parse_byte_count(value, lo);
+        ok = cli::parse_size(value, lo);
         hi = lo;
       } else {
-        ok = parse_byte_count(value.substr(0, dash), lo) && parse_byte_count(value.substr(dash + 1), hi);
+        ok = cli::parse_size(value.substr(0, dash), lo) && cli::parse_size(value.substr(dash + 1), hi);
       }
-      if (!ok) return bad("--size: expected BYTES or MIN-MAX with optional K/M suffix, e.g. 32 or 16-1K, got " + shown);
+      if (!ok)
+        return bad(std::string("--size: expected SIZE or MIN-MAX (") + cli::kSizeForms + "), e.g. 32 or 16-1K, got " +
+                   shown);
       if (lo < kMinMessageSize)
         return bad("--size: at least " + std::to_string(kMinMessageSize) +
                    " bytes (each payload carries a 16-byte stamp), got " + shown);
@@ -306,39 +257,24 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
       o.size_min = lo;
       o.size_max = hi;
     } else if (name == "--pipeline") {
-      uint64_t n = 0;
-      if (!parse_integer(value, n) || n == 0 || n > kMaxPipeline)
-        return bad("--pipeline: expected a number from 1 to " + std::to_string(kMaxPipeline) + ", got " + shown);
+      if (!cli::parse_count_flag(flag, value, 1, kMaxPipeline, n, error)) return bad(error);
       o.pipeline = uint32_t(n);
     } else if (name == "--rate") {
-      double r = 0;
-      if (!parse_decimal(value, r) || r <= 0 || r > 1e9)
-        return bad("--rate: expected messages per second greater than 0, got " + shown);
-      o.rate = r;
+      if (!cli::parse_rate_flag(flag, value, kMinRate, kMaxRate, o.rate, error)) return bad(error);
     } else if (name == "--ramp-up") {
-      double s = 0;
-      if (!parse_decimal(value, s) || s > 1e6) return bad("--ramp-up: expected seconds (0 or more), got " + shown);
-      o.ramp_up_s = s;
+      if (!cli::parse_duration_flag(flag, value, kMinDuration, kMaxDuration, o.ramp_up_s, error, "at once"))
+        return bad(error);
     } else if (name == "--threads") {
-      uint64_t n = 0;
-      if (!parse_integer(value, n) || n == 0 || n > kMaxThreads)
-        return bad("--threads: expected a number from 1 to " + std::to_string(kMaxThreads) + ", got " + shown);
+      if (!cli::parse_count_flag(flag, value, 1, kMaxThreads, n, error)) return bad(error);
       o.threads = unsigned(n);
     } else if (name == "--connect-rate") {
-      double r = 0;
-      if (!parse_decimal(value, r) || r <= 0 || r > 1e9)
-        return bad("--connect-rate: expected connections per second greater than 0, got " + shown);
-      o.connect_rate = r;
+      if (!cli::parse_rate_flag(flag, value, kMinRate, kMaxRate, o.connect_rate, error)) return bad(error);
     } else if (name == "--handshake-timeout") {
-      double s = 0;
-      if (!parse_decimal(value, s) || s <= 0 || s > 1e6)
-        return bad("--handshake-timeout: expected seconds greater than 0, e.g. 5 or 0.5, got " + shown);
-      o.handshake_timeout_s = s;
+      if (!cli::parse_duration_flag(flag, value, 0.001, kMaxDuration, o.handshake_timeout_s, error)) return bad(error);
     } else if (name == "--json") {
       if (value.empty()) return bad("--json: expected a file name");
       o.json_path = std::string(value);
     } else if (name == "--source-addrs") {
-      std::string error;
       if (!parse_source_addresses(value, o.source_addresses, &error))
         return bad("--source-addrs: " + error + " (got " + shown + ")");
     } else if (name == "--backend") {

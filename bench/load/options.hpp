@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "net/reactor.hpp"
+#include "server/cli_values.hpp"
 
 namespace wsring::load {
 
@@ -54,18 +55,12 @@ struct LoadOptions {
   net::Backend backend = net::Backend::Auto;
 };
 
-enum class ParseOutcome { Run, Exit0, BadUsage };
+using ParseOutcome = cli::ParseOutcome;
 
 // Parses argv. On BadUsage `message` is one line that names the flag at fault; on Exit0 it holds
 // the --help text.
 ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& options, std::string& message);
 
-// "32", "16K", "1M", "2MiB", "100B" (binary suffixes). False on junk or overflow.
-bool parse_byte_count(std::string_view text, uint64_t& out);
-// Positive or zero decimal number ("0.5", "30"). False on junk, negative, inf or nan.
-bool parse_decimal(std::string_view text, double& out);
-// Decimal integer without sign or suffix. False on junk or overflow.
-bool parse_integer(std::string_view text, uint64_t& out);
 // "A", "A-B" (an IPv4 range, inclusive) or "A,B,C" (any literals). False with `error` set.
 bool parse_source_addresses(std::string_view text, std::vector<std::string>& out, std::string* error);
 

@@ -32,25 +32,6 @@ std::vector<uint8_t> header_stream(size_t* count) {
   return out;
 }
 
-// The resumable decoder, fed whole headers (each feed stops at its header's end).
-void BM_FrameHeaderDecode(benchmark::State& state) {
-  size_t count = 0;
-  const std::vector<uint8_t> stream = header_stream(&count);
-  FrameHeaderDecoder decoder;
-  for (auto _ : state) {
-    size_t pos = 0;
-    uint64_t total = 0;
-    while (pos < stream.size()) {
-      pos += decoder.feed(stream.data() + pos, stream.size() - pos);
-      total += decoder.header().payload_length;
-      decoder.reset();
-    }
-    benchmark::DoNotOptimize(total);
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * count));
-}
-BENCHMARK(BM_FrameHeaderDecode);
-
 // The zero-copy path MessageReader takes when a whole header is in the input.
 void BM_ParseFrameHeader(benchmark::State& state) {
   size_t count = 0;

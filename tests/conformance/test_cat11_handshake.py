@@ -83,9 +83,10 @@ class Handshake(ServerTestCase):
         self.assertIsNone(client.response.header("Sec-WebSocket-Protocol"))
 
     def test_h_9_http_1_0_refused(self):
-        """RFC 6455 4.2.1 item 1: the method must be GET and the version at least HTTP/1.1 (-> 400)."""
+        """RFC 6455 4.1: the version must be at least HTTP/1.1; this server speaks exactly 1.1 and
+        refuses others with 505 HTTP Version Not Supported (RFC 9110 15.6.6)."""
         response = http_exchange(self.server, upgrade_request(self.server.host_header(), http_version="HTTP/1.0")[0])
-        self.assertEqual(response.status, 400, repr(response))
+        self.assertEqual(response.status, 505, repr(response))
 
     def test_h_10_post_refused(self):
         """RFC 6455 4.2.1 item 1: only GET can upgrade (here 405)."""
@@ -136,6 +137,23 @@ class Handshake(ServerTestCase):
     def test_h_18_request_target_with_query(self):
         """RFC 6455 3/4.1: the resource name may carry a query component."""
         self.client(path="/?token=abc&x=1").echo(OP_TEXT, "with a query")
+
+    def test_h_19_invalid_host_refused(self):
+        """RFC 9112 3.2: a request with a Host field line of invalid value gets 400."""
+        for host in ("a b c", "example.com/path", "[::1", "host:port"):
+            response = http_exchange(self.server, upgrade_request(host)[0])
+            self.assertEqual(response.status, 400, "Host %r: %r" % (host, response))
+
+    def test_h_20_origin_not_checked_by_default(self):
+        """RFC 6455 4.2.2 item 4 / 10.2: the Origin check is the server's choice; with no
+        --allow-origin any Origin is accepted."""
+        client = self.client(extra=[("Origin", "https://elsewhere.example")])
+        client.echo(OP_TEXT, "cross-origin")
+
+    def test_h_21_asterisk_target_refused(self):
+        """RFC 9112 3.2.4: the asterisk-form request-target is only for OPTIONS (-> 400)."""
+        response = http_exchange(self.server, upgrade_request(self.server.host_header(), path="*")[0])
+        self.assertEqual(response.status, 400, repr(response))
 
 
 if __name__ == "__main__":

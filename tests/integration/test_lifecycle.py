@@ -58,6 +58,39 @@ class CommandLine(ServerTestCase):
     def test_missing_value(self):
         self.check_bad_flag(["--threads"], "threads")
 
+    def test_count_with_suffix(self):
+        """Counts are plain whole numbers: 100K would be a guess between 100000 and 102400."""
+        self.check_bad_flag(["--max-connections", "100K"], "max-connections")
+
+    def test_bad_new_flags(self):
+        """The flags exist (the message says what is expected, not "unknown option")."""
+        self.check_bad_flag(["--max-memory", "512K"], "expected 0 (auto) or a size from 1M")
+        self.check_bad_flag(["--min-send-rate", "fast"], "expected 0 (off) or bytes per second")
+        self.check_bad_flag(["--frame-timeout", "0"], "--frame-timeout: expected a duration")
+        self.check_bad_flag(["--reuse-port=1"], "reuse-port")
+
+    def test_backpressure_over_max_memory(self):
+        """--max-backpressure may not exceed --max-memory: the one line names both flags."""
+        result = run_server_command(["--listen", "127.0.0.1:0", "--max-memory", "2M", "--max-backpressure", "4M"])
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("--max-backpressure", result.stderr)
+        self.assertIn("--max-memory", result.stderr)
+        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+
+    def test_receive_buffers_over_half_of_ram(self):
+        """256 threads x 32768 x 16M of receive buffers is refused, naming the flags."""
+        result = run_server_command(["--listen", "127.0.0.1:0", "--threads", "256", "--recv-buffers", "32768",
+                                     "--recv-buffer-size", "16M"])
+        self.assertEqual(result.returncode, 2, result.stderr)
+        for flag in ("--recv-buffers", "--recv-buffer-size", "--threads"):
+            self.assertIn(flag, result.stderr)
+        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+
+    def test_help_documents_the_value_grammar_and_new_flags(self):
+        result = run_server_command(["--help"])
+        for text in ("--max-memory", "--min-send-rate", "--frame-timeout", "--reuse-port", "500ms", "64K"):
+            self.assertIn(text, result.stdout)
+
     def test_help_exits_0(self):
         result = run_server_command(["--help"])
         self.assertEqual(result.returncode, 0, result.stderr)
@@ -84,8 +117,73 @@ class CommandLine(ServerTestCase):
             holder.close()
 
 
+def free_loopback_port():
+    """A port free on 127.0.0.1 right now (the kernel's choice)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+    finally:
+        probe.close()
+
+
+class PortSharing(ServerTestCase):
+    """Only a server's own reactor threads share its port; joining a running server's
+    SO_REUSEPORT group takes --reuse-port."""
+    shared_server = False
+
+    def test_second_server_on_the_same_port_exits_1(self):
+        first = self.start_server("--threads", "2")
+        result = run_server_command(["--listen", "127.0.0.1:%d" % first.port])
+        self.assertEqual(result.returncode, 1, "exit status; stderr %r" % result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("127.0.0.1:%d" % first.port, lines[0])
+        self.assertIn("in use", lines[0])
+        self.assertIn("--reuse-port", lines[0])
+        self.client(first).echo(OP_TEXT, "the first server still serves")
+
+    def test_reuse_port_joins_on_purpose(self):
+        first = self.start_server()
+        second = self.start_server("--reuse-port", listen="127.0.0.1:%d" % first.port)
+        self.assertEqual(second.port, first.port)
+        # Both serve the port (the kernel picks one per connection): every client is echoed.
+        for index in range(4):
+            self.client(first).echo(OP_TEXT, "client %d" % index)
+
+    def test_port_0_with_threads_gets_one_port(self):
+        server = self.start_server("--threads", "3")
+        self.assertNotEqual(server.port, 0)
+        for index in range(6):
+            self.client(server).echo(OP_TEXT, "thread share %d" % index)
+
+
 class StartUp(ServerTestCase):
     shared_server = False
+
+    def test_bare_port_means_loopback(self):
+        """--listen PORT serves 127.0.0.1:PORT."""
+        for _ in range(3):  # the port may be taken between the probe and the start: retry
+            port = free_loopback_port()
+            try:
+                server = self.start_server(listen=str(port))
+                break
+            except Exception:
+                continue
+        else:
+            self.fail("could not start on a free port")
+        self.assertEqual((server.host, server.port), ("127.0.0.1", port))
+        self.client(server).echo(OP_TEXT, "bare port")
+
+    def test_start_up_line_gives_the_urls(self):
+        """The start-up log says where to connect: the ws:// URL and the echo page's address."""
+        server = self.start_server("--path", "/echo")
+        expected = "serving ws://127.0.0.1:%d/echo (echo page: http://127.0.0.1:%d/echo)" % (server.port, server.port)
+        # The line follows the "listening on" line the harness waits for: give its reader a moment.
+        deadline = time.monotonic() + bound(2.0)
+        while expected not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertIn(expected, server.log())
 
     def test_listening_line_reports_port_and_backend(self):
         """The start-up line carries the actual port (port 0 requested) and the backend name."""

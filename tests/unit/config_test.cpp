@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -57,7 +58,10 @@ TEST(ParseCommandLine, Listen) {
   EXPECT_EQ(Parse({"--listen", "0.0.0.0:80"}).config.listen, "0.0.0.0:80");
   EXPECT_EQ(Parse({"--listen=[::1]:0"}).config.listen, "[::1]:0");
   EXPECT_EQ(Parse({"--listen", ":9"}).config.listen, ":9");
-  expect_bad("--listen", {"nonsense", "1.2.3.4:70000", "host:80", ""});
+  // A bare port is the loopback address.
+  EXPECT_EQ(Parse({"--listen", "19449"}).config.listen, "127.0.0.1:19449");
+  EXPECT_EQ(Parse({"--listen=0"}).config.listen, "127.0.0.1:0");
+  expect_bad("--listen", {"nonsense", "1.2.3.4:70000", "host:80", "", "70000", "-1", "19449x", " 19449"});
   Parse p({"--listen", "1.2.3.4:x"});
   EXPECT_NE(p.message.find("1.2.3.4:x"), std::string::npos) << "the message quotes the value: " << p.message;
 }
@@ -110,22 +114,133 @@ TEST(ParseCommandLine, Timeouts) {
   EXPECT_DOUBLE_EQ(Parse({"--send-timeout", "7"}).config.send_timeout_s, 7);
   // 0 means "never" only where the flag says so.
   expect_bad("--handshake-timeout", {"0", "-1", "soon", "nan", "inf", "1e8", ""});
-  expect_bad("--idle-timeout", {"-1", "x", "1s", ""});
-  expect_bad("--ping-interval", {"-0.5", "x", ""});
-  expect_bad("--close-timeout", {"0", "-1", ""});
-  expect_bad("--send-timeout", {"0", "y", ""});
+  expect_bad("--idle-timeout", {"-1", "x", "1sec", "1 s", ""});
+  expect_bad("--ping-interval", {"-0.5", "x", "0.0001", ""});
+  expect_bad("--close-timeout", {"0", "-1", "0ms", ""});
+  expect_bad("--send-timeout", {"0", "y", "1001h", ""});
+}
+
+TEST(ParseCommandLine, DurationsTakeUnits) {
+  EXPECT_DOUBLE_EQ(Parse({"--handshake-timeout", "500ms"}).config.handshake_timeout_s, 0.5);
+  EXPECT_DOUBLE_EQ(Parse({"--idle-timeout", "2m"}).config.idle_timeout_s, 120);
+  EXPECT_DOUBLE_EQ(Parse({"--ping-interval", "1h"}).config.ping_interval_s, 3600);
+  EXPECT_DOUBLE_EQ(Parse({"--send-timeout", "10s"}).config.send_timeout_s, 10);
+  EXPECT_DOUBLE_EQ(Parse({"--close-timeout", "1ms"}).config.close_timeout_s, 0.001);
+  EXPECT_DOUBLE_EQ(Parse({"--close-timeout", "1000h"}).config.close_timeout_s, 3600000);
+}
+
+TEST(ParseCommandLine, FrameTimeout) {
+  EXPECT_DOUBLE_EQ(Config{}.frame_timeout_s, 10);
+  EXPECT_DOUBLE_EQ(Parse({"--frame-timeout", "250ms"}).config.frame_timeout_s, 0.25);
+  EXPECT_DOUBLE_EQ(Parse({"--frame-timeout", "30"}).config.frame_timeout_s, 30);
+  expect_bad("--frame-timeout", {"0", "-1", "soon", "1001h", ""});
+}
+
+TEST(ParseCommandLine, MinSendRate) {
+  EXPECT_EQ(Config{}.min_send_rate, 1024u);
+  EXPECT_EQ(Parse({"--min-send-rate", "0"}).config.min_send_rate, 0u);  // off
+  EXPECT_EQ(Parse({"--min-send-rate", "1K"}).config.min_send_rate, 1024u);
+  EXPECT_EQ(Parse({"--min-send-rate", "64KiB/s"}).config.min_send_rate, 65536u);
+  EXPECT_EQ(Parse({"--min-send-rate", "1G"}).config.min_send_rate, 1u << 30);
+  expect_bad("--min-send-rate", {"-1", "fast", "1.5K", "2G", "1KB", ""});
+}
+
+TEST(ParseCommandLine, MaxMemory) {
+  EXPECT_EQ(Config{}.max_memory, 0u);  // auto
+  EXPECT_EQ(Parse({"--max-memory", "0"}).config.max_memory, 0u);
+  EXPECT_EQ(Parse({"--max-memory", "1M"}).config.max_memory, 1u << 20);
+  EXPECT_EQ(Parse({"--max-memory", "64T"}).config.max_memory, uint64_t{64} << 40);
+  expect_bad("--max-memory", {"1023K", "65T", "lots", "-1", ""});
+}
+
+TEST(ParseCommandLine, ReusePort) {
+  EXPECT_FALSE(Parse({}).config.reuse_port);
+  Parse p({"--reuse-port", "--listen", "9001"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run) << p.message;
+  EXPECT_TRUE(p.config.reuse_port);
+  Parse q({"--reuse-port=yes"});
+  EXPECT_EQ(q.outcome, ParseOutcome::BadUsage);
+  EXPECT_NE(q.message.find("--reuse-port"), std::string::npos) << q.message;
+}
+
+TEST(EffectiveMaxMemory, FlagOrAQuarterOfRamAtLeast64M) {
+  Config config;
+  EXPECT_EQ(effective_max_memory(config, uint64_t{16} << 30), uint64_t{4} << 30);
+  EXPECT_EQ(effective_max_memory(config, uint64_t{128} << 20), uint64_t{64} << 20);  // the floor
+  EXPECT_EQ(effective_max_memory(config, 0), uint64_t{64} << 20);  // RAM unknown
+  config.max_memory = 5u << 20;
+  EXPECT_EQ(effective_max_memory(config, uint64_t{16} << 30), 5u << 20);
+  // This machine: a quarter of what sysconf says.
+  Config automatic;
+  EXPECT_EQ(effective_max_memory(automatic), std::max(physical_memory_bytes() / 4, uint64_t{64} << 20));
+  EXPECT_GT(physical_memory_bytes(), 0u);
+}
+
+TEST(CheckConfig, BackpressureWithinMaxMemory) {
+  const uint64_t ram = uint64_t{16} << 30;
+  Config config;
+  std::string message;
+  config.max_memory = 4u << 20;
+  config.max_backpressure = 4u << 20;
+  EXPECT_TRUE(check_config(config, ram, message)) << message;
+  config.max_backpressure = (4u << 20) + 1;
+  EXPECT_FALSE(check_config(config, ram, message));
+  EXPECT_NE(message.find("--max-backpressure"), std::string::npos) << message;
+  EXPECT_NE(message.find("--max-memory"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  // Auto: a quarter of RAM.
+  config.max_memory = 0;
+  config.max_backpressure = uint64_t{4} << 30;
+  EXPECT_TRUE(check_config(config, ram, message)) << message;
+  config.max_backpressure = (uint64_t{4} << 30) + 1;
+  EXPECT_FALSE(check_config(config, ram, message));
+  EXPECT_NE(message.find("auto"), std::string::npos) << message;
+  // Through the command line.
+  Parse p({"--max-memory", "2M", "--max-backpressure", "3M"});
+  EXPECT_EQ(p.outcome, ParseOutcome::BadUsage);
+  EXPECT_NE(p.message.find("--max-backpressure"), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("--max-memory"), std::string::npos) << p.message;
+  EXPECT_EQ(Parse({"--max-memory", "2M", "--max-backpressure", "2M"}).outcome, ParseOutcome::Run);
+}
+
+TEST(CheckConfig, ReceiveBuffersWithinHalfOfRam) {
+  const uint64_t ram = uint64_t{1} << 30;  // 1 GiB: at most 512 MiB of receive buffers
+  Config config;
+  std::string message;
+  EXPECT_TRUE(check_config(config, ram, message)) << message;  // 512 x 64K = 32 MiB
+  config.recv_buffers = 8192;
+  config.recv_buffer_size = 64 * 1024 - 16;  // 8192 x 64K with headroom: exactly 512 MiB
+  EXPECT_TRUE(check_config(config, ram, message)) << message;
+  config.recv_buffer_size += 1;
+  EXPECT_FALSE(check_config(config, ram, message));
+  for (const char* flag : {"--recv-buffers", "--recv-buffer-size", "--threads"})
+    EXPECT_NE(message.find(flag), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  // The most every flag allows does not overflow: refused, not wrapped around.
+  config.threads = 256;
+  config.recv_buffers = 32768;
+  config.recv_buffer_size = 16u << 20;
+  EXPECT_FALSE(check_config(config, uint64_t{1} << 47, message));  // needs 128T + headroom
+  // Unknown RAM: no receive-buffer check.
+  EXPECT_TRUE(check_config(config, 0, message)) << message;
+  Parse p({"--recv-buffers", "32768", "--recv-buffer-size", "16M", "--threads", "256"});
+  EXPECT_EQ(p.outcome, ParseOutcome::BadUsage);
+  EXPECT_NE(p.message.find("--recv-buffers"), std::string::npos) << p.message;
 }
 
 TEST(ParseCommandLine, MaxConnections) {
   EXPECT_EQ(Parse({"--max-connections", "1"}).config.max_connections, 1u);
-  EXPECT_EQ(Parse({"--max-connections", "100K"}).config.max_connections, 100u * 1024);
-  expect_bad("--max-connections", {"0", "-3", "many", ""});
+  EXPECT_EQ(Parse({"--max-connections", "100000"}).config.max_connections, 100000u);
+  EXPECT_EQ(Parse({"--max-connections", "0"}).config.max_connections, 0u);  // no limit
+  EXPECT_EQ(Parse({"--max-connections", "16777216"}).config.max_connections, 16777216u);
+  // A count takes no K: 1000 or 1024 would be a guess.
+  expect_bad("--max-connections", {"100K", "16777217", "-3", "many", ""});
 }
 
 TEST(ParseCommandLine, MaxBackpressure) {
   EXPECT_EQ(Parse({"--max-backpressure", "1K"}).config.max_backpressure, 1024u);
   EXPECT_EQ(Parse({"--max-backpressure", "4M"}).config.max_backpressure, 4u << 20);
-  expect_bad("--max-backpressure", {"1023", "0", "lots", ""});
+  expect_bad("--max-backpressure", {"1023", "0", "lots", "2T", ""});
 }
 
 TEST(ParseCommandLine, MemoryAndSendRateLimits) {
@@ -150,8 +265,8 @@ TEST(ParseCommandLine, RecvBufferSize) {
 TEST(ParseCommandLine, RecvBuffers) {
   EXPECT_EQ(Parse({"--recv-buffers", "8"}).config.recv_buffers, 8u);
   EXPECT_EQ(Parse({"--recv-buffers", "32768"}).config.recv_buffers, 32768u);
-  EXPECT_EQ(Parse({"--recv-buffers", "1K"}).config.recv_buffers, 1024u);
-  expect_bad("--recv-buffers", {"4", "12", "65536", "1000", "x", ""});
+  EXPECT_EQ(Parse({"--recv-buffers", "1024"}).config.recv_buffers, 1024u);
+  expect_bad("--recv-buffers", {"4", "12", "65536", "1000", "1K", "x", ""});
 }
 
 TEST(ParseCommandLine, SubprotocolsAccumulateInOrder) {
@@ -165,7 +280,9 @@ TEST(ParseCommandLine, AllowedOriginsAccumulate) {
   Parse p({"--allow-origin", "https://a.example", "--allow-origin", "*"});
   ASSERT_EQ(p.outcome, ParseOutcome::Run) << p.message;
   EXPECT_EQ(p.config.allowed_origins, (std::vector<std::string>{"https://a.example", "*"}));
-  expect_bad("--allow-origin", {""});
+  EXPECT_TRUE(Parse({}).config.allowed_origins.empty());  // default: any origin
+  // Without a scheme an origin never matches what a browser sends: refused.
+  expect_bad("--allow-origin", {"", "a.example", "https://", "://a.example", "https://a.example/path"});
 }
 
 TEST(ParseCommandLine, LogLevel) {
@@ -220,7 +337,7 @@ TEST(ParseCommandLine, HelpAndVersionExitZero) {
                            "--close-timeout", "--send-timeout", "--min-send-rate", "--frame-timeout",
                            "--max-connections", "--max-backpressure", "--max-memory",
                            "--recv-buffer-size", "--recv-buffers", "--subprotocol", "--allow-origin", "--log-level",
-                           "--version"})
+                           "--version", "--max-memory", "--min-send-rate", "--frame-timeout", "--reuse-port"})
     EXPECT_NE(help.message.find(flag), std::string::npos) << flag;
   Parse version({"--version"});
   EXPECT_EQ(version.outcome, ParseOutcome::Exit0);
@@ -236,57 +353,6 @@ TEST(ParseCommandLine, RepeatedCallsStartFresh) {
   Parse p({"--threads", "3"});
   EXPECT_EQ(p.outcome, ParseOutcome::Run) << p.message;
   EXPECT_EQ(p.config.threads, 3u);
-}
-
-TEST(ParseSize, PlainAndSuffixes) {
-  uint64_t v = 0;
-  ASSERT_TRUE(parse_size("0", v));
-  EXPECT_EQ(v, 0u);
-  ASSERT_TRUE(parse_size("1048576", v));
-  EXPECT_EQ(v, 1048576u);
-  for (const char* k : {"3K", "3k", "3KiB"}) {
-    ASSERT_TRUE(parse_size(k, v)) << k;
-    EXPECT_EQ(v, 3u * 1024) << k;
-  }
-  for (const char* m : {"5M", "5m", "5MiB"}) {
-    ASSERT_TRUE(parse_size(m, v)) << m;
-    EXPECT_EQ(v, 5u * 1024 * 1024) << m;
-  }
-  for (const char* g : {"7G", "7g", "7GiB"}) {
-    ASSERT_TRUE(parse_size(g, v)) << g;
-    EXPECT_EQ(v, 7ull << 30) << g;
-  }
-}
-
-TEST(ParseSize, OverflowAndJunkFail) {
-  uint64_t v = 12345;
-  ASSERT_TRUE(parse_size("18446744073709551615", v));
-  EXPECT_EQ(v, UINT64_MAX);
-  ASSERT_TRUE(parse_size("17179869183G", v));  // (2^34 - 1) GiB: fits
-  EXPECT_EQ(v, ((uint64_t{1} << 34) - 1) << 30);
-  for (const char* bad : {"18446744073709551616", "17179869184G", "18014398509481984K", "", "-1", " 1", "+1", "1 ",
-                          "1KB", "1T", "K", "1.5M", "0x10", "1KK"}) {
-    v = 12345;
-    EXPECT_FALSE(parse_size(bad, v)) << bad;
-    EXPECT_EQ(v, 12345u) << "untouched on failure: " << bad;
-  }
-}
-
-TEST(ParseSeconds, DecimalsAndBounds) {
-  double s = -1;
-  ASSERT_TRUE(parse_seconds("0", s));
-  EXPECT_DOUBLE_EQ(s, 0);
-  ASSERT_TRUE(parse_seconds("0.25", s));
-  EXPECT_DOUBLE_EQ(s, 0.25);
-  ASSERT_TRUE(parse_seconds("30", s));
-  EXPECT_DOUBLE_EQ(s, 30);
-  ASSERT_TRUE(parse_seconds("1e7", s));
-  EXPECT_DOUBLE_EQ(s, 1e7);
-  for (const char* bad : {"", "-1", "-0.001", "abc", "1s", "5 ", "nan", "inf", "-inf", "1e8", "1..2"}) {
-    s = 42;
-    EXPECT_FALSE(parse_seconds(bad, s)) << bad;
-    EXPECT_DOUBLE_EQ(s, 42) << "untouched on failure: " << bad;
-  }
 }
 
 }  // namespace
