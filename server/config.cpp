@@ -42,6 +42,12 @@ const char kUsage[] =
     "                             (= 127.0.0.1:PORT); port 0 picks one (default 127.0.0.1:9001)\n"
     "  --reuse-port               share the port with a running wsring-echo (SO_REUSEPORT), e.g. to\n"
     "                             restart without downtime; without it a port in use is an error\n"
+    "  --tls-listen ADDRESS       also serve wss:// here (same forms as --listen; repeatable);\n"
+    "                             needs --tls-cert and --tls-key\n"
+    "  --tls-cert FILE            PEM certificate chain for wss:// (the leaf first)\n"
+    "  --tls-key FILE             PEM private key of that certificate (unencrypted)\n"
+    "  --tls-ticket-key FILE      session ticket keys (80 bytes each, 1 to 4; `openssl rand 80`), to\n"
+    "                             resume sessions across processes (default: a random key)\n"
     "  --path PATH                accept upgrades only on this path (default: any)\n"
     "  --threads N                reactor threads, 1 to 256, one listener each (default 1)\n"
     "  --backend auto|io_uring|epoll   I/O backend (default auto: io_uring, else epoll)\n"
@@ -76,7 +82,7 @@ const char kUsage[] =
     "  --help, --version\n";
 
 enum OptionId {
-  kOptListen = 256, kOptReusePort, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
+  kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
   kOptMaxHeaders, kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout,
   kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
   kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
@@ -85,6 +91,10 @@ enum OptionId {
 const option kOptions[] = {
     {"listen", required_argument, nullptr, kOptListen},
     {"reuse-port", no_argument, nullptr, kOptReusePort},
+    {"tls-listen", required_argument, nullptr, kOptTlsListen},
+    {"tls-cert", required_argument, nullptr, kOptTlsCert},
+    {"tls-key", required_argument, nullptr, kOptTlsKey},
+    {"tls-ticket-key", required_argument, nullptr, kOptTlsTicketKey},
     {"path", required_argument, nullptr, kOptPath},
     {"threads", required_argument, nullptr, kOptThreads},
     {"backend", required_argument, nullptr, kOptBackend},
@@ -163,6 +173,20 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
     case kOptReusePort:
       config.reuse_port = true;
       return true;
+    case kOptTlsListen: {
+      std::string address;
+      if (!parse_listen_address(arg, address, &error)) return fail(error, "--tls-listen: " + error);
+      config.tls_listen.push_back(address);
+      return true;
+    }
+    case kOptTlsCert:
+    case kOptTlsKey:
+    case kOptTlsTicketKey: {
+      const char* flag = id == kOptTlsCert ? "--tls-cert" : id == kOptTlsKey ? "--tls-key" : "--tls-ticket-key";
+      if (arg.empty()) return fail(error, std::string(flag) + ": expected a file name");
+      (id == kOptTlsCert ? config.tls_cert : id == kOptTlsKey ? config.tls_key : config.tls_ticket_key) = arg;
+      return true;
+    }
     case kOptPath:
       if (arg.empty() || arg[0] != '/') return fail(error, "--path: expected a path starting with '/', got " + shown);
       config.path = arg;
@@ -248,6 +272,16 @@ uint64_t effective_max_memory(const Config& config, uint64_t physical_memory) {
 uint64_t effective_max_memory(const Config& config) { return effective_max_memory(config, physical_memory_bytes()); }
 
 bool check_config(const Config& config, uint64_t physical_memory, std::string& message) {
+  // TLS: listeners need a certificate and its key; files without a TLS listener are a mistake.
+  const bool tls_files = !config.tls_cert.empty() || !config.tls_key.empty() || !config.tls_ticket_key.empty();
+  if (!config.tls_listen.empty() && (config.tls_cert.empty() || config.tls_key.empty())) {
+    message = "--tls-listen needs --tls-cert FILE and --tls-key FILE";
+    return false;
+  }
+  if (config.tls_listen.empty() && tls_files) {
+    message = "--tls-cert, --tls-key and --tls-ticket-key need --tls-listen ADDRESS";
+    return false;
+  }
   const uint64_t budget = effective_max_memory(config, physical_memory);
   if (config.max_backpressure > budget) {
     const std::string memory =

@@ -21,6 +21,12 @@ struct Config {
   unsigned threads = 1;
   net::Backend backend = net::Backend::Auto;
   bool reuse_port = false;  // join a port another process serves with SO_REUSEPORT (restarts)
+  // wss://: addresses (HOST:PORT, like listen) served with TLS, the PEM certificate chain and
+  // key, and an optional file of session ticket keys shared across processes.
+  std::vector<std::string> tls_listen;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ticket_key;
   uint64_t max_message_size = 16u << 20;
   uint32_t max_header_size = 8192;
   uint32_t max_headers = 64;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <new>
@@ -51,6 +52,7 @@ Engine::~Engine() {
 
 void Engine::run() {
   reactor_.listen(listen_fd_);
+  for (int fd : tls_listen_fds_) reactor_.listen(fd);
   reactor_.run(*this);
 }
 
@@ -76,11 +78,10 @@ bool Engine::refuse_over_limit(int fd) {
   return true;
 }
 
-void Engine::on_accept(int fd) { open_connection(fd, false); }
-
-void Engine::set_tls(const TlsContext& context) {
-  tls_context_ = context;
-  if (!plaintext_) plaintext_ = std::make_unique<uint8_t[]>(net::kRecvHeadroom + kPlaintextSize);
+void Engine::on_accept(int fd, int listen_fd) {
+  const bool tls = !tls_listen_fds_.empty() &&
+                   std::find(tls_listen_fds_.begin(), tls_listen_fds_.end(), listen_fd) != tls_listen_fds_.end();
+  open_connection(fd, tls);
 }
 
 void Engine::open_connection(int fd, bool tls) {
@@ -265,6 +266,7 @@ void Engine::on_tick(uint64_t now_ms) {
   });
   return_parked_output();
   relieve_memory_pressure(now_ms);
+  if (!tls_listen_fds_.empty()) refresh_tls_context();
   if (!shutting_down_ && shared_.stop.load(std::memory_order_relaxed)) begin_shutdown(now_ms);
   if (shutting_down_) {
     if (live_ == 0) {
@@ -280,11 +282,15 @@ void Engine::begin_shutdown(uint64_t now_ms) {
   shutting_down_ = true;
   shutdown_deadline_ms_ = now_ms + seconds_to_ms(config_.close_timeout_s);
   reactor_.stop_accepting();
-  // Close the listener too: connections still in its backlog are refused at once instead
+  // Close the listeners too: connections still in their backlog are refused at once instead
   // of hanging until the process exits.
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
     listen_fd_ = -1;
+  }
+  for (int& fd : tls_listen_fds_) {
+    ::close(fd);
+    fd = -1;
   }
   connections_.for_each([&](Connection& c) {
     try {

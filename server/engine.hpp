@@ -51,8 +51,9 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
          Application& app);
   ~Engine() override;
 
-  // Serves wss:// too: connections opened with tls (see open_connection) use this context.
-  void set_tls(const TlsContext& context);
+  // Serves wss:// on this listening socket too, with shared.tls's context; `reloads`: this
+  // engine is the one that rebuilds the context when SIGHUP asks (one per process).
+  void add_tls_listener(int listen_fd, bool reloads);
 
   // Serves until shared.stop is set and every connection has closed (or the close timeout
   // passed). Returns when the reactor has stopped.
@@ -61,7 +62,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   size_t open_connections() const { return live_; }
 
   // net::EventHandler
-  void on_accept(int fd) override;
+  void on_accept(int fd, int listen_fd) override;
   void on_recv(net::Token token, const net::RecvBuffer& buffer) override;
   void on_recv_end(net::Token token, int error) override;
   void on_send(net::Token token, int result) override;
@@ -152,6 +153,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   bool queue_copy_tls(Connection& c, const uint8_t* data, size_t size);
   void seal(Connection& c);
   bool send_close_notify(Connection& c);
+  void refresh_tls_context();
 
   // Life cycle (engine.cpp) and timers (engine_timers.cpp).
   void open_connection(int fd, bool tls);
@@ -205,6 +207,9 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   // front), and the plaintext output staged for one connection until it is sealed.
   static constexpr size_t kPlaintextSize = 64 * 1024;
   TlsContext tls_context_;
+  uint64_t tls_generation_ = 0;
+  std::vector<int> tls_listen_fds_;
+  bool tls_reloads_ = false;
   std::unique_ptr<uint8_t[]> plaintext_;
   std::vector<Segment> staged_;
   std::vector<iovec> staged_iov_;

@@ -27,6 +27,40 @@ class QueueSink final : public CiphertextSink {
 
 }  // namespace
 
+void Engine::add_tls_listener(int listen_fd, bool reloads) {
+  tls_listen_fds_.push_back(listen_fd);
+  tls_reloads_ = tls_reloads_ || reloads;
+  tls_generation_ = shared_.tls.generation.load();
+  tls_context_ = shared_.tls.current();
+  if (!plaintext_) plaintext_ = std::make_unique<uint8_t[]>(net::kRecvHeadroom + kPlaintextSize);
+}
+
+// SIGHUP: the reloading engine rebuilds the context from the files; every engine takes the
+// newest one for its next connections.
+void Engine::refresh_tls_context() {
+  SharedTls& tls = shared_.tls;
+  if (tls_reloads_ && tls.reload_requested.exchange(false)) {
+    std::string error;
+    bool ok;
+    {
+      std::lock_guard<std::mutex> lock(tls.mutex);
+      ok = TlsContext::reload_server(&tls.context, tls.options, &error);
+    }
+    if (ok) {
+      tls.generation.fetch_add(1);
+      log_.info("TLS certificate and key reloaded from %s and %s", tls.options.certificate_file.c_str(),
+                tls.options.key_file.c_str());
+    } else {
+      log_.error("TLS reload refused, the previous certificate stays: %s", error.c_str());
+    }
+  }
+  const uint64_t generation = tls.generation.load(std::memory_order_relaxed);
+  if (generation != tls_generation_) {
+    tls_generation_ = generation;
+    tls_context_ = tls.current();
+  }
+}
+
 bool Engine::start_tls(Connection& c) {
   TlsSession session = TlsSession::server(tls_context_);
   if (!session) return false;

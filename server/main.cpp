@@ -29,6 +29,23 @@ void on_stop_signal(int) {
   if (g_shared) g_shared->stop.store(true, std::memory_order_relaxed);
 }
 
+void on_reload_signal(int) {
+  if (g_shared) g_shared->tls.reload_requested.store(true, std::memory_order_relaxed);
+}
+
+// wss://: the context every thread starts from, from --tls-cert/--tls-key and the ticket keys
+// (--tls-ticket-key, or one random key shared by this process's threads). False with `error`
+// naming the file at fault.
+bool load_tls(const server::Config& config, server::SharedTls& tls, std::string& error) {
+  tls.options.certificate_file = config.tls_cert;
+  tls.options.key_file = config.tls_key;
+  tls.options.ticket_keys = config.tls_ticket_key.empty() ? server::TicketKeys::random(&error)
+                                                          : server::TicketKeys::load(config.tls_ticket_key, &error);
+  if (!tls.options.ticket_keys) return false;
+  tls.context = server::TlsContext::server(tls.options, &error);
+  return bool(tls.context);
+}
+
 net::ReactorOptions reactor_options(const server::Config& config) {
   net::ReactorOptions o;
   o.recv_buffer_size = config.recv_buffer_size + uint32_t(net::kRecvHeadroom);
@@ -61,6 +78,11 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction reload {};
+  reload.sa_handler = on_reload_signal;
+  sigemptyset(&reload.sa_mask);
+  reload.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &reload, nullptr);
 
   const uint64_t fd_limit = net::raise_fd_limit(1u << 20);
 
@@ -73,6 +95,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   const net::SocketAddress& address = listeners.address;
+  std::vector<server::Listeners> tls_listeners;
+  if (!config.tls_listen.empty()) {
+    if (!load_tls(config, shared.tls, error)) {
+      std::fprintf(stderr, "wsring-echo: %s\n", error.c_str());
+      return 2;
+    }
+    for (const std::string& text : config.tls_listen) {
+      net::SocketAddress tls_address;
+      net::parse_address(text, tls_address, &error);  // validated by the parser already
+      tls_listeners.emplace_back();
+      if (!server::open_listeners(tls_address, config.threads, config.reuse_port, tls_listeners.back(), error)) {
+        log.error("%s", error.c_str());
+        return 1;
+      }
+    }
+  }
 
   // Each reactor is created on the thread that runs it: an io_uring set up with
   // SINGLE_ISSUER|DEFER_TASKRUN may only be driven by its creator.
@@ -91,6 +129,7 @@ int main(int argc, char** argv) {
     }
     server::EchoApp app;
     server::Engine echo(config, *reactor, listeners.fds[index], shared, log, app);
+    for (const server::Listeners& l : tls_listeners) echo.add_tls_listener(l.fds[index], index == 0);
     if (why_out) {
       *why_out = why;
       log.info("wsring-echo %s: backend %s (%s), %u thread%s, listening on %s (fd limit %llu)", server::kVersion,
@@ -98,6 +137,9 @@ int main(int argc, char** argv) {
                address.to_string().c_str(), static_cast<unsigned long long>(fd_limit));
       log.info("serving %s (echo page: %s)", server::url_for(address, "ws", config.path).c_str(),
                server::url_for(address, "http", config.path).c_str());
+      for (const server::Listeners& l : tls_listeners)
+        log.info("serving %s (echo page: %s)", server::url_for(l.address, "wss", config.path).c_str(),
+                 server::url_for(l.address, "https", config.path).c_str());
     }
     echo.run();
     std::lock_guard<std::mutex> lock(mutex);

@@ -3,9 +3,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "server/memory_budget.hpp"
+#include "server/tls_context.hpp"
 
 namespace wsring::server {
 
@@ -37,12 +39,31 @@ struct ServerStats {
   uint64_t tls_failures_total() const;
 };
 
+// The TLS configuration every thread serves wss:// with. SIGHUP asks for a reload; one thread
+// rebuilds the context from the files (a bad new pair is refused and the old one stays), and
+// every thread takes the new context for its new connections at its next tick. Sessions that
+// are running keep the context they started with.
+struct SharedTls {
+  std::mutex mutex;                 // guards context and options
+  TlsContext context;
+  TlsServerOptions options;         // the files and the ticket keys all threads share
+  std::atomic<uint64_t> generation{0};
+  std::atomic<bool> reload_requested{false};
+
+  // The current context (copied under the lock: a copy shares the SSL_CTX).
+  TlsContext current() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return context;
+  }
+};
+
 // State shared by all reactor threads of one process (read-mostly).
 struct SharedState {
   explicit SharedState(uint64_t max_memory = uint64_t(1) << 30) : memory(max_memory) {}
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
   MemoryBudget memory;                   // --max-memory: output waiting in memory
+  SharedTls tls;
 };
 
 }  // namespace wsring::server

@@ -162,11 +162,12 @@ class FakeReactor final : public net::Reactor {
   uint64_t opened_count() const { return opened_; }
 
   // A new connection: hands the handler a real (harmless) fd, as on_accept requires, and
-  // returns the token it opened, or -1 if it refused the connection.
-  int64_t accept() {
+  // returns the token it opened, or -1 if it refused the connection. `listen_fd`: the listener
+  // it came from (a TLS listener registered with the engine, say).
+  int64_t accept(int listen_fd = -1) {
     const uint64_t before = opened_;
     int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    handler_->on_accept(fd);
+    handler_->on_accept(fd, listen_fd);
     return opened_ == before ? -1 : int64_t(last_opened_);
   }
 
