@@ -9,8 +9,9 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -71,6 +72,7 @@ struct Loop : EventHandler {
     EXPECT_GT(b.size, 0u);
     EXPECT_LE(b.size, b.capacity);
     if (closed_called[t]) ADD_FAILURE() << "on_recv after close(" << t << ")";
+    if (recv_end_calls[t]) ADD_FAILURE() << "on_recv after on_recv_end(" << t << ")";
     if (recv_fn) {
       recv_fn(t, b);
     } else {
@@ -441,6 +443,27 @@ TEST_P(ReactorTest, EndOfStreamIsReportedAfterTheData) {
   EXPECT_EQ(loop.closed_calls[1], 1);
 }
 
+// A descriptor the backend cannot watch or read (epoll_ctl refuses /dev/null with EPERM;
+// io_uring's recv says ENOTSOCK) fails cleanly with on_recv_end(-errno), never silently.
+TEST_P(ReactorTest, ADescriptorTheBackendCannotWatchFailsWithRecvEnd) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  Loop loop(reactor());
+  reactor().open(7, fd);
+  loop.recv_end_fn = [&](Token t, int error) {
+    EXPECT_LT(error, 0) << "an error, not an end of stream";
+    loop.close(t);
+  };
+  loop.closed_fn = [&](Token) { loop.stop(); };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out) << "the failure was never reported";
+  EXPECT_EQ(loop.recv_end_calls[7], 1);
+  EXPECT_EQ(loop.recv_calls[7], 0);
+  EXPECT_EQ(loop.closed_calls[7], 1);
+  EXPECT_FALSE(fd_is_open(fd));
+}
+
 TEST_P(ReactorTest, CloseDeliversOnClosedOnceAndThePeerSeesEndOfStream) {
   CREATE_OR_SKIP(ReactorOptions{});
   const SocketAddress addr = listen();
@@ -791,6 +814,52 @@ TEST(MakeReactor, AutoPicksABackendAndSaysWhy) {
   ASSERT_NE(r, nullptr) << why;
   EXPECT_FALSE(why.empty());
   EXPECT_NE(why.find(r->name()), std::string::npos) << why;
+}
+
+// Construction failures come back as nullptr and one line naming the resource, whatever
+// the backend; never an exception or a termination.
+void expect_refused(const ReactorOptions& options, const char* mentions) {
+  for (Backend backend : {Backend::Auto, Backend::IoUring, Backend::Epoll}) {
+    std::string why;
+    std::unique_ptr<Reactor> r;
+    EXPECT_NO_THROW(r = make_reactor(backend, options, &why)) << backend_name(backend);
+    EXPECT_EQ(r, nullptr) << backend_name(backend);
+    EXPECT_NE(why.find(mentions), std::string::npos) << backend_name(backend) << ": " << why;
+    EXPECT_EQ(why.find('\n'), std::string::npos) << "one line: " << why;
+  }
+}
+
+TEST(MakeReactor, ABufferCountThatIsNotAPowerOfTwoIsAnError) {
+  ReactorOptions options;
+  options.recv_buffer_count = 1000;
+  expect_refused(options, "receive buffer count 1000 is not a power of two");
+  options.recv_buffer_count = 0;
+  expect_refused(options, "receive buffer count 0");
+  options.recv_buffer_count = 65536;
+  expect_refused(options, "receive buffer count 65536");
+}
+
+TEST(MakeReactor, ABufferSizeWithoutRoomForDataIsAnError) {
+  ReactorOptions options;
+  options.recv_buffer_size = uint32_t(kRecvHeadroom);
+  expect_refused(options, "receive buffer size");
+  options.recv_buffer_size = (1u << 30) + 1;
+  expect_refused(options, "receive buffer size");
+}
+
+TEST(MakeReactor, AnAbsurdSlabOfBuffersIsAnError) {
+  // 32768 x 1 GiB = 32 TiB: more than any machine's memory, refused by mmap unless the
+  // kernel is told to overcommit without limit.
+  if (FILE* f = fopen("/proc/sys/vm/overcommit_memory", "r")) {
+    int mode = 0;
+    const bool read = fscanf(f, "%d", &mode) == 1;
+    fclose(f);
+    if (read && mode == 1) GTEST_SKIP() << "vm.overcommit_memory = 1: the kernel would map 32 TiB";
+  }
+  ReactorOptions options;
+  options.recv_buffer_size = 1u << 30;
+  options.recv_buffer_count = 32768;
+  expect_refused(options, "cannot map the receive buffers (32768 x 1 GiB = 32 TiB)");
 }
 
 TEST(MakeReactor, BackendNames) {
