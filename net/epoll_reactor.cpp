@@ -145,8 +145,9 @@ class EpollReactor final : public ReactorBackend {
     uint32_t events = 0;
     if (wants_read(s)) events |= EPOLLIN;
     if ((s.flags & kConnecting) || ((s.flags & kSendInFlight) && pending(token).iov)) events |= EPOLLOUT;
-    const uint32_t now = ((s.flags & kRecvArmed) ? uint32_t(EPOLLIN) : 0) | ((s.flags & kOutArmed) ? uint32_t(EPOLLOUT) : 0);
-    if ((s.flags & kWatched) ? events == now : events == 0) return;
+    const uint32_t watched = ((s.flags & kRecvArmed) ? uint32_t(EPOLLIN) : 0u) |
+                             ((s.flags & kOutArmed) ? uint32_t(EPOLLOUT) : 0u);
+    if ((s.flags & kWatched) ? events == watched : events == 0) return;  // nothing to change
     epoll_event ev{};
     ev.data.u64 = token;
     ev.events = events;

@@ -5,7 +5,9 @@
 //   buffer ring: an idle socket holds no buffer, and one recv SQE serves the socket's life.
 // - Registered ring fd: io_uring_enter skips the fd lookup.
 // - One io_uring_submit_and_wait_timeout per loop turn, then the whole CQ in a batch.
-// - user_data packs (operation, token) so a completion is dispatched without a lookup.
+// - user_data packs (operation, token) so a completion is dispatched without a lookup, and
+//   so that close() cancels a socket's operations by their user_data: a hash lookup, where a
+//   cancel by fd scans every request pending on the ring (closing N sockets was O(N^2)).
 #include <liburing.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -31,6 +33,7 @@ constexpr Token token_of(uint64_t user_data) { return Token(user_data & 0xffffff
 
 // This backend's own socket flags (SocketSlot::flags, above the shared ones).
 constexpr uint16_t kRecvCancelled = kFirstBackendFlag << 0;  // a cancel of the multishot recv is on its way
+constexpr uint16_t kPollArmed = kFirstBackendFlag << 1;      // a POLLOUT poll linked before its send is outstanding
 
 constexpr unsigned kSqEntries = 4096;
 constexpr uint16_t kBufferGroup = 0;
@@ -88,9 +91,11 @@ class UringReactor final : public ReactorBackend {
       io_uring_prep_poll_add(poll, s.fd, POLLOUT);
       io_uring_sqe_set_data64(poll, pack(Op::Poll, token));
       poll->flags |= IOSQE_IO_LINK;
+      s.flags |= kPollArmed;
     }
     // MSG_DONTWAIT: a full socket fails the send with -EAGAIN instead of parking it in the
-    // kernel, so a peer that does not read never pins receive buffers (see reactor.hpp).
+    // kernel, so a peer that does not read never pins receive buffers (see reactor.hpp), and
+    // a send never needs cancelling.
     io_uring_sqe* sqe = get_sqe();
     if (iov_count == 1) {
       io_uring_prep_send(sqe, s.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -124,6 +129,7 @@ class UringReactor final : public ReactorBackend {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, target, 0);
     io_uring_sqe_set_data64(sqe, pack(Op::Cancel, token));
+    if (ring_.can_skip_cqes()) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;  // the target's own CQE says it all
   }
 
   // --- the loop (ReactorBackend::run)
@@ -185,16 +191,14 @@ class UringReactor final : public ReactorBackend {
     submit_cancel(pack(Op::Recv, token), token);
   }
 
+  // Each operation still outstanding on the socket is cancelled by its own user_data (O(1));
+  // their completions come back (-ECANCELED, or their result if they raced) and the last one
+  // submits the close. A send needs no cancel (MSG_DONTWAIT), only the poll in front of it.
   void close_socket(Token token, SocketSlot& s) override {
-    if (s.flags & (kRecvArmed | kSendInFlight | kConnecting)) {
-      // Cancel everything on the fd; the completions come back with -ECANCELED (or their
-      // result, if they raced) and the last one submits the close.
-      io_uring_sqe* sqe = get_sqe();
-      io_uring_prep_cancel_fd(sqe, s.fd, IORING_ASYNC_CANCEL_ALL);
-      io_uring_sqe_set_data64(sqe, pack(Op::Cancel, token));
-    } else {
-      maybe_finish_close(token, s);
-    }
+    cancel_recv(token, s);
+    if (s.flags & kPollArmed) submit_cancel(pack(Op::Poll, token), token);
+    if (s.flags & kConnecting) submit_cancel(pack(Op::Connect, token), token);
+    maybe_finish_close(token, s);
   }
 
   void maybe_finish_close(Token token, SocketSlot& s) {
@@ -215,8 +219,8 @@ class UringReactor final : public ReactorBackend {
       case Op::Send: on_send_cqe(token, res); break;
       case Op::Connect: on_connect_cqe(token, res); break;
       case Op::Close: deliver_closed(token); break;
-      case Op::Cancel:
-      case Op::Poll: break;  // a poll's failure shows in its linked send (-ECANCELED)
+      case Op::Poll: sockets_[token].flags &= uint16_t(~kPollArmed); break;  // a failure shows in its send
+      case Op::Cancel: break;  // the target's own completion tells what happened
     }
   }
 
