@@ -15,6 +15,11 @@
 //   waits for room in the socket: when the socket is full it completes with -EAGAIN (so the
 //   caller can copy out what it holds in receive buffers and give them back), and the next
 //   send on that socket waits until the socket is writable.
+// - Fairness: in one turn of the loop a socket is handed buffers only until it has had
+//   kRecvTurnBudget bytes (the buffer that crosses the budget is its last of the turn, and
+//   it always gets one); what else it has received waits, in order, for the next turn, after
+//   the other sockets have had theirs. So one peer's burst cannot hold the loop for long.
+//   on_recv_end always follows the socket's last buffer.
 // - Closing a socket costs the same however many others are open.
 // - Failures to create a reactor are reported, never fatal: make_reactor returns nullptr
 //   and says, in one line, which resource could not be had.
@@ -33,6 +38,7 @@ namespace wsring::net {
 using Token = uint32_t;  // the caller's name for a socket: a dense index it chooses
 
 constexpr size_t kRecvHeadroom = 16;
+constexpr size_t kRecvTurnBudget = 64 * 1024;  // bytes handed to one socket per loop turn
 
 struct RecvBuffer {
   uint8_t* data = nullptr;  // kRecvHeadroom writable bytes lie before data
@@ -50,8 +56,8 @@ class EventHandler {
   // Outcome of Reactor::connect: 0 or -errno. On success the socket is open() already.
   virtual void on_connect(Token, int /*result*/) {}
   virtual void on_recv(Token token, const RecvBuffer& buffer) = 0;
-  // No more data will arrive: 0 = orderly end of stream from the peer, else -errno (also
-  // when the backend cannot watch the socket).
+  // No more data will arrive (it follows the socket's last buffer): 0 = orderly end of
+  // stream from the peer, else -errno (also when the backend cannot watch the socket).
   virtual void on_recv_end(Token token, int error) = 0;
   // A send completed: bytes sent (may be short: continue from there) or -errno; -EAGAIN
   // means the socket was full and nothing was sent (the next send waits for room).

@@ -8,6 +8,11 @@
 // - user_data packs (operation, token) so a completion is dispatched without a lookup, and
 //   so that close() cancels a socket's operations by their user_data: a hash lookup, where a
 //   cancel by fd scans every request pending on the ring (closing N sockets was O(N^2)).
+// - Fairness (reactor.hpp): a socket is handed buffers until it has had kRecvTurnBudget
+//   bytes in the loop turn; the rest of its receive completions wait, in order, for the next
+//   turn (after everyone else's), and its multishot recv is stopped meanwhile so that one
+//   flooding peer cannot take every buffer of the ring. Per completion this costs a compare
+//   and an add on the socket's slot, and one push per socket and turn (to reset its count).
 #include <liburing.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -33,17 +38,31 @@ constexpr Token token_of(uint64_t user_data) { return Token(user_data & 0xffffff
 
 // This backend's own socket flags (SocketSlot::flags, above the shared ones).
 constexpr uint16_t kRecvCancelled = kFirstBackendFlag << 0;  // a cancel of the multishot recv is on its way
-constexpr uint16_t kPollArmed = kFirstBackendFlag << 1;      // a POLLOUT poll linked before its send is outstanding
+constexpr uint16_t kRecvBacklog = kFirstBackendFlag << 1;    // some of its recv completions wait for the next turn
+constexpr uint16_t kPollArmed = kFirstBackendFlag << 2;      // a POLLOUT poll linked before its send is outstanding
 
 constexpr unsigned kSqEntries = 4096;
 constexpr uint16_t kBufferGroup = 0;
+// Received data handed to one socket per loop turn (reactor.hpp), counted in KiB per slot:
+// 64 KiB of 1-byte frames take the echo server a fraction of a millisecond.
+constexpr uint32_t kTurnBudgetKiB = uint32_t(kRecvTurnBudget / 1024);
+
+struct DeferredCqe {
+  uint64_t user_data;  // 0: dropped by close()
+  int32_t res;
+  uint32_t flags;
+};
 
 class UringReactor final : public ReactorBackend {
  public:
   explicit UringReactor(const ReactorOptions& options) : ReactorBackend(options) {}
 
   bool init(std::string* error) {
-    return map_buffers(error) && ring_.setup(kSqEntries, error) && ring_.setup_buffers(slab_, kBufferGroup, error);
+    if (!map_buffers(error) || !ring_.setup(kSqEntries, error) || !ring_.setup_buffers(slab_, kBufferGroup, error))
+      return false;
+    backlog_.reserve(slab_.count() + 64);  // deferred completions hold buffers: bounded by the ring
+    touched_.reserve(1024);
+    return true;
   }
 
   const char* name() const override { return "io_uring"; }
@@ -136,6 +155,7 @@ class UringReactor final : public ReactorBackend {
 
   void wait(uint64_t timeout_ms) override {
     ring_.flush_buffers();
+    if (!backlog_.empty()) timeout_ms = 0;  // work left over: only collect what is ready
     __kernel_timespec timeout{};
     timeout.tv_sec = (long long)(timeout_ms / 1000);
     timeout.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
@@ -148,13 +168,80 @@ class UringReactor final : public ReactorBackend {
   }
 
   void handle_events() override {
+    if (!backlog_.empty()) run_backlog();
     unsigned head, seen = 0;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(ring_.ring(), head, cqe) {
       ++seen;
-      dispatch(cqe->user_data, cqe->res, cqe->flags);
+      take(cqe->user_data, cqe->res, cqe->flags);
     }
     io_uring_cq_advance(ring_.ring(), seen);
+    for (Token t : touched_) sockets_[t].turn_kib = 0;  // a new turn, a new budget
+    touched_.clear();
+  }
+
+  void take(uint64_t user_data, int res, uint32_t flags) {
+    if (op_of(user_data) != Op::Recv) {
+      dispatch(user_data, res, flags);
+      return;
+    }
+    const Token token = token_of(user_data);
+    SocketSlot& s = sockets_[token];
+    if (flags & IORING_CQE_F_BUFFER) ++buffers_out_;
+    // Over its budget (or behind earlier completions that are): wait for the next turn.
+    // A closing socket never waits: its buffers go straight back.
+    if ((s.flags & kRecvBacklog) || (s.turn_kib >= kTurnBudgetKiB && !(s.flags & kClosing))) {
+      defer(token, s, DeferredCqe{user_data, res, flags});
+      return;
+    }
+    on_recv_cqe(token, s, res, flags);
+  }
+
+  void defer(Token token, SocketSlot& s, const DeferredCqe& c) {
+    backlog_.push_back(c);
+    if (s.flags & kRecvBacklog) return;
+    s.flags |= kRecvBacklog;
+    // Stop its recv while the backlog lasts; the recv's last completion (queued behind the
+    // backlog) re-arms it.
+    if (c.flags & IORING_CQE_F_MORE) cancel_recv(token, s);
+  }
+
+  // The completions deferred by the last turn go first, in order, within this turn's budget;
+  // what exceeds it waits again, and so does everything arriving behind it for that socket.
+  void run_backlog() {
+    const size_t n = backlog_.size();
+    for (size_t i = 0; i < n; ++i)
+      if (backlog_[i].user_data) sockets_[token_of(backlog_[i].user_data)].flags &= uint16_t(~kRecvBacklog);
+    for (size_t i = 0; i < n; ++i) {
+      const DeferredCqe c = backlog_[i];  // a copy: push_back below may move the entries
+      if (!c.user_data) continue;
+      const Token token = token_of(c.user_data);
+      SocketSlot& s = sockets_[token];
+      if ((s.flags & kRecvBacklog) || s.turn_kib >= kTurnBudgetKiB) {
+        s.flags |= kRecvBacklog;
+        backlog_.push_back(c);
+        continue;
+      }
+      on_recv_cqe(token, s, c.res, c.flags);
+    }
+    backlog_.erase(backlog_.begin(), backlog_.begin() + ptrdiff_t(n));
+  }
+
+  // close(): the socket's deferred completions are not delivered; their buffers go back.
+  void drop_backlog(Token token, SocketSlot& s) {
+    for (DeferredCqe& c : backlog_) {
+      if (c.user_data != pack(Op::Recv, token)) continue;
+      if (c.flags & IORING_CQE_F_BUFFER) release_buffer(uint16_t(c.flags >> IORING_CQE_BUFFER_SHIFT));
+      if (!(c.flags & IORING_CQE_F_MORE)) s.flags &= uint16_t(~(kRecvArmed | kRecvCancelled));
+      c.user_data = 0;
+    }
+    s.flags &= uint16_t(~kRecvBacklog);
+  }
+
+  void count_turn(Token token, SocketSlot& s, int bytes) {
+    if (s.turn_kib == 0) touched_.push_back(token);
+    const uint32_t kib = s.turn_kib + (uint32_t(bytes) + 1023) / 1024;
+    s.turn_kib = uint16_t(kib < 0xffff ? kib : 0xffff);
   }
 
   // --- sockets
@@ -195,6 +282,7 @@ class UringReactor final : public ReactorBackend {
   // their completions come back (-ECANCELED, or their result if they raced) and the last one
   // submits the close. A send needs no cancel (MSG_DONTWAIT), only the poll in front of it.
   void close_socket(Token token, SocketSlot& s) override {
+    if (s.flags & kRecvBacklog) drop_backlog(token, s);
     cancel_recv(token, s);
     if (s.flags & kPollArmed) submit_cancel(pack(Op::Poll, token), token);
     if (s.flags & kConnecting) submit_cancel(pack(Op::Connect, token), token);
@@ -241,8 +329,8 @@ class UringReactor final : public ReactorBackend {
     if (!more) slot.flags &= uint16_t(~(kRecvArmed | kRecvCancelled));
     if (flags & IORING_CQE_F_BUFFER) {
       const uint16_t id = uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
-      ++buffers_out_;
       if (res > 0 && !(slot.flags & kClosing)) {
+        count_turn(token, slot, res);
         handler_->on_recv(token, RecvBuffer{slab_.data(id), size_t(res), slab_.capacity(), id});
       } else {
         release_buffer(id);
@@ -254,7 +342,7 @@ class UringReactor final : public ReactorBackend {
       return;
     }
     if (more) return;
-    if (res > 0 || res == -ECANCELED) {  // ended by pause_recv: read again if wanted
+    if (res > 0 || res == -ECANCELED) {  // ended by pause_recv or a backlog: read again if wanted
       arm_recv(token, s);
     } else if (res == -ENOBUFS) {  // the ring ran dry: read again when buffers return
       mark_starved(token, s);
@@ -298,6 +386,8 @@ class UringReactor final : public ReactorBackend {
   }
 
   UringRing ring_;  // destroyed before the base closes the sockets: the ring holds references to them
+  std::vector<DeferredCqe> backlog_;  // receive completions waiting for the next turn
+  std::vector<Token> touched_;        // sockets handed data in this turn (their turn_kib to reset)
   std::deque<msghdr> msghdrs_;        // deque: addresses stay put while sends are in flight
   std::vector<uint32_t> free_msghdrs_;
 };

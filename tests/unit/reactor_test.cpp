@@ -443,6 +443,104 @@ TEST_P(ReactorTest, EndOfStreamIsReportedAfterTheData) {
   EXPECT_EQ(loop.closed_calls[1], 1);
 }
 
+// Queues as much of data on fd as the kernel takes now (the socket is non-blocking).
+size_t queue_what_fits(int fd, const std::string& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_DONTWAIT);
+    if (n <= 0) break;
+    sent += size_t(n);
+  }
+  return sent;
+}
+
+// Fairness (reactor.hpp): a socket whose peer has sent a lot is handed about kRecvTurnBudget
+// bytes per turn; a socket with a little data waiting gets it in the same turn, not after
+// the whole burst.
+TEST_P(ReactorTest, OneSocketsBurstDoesNotDelayAnother) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const SocketAddress addr = listen();
+  const int burst_fd = client(addr);  // token 1
+  const int other = client(addr);     // token 2
+  const std::string burst = pattern(8 << 20, 21);
+  const size_t queued = queue_what_fits(burst_fd, burst);
+  ASSERT_GT(queued, 4 * kRecvTurnBudget) << "the kernel took too little of the burst to test anything";
+  ASSERT_EQ(::send(other, "ping", 4, 0), 4);
+  Loop loop(reactor());
+  size_t burst_before_other = SIZE_MAX;
+  loop.recv_fn = [&](Token t, const RecvBuffer& b) {
+    loop.received[t].append(reinterpret_cast<const char*>(b.data), b.size);
+    reactor().release_buffer(b.id);
+    if (t == 2 && burst_before_other == SIZE_MAX) burst_before_other = loop.received[1].size();
+    if (loop.received[1].size() == queued && loop.received[2] == "ping") {
+      loop.close(1);
+      loop.close(2);
+    }
+  };
+  loop.closed_fn = [&](Token) {
+    if (loop.closed_calls[1] && loop.closed_calls[2]) loop.stop();
+  };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out) << loop.received[1].size() << " of " << queued << " bytes of the burst";
+  EXPECT_TRUE(loop.received[1] == burst.substr(0, queued)) << "the burst arrived altered";
+  std::printf("    %zu bytes of a %zu-byte burst were delivered before the other socket's 4 bytes\n",
+              burst_before_other, queued);
+  // The other socket's data is in the first batch of completions (it was waiting before the
+  // loop started); the burst may have had one turn's budget, or two if the batch split.
+  EXPECT_LE(burst_before_other, 2 * kRecvTurnBudget) << "one socket's burst delayed another";
+  EXPECT_EQ(reactor().buffers_in_use(), 0u);
+}
+
+// A burst, then the peer's FIN: every byte comes (some of them turns later), and only then
+// on_recv_end (the Loop fails the test on an on_recv after on_recv_end).
+TEST_P(ReactorTest, EndOfStreamComesAfterAWholeBurst) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const SocketAddress addr = listen();
+  const int c = client(addr);
+  const std::string burst = pattern(8 << 20, 22);
+  size_t queued = queue_what_fits(c, burst);
+  Loop loop(reactor());
+  bool shut = false;
+  loop.tick_fn = [&](uint64_t) {
+    if (!shut && queued < burst.size()) queued += queue_what_fits(c, burst.substr(queued, 1 << 20));
+    if (!shut && queued >= 2 << 20) {
+      ASSERT_EQ(::shutdown(c, SHUT_WR), 0);
+      shut = true;
+    }
+  };
+  loop.recv_end_fn = [&](Token t, int error) {
+    EXPECT_EQ(error, 0);
+    EXPECT_EQ(loop.received[t].size(), queued) << "end of stream before all the data";
+    loop.close(t);
+  };
+  loop.closed_fn = [&](Token) { loop.stop(); };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out);
+  EXPECT_TRUE(loop.received[1] == burst.substr(0, queued)) << "the burst arrived altered";
+  EXPECT_EQ(loop.recv_end_calls[1], 1);
+}
+
+// close() while the reactor still holds part of a burst for the socket (io_uring: completions
+// waiting for the next turn): nothing more is delivered, every buffer comes back.
+TEST_P(ReactorTest, CloseInTheMiddleOfABurstGivesEveryBufferBack) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const SocketAddress addr = listen();
+  const int c = client(addr);
+  const std::string burst = pattern(8 << 20, 23);
+  ASSERT_GT(queue_what_fits(c, burst), 4 * kRecvTurnBudget);
+  Loop loop(reactor());
+  loop.recv_fn = [&](Token t, const RecvBuffer& b) {
+    reactor().release_buffer(b.id);
+    loop.close(t, true);
+  };
+  loop.closed_fn = [&](Token) { loop.stop(); };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out);
+  EXPECT_EQ(loop.recv_calls[1], 1);
+  EXPECT_EQ(loop.closed_calls[1], 1);
+  EXPECT_EQ(reactor().buffers_in_use(), 0u);
+}
+
 // A descriptor the backend cannot watch or read (epoll_ctl refuses /dev/null with EPERM;
 // io_uring's recv says ENOTSOCK) fails cleanly with on_recv_end(-errno), never silently.
 TEST_P(ReactorTest, ADescriptorTheBackendCannotWatchFailsWithRecvEnd) {
