@@ -2,12 +2,11 @@
 connection may not grow with the number of connections open (io_uring used to cancel by fd,
 and a cancel by fd scans every pending request: closing N connections cost O(N^2)).
 
-- test_handshake_timeout_closes_thousands_without_stalling_others: 4,000 silent connections
+- test_handshake_timeout_closes_thousands_without_stalling_others: 8,000 silent connections
   (1,000 sanitized), held by a process of their own, are closed together by
   --handshake-timeout 1 while a victim client ping-pongs echoes; the victim's longest wait for
-  an echo stays under 50 ms of server CPU time (wall-clock 0.1-0.4 s with the old cancel by
-  fd; CPU time, see Victim, does not count the machine's other load) and every silent
-  connection is closed.
+  an echo stays under 50 ms (1.6-2.2 s, nearly all of it server CPU, with the old cancel by
+  fd) and every silent connection is closed.
 - test_sigterm_with_thousands_of_silent_peers_exits_in_time: 8,000 upgraded peers (1,000
   sanitized) that never answer the close frame; SIGTERM with --close-timeout 1 exits within
   --close-timeout + 1 s (~2.7 s before).
@@ -299,15 +298,23 @@ class MassClose(ServerTestCase):
     shared_server = False
 
     def test_handshake_timeout_closes_thousands_without_stalling_others(self):
-        """The longest wait for an echo, counted in server CPU time (see Victim: on a machine
-        shared with builds, wall-clock time adds the scheduler's delays), is under 50 ms."""
-        count = scaled(4000, 1000)
-        figures = measure_mass_timeout(count)
-        self.assertEqual(figures["closed"], count, "silent connections closed by --handshake-timeout 1")
-        print("    %d connections timed out together: the victim's longest echo wait %.1f ms of server CPU "
-              "(%.1f ms wall-clock)" % (count, figures["stall_cpu_ms"], figures["stall_ms"]), flush=True)
-        self.assertLess(figures["stall_cpu_ms"], 50.0, "closing %d connections stalled another one: %.1f ms of "
-                        "server CPU between its message and the echo" % (count, figures["stall_cpu_ms"]))
+        """The victim's longest wait for an echo is under 50 ms: in server CPU time in every
+        attempt, and in wall-clock time in one of three (on a machine shared with builds,
+        wall-clock time adds the scheduler's delays; see Victim)."""
+        count = scaled(8000, 1000)
+        attempts = []
+        for _ in range(3):
+            figures = measure_mass_timeout(count)
+            attempts.append("%.1f ms (%.1f ms of server CPU)" % (figures["stall_ms"], figures["stall_cpu_ms"]))
+            self.assertEqual(figures["closed"], count, "silent connections closed by --handshake-timeout 1")
+            self.assertLess(figures["stall_cpu_ms"], 50.0, "closing %d connections stalled another one: %.1f ms of "
+                            "server CPU between its message and the echo" % (count, figures["stall_cpu_ms"]))
+            if figures["stall_ms"] < bound(50.0):
+                break
+        print("    %d connections timed out together: the victim's longest echo wait %s"
+              % (count, "; ".join(attempts)), flush=True)
+        self.assertLess(figures["stall_ms"], bound(50.0), "closing %d connections stalled another one, per attempt: "
+                        "%s" % (count, "; ".join(attempts)))
 
     def test_sigterm_with_thousands_of_silent_peers_exits_in_time(self):
         count = scaled(8000, 1000)
