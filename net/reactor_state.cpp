@@ -67,10 +67,6 @@ bool validate_reactor_options(const ReactorOptions& options, std::string* error)
              " (headroom included)";
     return false;
   }
-  if (options.tick_ms == 0) {
-    *error = "the reactor's tick must be at least 1 ms";
-    return false;
-  }
   return true;
 }
 

@@ -960,6 +960,29 @@ TEST(MakeReactor, AnAbsurdSlabOfBuffersIsAnError) {
   expect_refused(options, "cannot map the receive buffers (32768 x 1 GiB = 32 TiB)");
 }
 
+// tick_ms = 0 (wsring-load --rate): the loop polls without sleeping and ticks every turn.
+TEST(MakeReactor, ATickOfZeroPollsAndTicksEveryTurn) {
+  for (Backend backend : {Backend::Epoll, Backend::IoUring}) {
+    ReactorOptions options;
+    options.tick_ms = 0;
+    std::string why;
+    auto r = make_reactor(backend, options, &why);
+    if (!r) {
+      EXPECT_EQ(backend, Backend::IoUring) << why;
+      continue;
+    }
+    Loop loop(*r);
+    loop.tick_fn = [&](uint64_t) {
+      if (loop.ticks == 1000) loop.stop();
+    };
+    const uint64_t started = monotonic_ms();
+    loop.run();
+    EXPECT_FALSE(loop.timed_out) << backend_name(backend);
+    EXPECT_EQ(loop.ticks, 1000u) << backend_name(backend);
+    EXPECT_LT(monotonic_ms() - started, 5000u) << backend_name(backend) << ": 1000 turns should not sleep";
+  }
+}
+
 TEST(MakeReactor, BackendNames) {
   EXPECT_STREQ(backend_name(Backend::Auto), "auto");
   EXPECT_STREQ(backend_name(Backend::IoUring), "io_uring");
