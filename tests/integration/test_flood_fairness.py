@@ -4,10 +4,10 @@ thread: the reactor hands each connection a bounded amount of received data per 
 A flooder (a process of its own, so that its Python does not compete with the victim's) sends
 messages made of 1-byte fragments, or of zero-length fragments, as fast as the server takes
 them and reads the echoes; meanwhile a victim ping-pongs 64-byte echoes. The victim's p99
-stays under 5 ms of server CPU time (wall-clock p99 was 38 ms on io_uring, 70-90 ms with the
-machine loaded, when the loop handled every completion of the flooder back to back; epoll
-reads once per socket per turn). CPU time, see test_mass_close.Victim, leaves out the delays
-a busy server suffers on a machine shared with other work; --figures prints both.
+stays under 5 ms, in wall-clock time or, on a machine so busy that the server waits for a
+CPU, in server CPU time (see check_flood). When the io_uring loop handled every completion
+of the flooder back to back it was 26-92 ms wall-clock, 15-37 ms of server CPU; epoll reads
+once per socket per turn. --figures prints both measures.
 
 Standalone, with figures: /usr/bin/python3 tests/integration/test_flood_fairness.py --figures
 [--build DIR] [--backend io_uring|epoll] [--seconds 3]
@@ -155,17 +155,19 @@ class FloodFairness(ServerTestCase):
     shared_server = False
 
     def check_flood(self, kind):
-        """The victim's p99 round trip, counted in server CPU time (see Victim: on a machine
-        shared with builds, wall-clock time adds the scheduler's delays to a busy server), is
-        under 5 ms."""
+        """The victim's p99 round trip is under 5 ms: in wall-clock time, or, when the machine
+        is so busy that the server itself waits for a CPU (other helpers' builds on 2 cores),
+        in the CPU time the server spent meanwhile (see Victim; read from another process, the
+        server's CPU clock moves in scheduler ticks, 4 ms at HZ=250)."""
         server = self.start_server()
         figures = measure_flood(server, kind, 2.5)
         print("    flood of %s fragments: %s" % ("1-byte" if kind == "bytes" else "zero-length", figures), flush=True)
         self.assertGreater(figures.sent, 1 << 20, "the flooder got less than 1 MiB through")
         self.assertGreaterEqual(figures.samples, 20, "the victim got too few echoes during the flood")
-        self.assertLess(figures.cpu_p99_ms, 5.0 * (4 if SANITIZED else 1),
-                        "while one connection floods, another waits for its echoes (p99) %.2f ms of server CPU"
-                        % figures.cpu_p99_ms)
+        limit_ms = 5.0 * (4 if SANITIZED else 1)
+        self.assertLess(min(figures.p99_ms, figures.cpu_p99_ms), limit_ms,
+                        "while one connection floods, another waits for its echoes (p99) %.2f ms, %.2f ms of them "
+                        "server CPU" % (figures.p99_ms, figures.cpu_p99_ms))
 
     def test_flood_of_one_byte_fragments_does_not_delay_others(self):
         self.check_flood("bytes")

@@ -179,10 +179,15 @@ class Victim:
             while not self._stop.is_set():
                 payload = (b"victim %d " % number).ljust(64, b"v")
                 expected = build_frame(OP_BINARY, payload, masked=False)
-                cpu_sent, sent = time.clock_gettime_ns(self.server_clock), time.time_ns()
-                sock.sendall(build_frame(OP_BINARY, payload))
+                frame = build_frame(OP_BINARY, payload)
+                # Clocks in this order: a pause of the victim between two readings can only
+                # lengthen the wall-clock span, never add server CPU to the count.
+                sent = time.time_ns()
+                cpu_sent = time.clock_gettime_ns(self.server_clock)
+                sock.sendall(frame)
                 echo, arrived = self._receive(sock, len(expected))
-                awake, cpu_awake = time.time_ns(), time.clock_gettime_ns(self.server_clock)
+                cpu_awake = time.clock_gettime_ns(self.server_clock)
+                awake = time.time_ns()
                 if echo != expected:
                     raise AssertionError("victim echo %r, expected %r" % (echo[:20], expected[:20]))
                 arrived = arrived or awake
