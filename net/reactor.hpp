@@ -2,7 +2,7 @@
 // never WebSocket. Two backends implement it (io_uring, epoll) with identical semantics,
 // so server/ and the load generator are written once.
 //
-// Ownership rules, the same for both backends:
+// Rules, the same for both backends:
 // - A socket is handed to the reactor with open(token, fd); from then on the reactor owns
 //   the fd. close(token) cancels what is armed, closes the fd once no operation on it is
 //   outstanding, and then calls on_closed(token): only after that may the token be reused.
@@ -15,6 +15,14 @@
 //   waits for room in the socket: when the socket is full it completes with -EAGAIN (so the
 //   caller can copy out what it holds in receive buffers and give them back), and the next
 //   send on that socket waits until the socket is writable.
+// - Fairness: in one turn of the loop a socket is handed buffers only until it has had
+//   kRecvTurnBudget bytes (the buffer that crosses the budget is its last of the turn, and
+//   it always gets one); what else it has received waits, in order, for the next turn, after
+//   the other sockets have had theirs. So one peer's burst cannot hold the loop for long.
+//   on_recv_end always follows the socket's last buffer.
+// - Closing a socket costs the same however many others are open.
+// - Failures to create a reactor are reported, never fatal: make_reactor returns nullptr
+//   and says, in one line, which resource could not be had.
 #pragma once
 
 #include <sys/socket.h>
@@ -30,6 +38,7 @@ namespace wsring::net {
 using Token = uint32_t;  // the caller's name for a socket: a dense index it chooses
 
 constexpr size_t kRecvHeadroom = 16;
+constexpr size_t kRecvTurnBudget = 64 * 1024;  // bytes handed to one socket per loop turn
 
 struct RecvBuffer {
   uint8_t* data = nullptr;  // kRecvHeadroom writable bytes lie before data
@@ -43,11 +52,13 @@ class EventHandler {
   virtual ~EventHandler() = default;
   // A new connection from a listening socket (already non-blocking, TCP_NODELAY set).
   // The handler must open() it or ::close() it.
-  virtual void on_accept(int fd) = 0;
+  // listen_fd: the listening socket it came from (a reactor may listen on several).
+  virtual void on_accept(int fd, int listen_fd) = 0;
   // Outcome of Reactor::connect: 0 or -errno. On success the socket is open() already.
   virtual void on_connect(Token, int /*result*/) {}
   virtual void on_recv(Token token, const RecvBuffer& buffer) = 0;
-  // No more data will arrive: 0 = orderly end of stream from the peer, else -errno.
+  // No more data will arrive (it follows the socket's last buffer): 0 = orderly end of
+  // stream from the peer, else -errno (also when the backend cannot watch the socket).
   virtual void on_recv_end(Token token, int error) = 0;
   // A send completed: bytes sent (may be short: continue from there) or -errno; -EAGAIN
   // means the socket was full and nothing was sent (the next send waits for room).
@@ -59,10 +70,10 @@ class EventHandler {
 };
 
 struct ReactorOptions {
-  uint32_t recv_buffer_size = 64 * 1024;  // bytes per receive buffer, headroom included
-  uint32_t recv_buffer_count = 512;       // a power of two (io_uring buffer ring entries)
+  uint32_t recv_buffer_size = 64 * 1024;  // bytes per receive buffer, headroom included (at most 1 GiB)
+  uint32_t recv_buffer_count = 512;       // a power of two up to 32768 (io_uring buffer ring entries)
   uint32_t max_sockets = 1 << 20;         // tokens must be below this
-  uint32_t tick_ms = 50;
+  uint32_t tick_ms = 50;                  // 0: poll without sleeping, tick every loop turn
 };
 
 enum class Backend { Auto, IoUring, Epoll };
@@ -72,7 +83,8 @@ class Reactor {
   virtual ~Reactor() = default;
   virtual const char* name() const = 0;
 
-  // Accept connections on a listening socket until stop_accepting().
+  // Accept connections on a listening socket until stop_accepting(). May be called for several
+  // listening sockets; on_accept says which one a connection came from.
   virtual void listen(int listen_fd) = 0;
   virtual void stop_accepting() = 0;
 
@@ -80,7 +92,8 @@ class Reactor {
   virtual void open(Token token, int fd) = 0;
   // Starts a non-blocking connect of fd (owned from now on) to addr; on_connect reports it.
   virtual void connect(Token token, int fd, const sockaddr* addr, socklen_t len) = 0;
-  // Backpressure: stop and resume reading a socket. Resuming an open socket is idempotent.
+  // Backpressure: stop and resume reading a socket. After pause_recv nothing more is read,
+  // but buffers already received for the socket may still be delivered. Both are idempotent.
   virtual void pause_recv(Token token) = 0;
   virtual void resume_recv(Token token) = 0;
   // One send in flight per socket. iov must stay valid until on_send(token). A send on a
@@ -104,7 +117,8 @@ class Reactor {
 };
 
 // Creates a reactor. Auto tries io_uring and falls back to epoll; `why` says why this
-// backend was taken (for the start-up log). Returns nullptr with `why` set on failure.
+// backend was taken (for the start-up log). Returns nullptr with `why` set on failure: bad
+// options, or a resource (memory, the ring, the buffer ring) the system refused.
 std::unique_ptr<Reactor> make_reactor(Backend backend, const ReactorOptions& options, std::string* why);
 
 const char* backend_name(Backend backend);

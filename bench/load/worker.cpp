@@ -214,7 +214,7 @@ void LoadWorker::resolve_first_attempt(Connection& c) {
   if (--unresolved_first_attempts_ == 0) live_.connect_done.store(true, std::memory_order_relaxed);
 }
 
-void LoadWorker::on_accept(int fd) { ::close(fd); }  // never listens
+void LoadWorker::on_accept(int fd, int) { ::close(fd); }  // never listens
 
 void LoadWorker::on_connect(net::Token t, int result) {
   Connection& c = connections_[t];

@@ -76,7 +76,7 @@ class LoadWorker final : public net::EventHandler {
   }
 
   // net::EventHandler
-  void on_accept(int fd) override;
+  void on_accept(int fd, int /*listen_fd*/) override;
   void on_connect(net::Token token, int result) override;
   void on_recv(net::Token token, const net::RecvBuffer& buffer) override;
   void on_recv_end(net::Token token, int error) override;

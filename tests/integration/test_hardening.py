@@ -49,11 +49,15 @@ class ProcessProbe:
 
     def cpu_seconds(self):
         """User + system CPU time of the whole process (all threads)."""
+        return sum(self.cpu_times())
+
+    def cpu_times(self):
+        """(user, system) CPU seconds of the whole process (all threads)."""
         with open("/proc/%d/stat" % self.pid) as stat:
             text = stat.read()
         fields = text[text.rindex(")") + 2:].split()  # the command name may contain spaces
         utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+        return utime / os.sysconf("SC_CLK_TCK"), stime / os.sysconf("SC_CLK_TCK")
 
     def wait_fd_count(self, target, timeout):
         """Waits until the fd count is at most `target`; returns the last count seen."""

@@ -9,8 +9,9 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -52,7 +53,7 @@ struct Loop : EventHandler {
   }
   void stop() { r.stop(); }
 
-  void on_accept(int fd) override {
+  void on_accept(int fd, int /*listen_fd*/) override {
     accepted_fds.push_back(fd);
     if (accept_fn) {
       accept_fn(fd);
@@ -71,6 +72,7 @@ struct Loop : EventHandler {
     EXPECT_GT(b.size, 0u);
     EXPECT_LE(b.size, b.capacity);
     if (closed_called[t]) ADD_FAILURE() << "on_recv after close(" << t << ")";
+    if (recv_end_calls[t]) ADD_FAILURE() << "on_recv after on_recv_end(" << t << ")";
     if (recv_fn) {
       recv_fn(t, b);
     } else {
@@ -441,6 +443,125 @@ TEST_P(ReactorTest, EndOfStreamIsReportedAfterTheData) {
   EXPECT_EQ(loop.closed_calls[1], 1);
 }
 
+// Queues as much of data on fd as the kernel takes now (the socket is non-blocking).
+size_t queue_what_fits(int fd, const std::string& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_DONTWAIT);
+    if (n <= 0) break;
+    sent += size_t(n);
+  }
+  return sent;
+}
+
+// Fairness (reactor.hpp): a socket whose peer has sent a lot is handed about kRecvTurnBudget
+// bytes per turn; a socket with a little data waiting gets it in the same turn, not after
+// the whole burst.
+TEST_P(ReactorTest, OneSocketsBurstDoesNotDelayAnother) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const SocketAddress addr = listen();
+  const int burst_fd = client(addr);  // token 1
+  const int other = client(addr);     // token 2
+  const std::string burst = pattern(8 << 20, 21);
+  const size_t queued = queue_what_fits(burst_fd, burst);
+  ASSERT_GT(queued, 4 * kRecvTurnBudget) << "the kernel took too little of the burst to test anything";
+  ASSERT_EQ(::send(other, "ping", 4, 0), 4);
+  Loop loop(reactor());
+  size_t burst_before_other = SIZE_MAX;
+  loop.recv_fn = [&](Token t, const RecvBuffer& b) {
+    loop.received[t].append(reinterpret_cast<const char*>(b.data), b.size);
+    reactor().release_buffer(b.id);
+    if (t == 2 && burst_before_other == SIZE_MAX) burst_before_other = loop.received[1].size();
+    if (loop.received[1].size() == queued && loop.received[2] == "ping") {
+      loop.close(1);
+      loop.close(2);
+    }
+  };
+  loop.closed_fn = [&](Token) {
+    if (loop.closed_calls[1] && loop.closed_calls[2]) loop.stop();
+  };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out) << loop.received[1].size() << " of " << queued << " bytes of the burst";
+  EXPECT_TRUE(loop.received[1] == burst.substr(0, queued)) << "the burst arrived altered";
+  std::printf("    %zu bytes of a %zu-byte burst were delivered before the other socket's 4 bytes\n",
+              burst_before_other, queued);
+  // The other socket's data is in the first batch of completions (it was waiting before the
+  // loop started); the burst may have had one turn's budget, or two if the batch split.
+  EXPECT_LE(burst_before_other, 2 * kRecvTurnBudget) << "one socket's burst delayed another";
+  EXPECT_EQ(reactor().buffers_in_use(), 0u);
+}
+
+// A burst, then the peer's FIN: every byte comes (some of them turns later), and only then
+// on_recv_end (the Loop fails the test on an on_recv after on_recv_end).
+TEST_P(ReactorTest, EndOfStreamComesAfterAWholeBurst) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const SocketAddress addr = listen();
+  const int c = client(addr);
+  const std::string burst = pattern(8 << 20, 22);
+  size_t queued = queue_what_fits(c, burst);
+  Loop loop(reactor());
+  bool shut = false;
+  loop.tick_fn = [&](uint64_t) {
+    if (!shut && queued < burst.size()) queued += queue_what_fits(c, burst.substr(queued, 1 << 20));
+    if (!shut && queued >= 2 << 20) {
+      ASSERT_EQ(::shutdown(c, SHUT_WR), 0);
+      shut = true;
+    }
+  };
+  loop.recv_end_fn = [&](Token t, int error) {
+    EXPECT_EQ(error, 0);
+    EXPECT_EQ(loop.received[t].size(), queued) << "end of stream before all the data";
+    loop.close(t);
+  };
+  loop.closed_fn = [&](Token) { loop.stop(); };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out);
+  EXPECT_TRUE(loop.received[1] == burst.substr(0, queued)) << "the burst arrived altered";
+  EXPECT_EQ(loop.recv_end_calls[1], 1);
+}
+
+// close() while the reactor still holds part of a burst for the socket (io_uring: completions
+// waiting for the next turn): nothing more is delivered, every buffer comes back.
+TEST_P(ReactorTest, CloseInTheMiddleOfABurstGivesEveryBufferBack) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const SocketAddress addr = listen();
+  const int c = client(addr);
+  const std::string burst = pattern(8 << 20, 23);
+  ASSERT_GT(queue_what_fits(c, burst), 4 * kRecvTurnBudget);
+  Loop loop(reactor());
+  loop.recv_fn = [&](Token t, const RecvBuffer& b) {
+    reactor().release_buffer(b.id);
+    loop.close(t, true);
+  };
+  loop.closed_fn = [&](Token) { loop.stop(); };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out);
+  EXPECT_EQ(loop.recv_calls[1], 1);
+  EXPECT_EQ(loop.closed_calls[1], 1);
+  EXPECT_EQ(reactor().buffers_in_use(), 0u);
+}
+
+// A descriptor the backend cannot watch or read (epoll_ctl refuses /dev/null with EPERM;
+// io_uring's recv says ENOTSOCK) fails cleanly with on_recv_end(-errno), never silently.
+TEST_P(ReactorTest, ADescriptorTheBackendCannotWatchFailsWithRecvEnd) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  Loop loop(reactor());
+  reactor().open(7, fd);
+  loop.recv_end_fn = [&](Token t, int error) {
+    EXPECT_LT(error, 0) << "an error, not an end of stream";
+    loop.close(t);
+  };
+  loop.closed_fn = [&](Token) { loop.stop(); };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out) << "the failure was never reported";
+  EXPECT_EQ(loop.recv_end_calls[7], 1);
+  EXPECT_EQ(loop.recv_calls[7], 0);
+  EXPECT_EQ(loop.closed_calls[7], 1);
+  EXPECT_FALSE(fd_is_open(fd));
+}
+
 TEST_P(ReactorTest, CloseDeliversOnClosedOnceAndThePeerSeesEndOfStream) {
   CREATE_OR_SKIP(ReactorOptions{});
   const SocketAddress addr = listen();
@@ -791,6 +912,75 @@ TEST(MakeReactor, AutoPicksABackendAndSaysWhy) {
   ASSERT_NE(r, nullptr) << why;
   EXPECT_FALSE(why.empty());
   EXPECT_NE(why.find(r->name()), std::string::npos) << why;
+}
+
+// Construction failures come back as nullptr and one line naming the resource, whatever
+// the backend; never an exception or a termination.
+void expect_refused(const ReactorOptions& options, const char* mentions) {
+  for (Backend backend : {Backend::Auto, Backend::IoUring, Backend::Epoll}) {
+    std::string why;
+    std::unique_ptr<Reactor> r;
+    EXPECT_NO_THROW(r = make_reactor(backend, options, &why)) << backend_name(backend);
+    EXPECT_EQ(r, nullptr) << backend_name(backend);
+    EXPECT_NE(why.find(mentions), std::string::npos) << backend_name(backend) << ": " << why;
+    EXPECT_EQ(why.find('\n'), std::string::npos) << "one line: " << why;
+  }
+}
+
+TEST(MakeReactor, ABufferCountThatIsNotAPowerOfTwoIsAnError) {
+  ReactorOptions options;
+  options.recv_buffer_count = 1000;
+  expect_refused(options, "receive buffer count 1000 is not a power of two");
+  options.recv_buffer_count = 0;
+  expect_refused(options, "receive buffer count 0");
+  options.recv_buffer_count = 65536;
+  expect_refused(options, "receive buffer count 65536");
+}
+
+TEST(MakeReactor, ABufferSizeWithoutRoomForDataIsAnError) {
+  ReactorOptions options;
+  options.recv_buffer_size = uint32_t(kRecvHeadroom);
+  expect_refused(options, "receive buffer size");
+  options.recv_buffer_size = (1u << 30) + 1;
+  expect_refused(options, "receive buffer size");
+}
+
+TEST(MakeReactor, AnAbsurdSlabOfBuffersIsAnError) {
+  // 32768 x 1 GiB = 32 TiB: more than any machine's memory, refused by mmap unless the
+  // kernel is told to overcommit without limit.
+  if (FILE* f = fopen("/proc/sys/vm/overcommit_memory", "r")) {
+    int mode = 0;
+    const bool read = fscanf(f, "%d", &mode) == 1;
+    fclose(f);
+    if (read && mode == 1) GTEST_SKIP() << "vm.overcommit_memory = 1: the kernel would map 32 TiB";
+  }
+  ReactorOptions options;
+  options.recv_buffer_size = 1u << 30;
+  options.recv_buffer_count = 32768;
+  expect_refused(options, "cannot map the receive buffers (32768 x 1 GiB = 32 TiB)");
+}
+
+// tick_ms = 0 (wsring-load --rate): the loop polls without sleeping and ticks every turn.
+TEST(MakeReactor, ATickOfZeroPollsAndTicksEveryTurn) {
+  for (Backend backend : {Backend::Epoll, Backend::IoUring}) {
+    ReactorOptions options;
+    options.tick_ms = 0;
+    std::string why;
+    auto r = make_reactor(backend, options, &why);
+    if (!r) {
+      EXPECT_EQ(backend, Backend::IoUring) << why;
+      continue;
+    }
+    Loop loop(*r);
+    loop.tick_fn = [&](uint64_t) {
+      if (loop.ticks == 1000) loop.stop();
+    };
+    const uint64_t started = monotonic_ms();
+    loop.run();
+    EXPECT_FALSE(loop.timed_out) << backend_name(backend);
+    EXPECT_EQ(loop.ticks, 1000u) << backend_name(backend);
+    EXPECT_LT(monotonic_ms() - started, 5000u) << backend_name(backend) << ": 1000 turns should not sleep";
+  }
 }
 
 TEST(MakeReactor, BackendNames) {

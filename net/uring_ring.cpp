@@ -1,0 +1,76 @@
+#include "net/uring_ring.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace wsring::net {
+
+UringRing::~UringRing() {
+  if (ready_) io_uring_queue_exit(&ring_);
+  if (buf_ring_) munmap(buf_ring_, buf_ring_bytes_);
+}
+
+bool UringRing::setup(unsigned sq_entries, std::string* error) {
+  // A CQ four times the SQ: multishot recvs post many completions per submission, and an
+  // overflowing CQ costs a slow path in the kernel.
+  const unsigned flag_sets[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+      IORING_SETUP_COOP_TASKRUN,
+      0,
+  };
+  io_uring_params p{};
+  int rc = -EINVAL;
+  for (unsigned flags : flag_sets) {  // -EINVAL: a flag this kernel does not know
+    p = {};
+    p.flags = flags | IORING_SETUP_CQSIZE;
+    p.cq_entries = sq_entries * 4;
+    rc = io_uring_queue_init_params(sq_entries, &ring_, &p);
+    if (rc != -EINVAL) break;
+  }
+  if (rc < 0) {
+    *error = std::string("io_uring_setup failed: ") + strerror(-rc);
+    if (rc == -EPERM || rc == -ENOSYS)
+      *error += " (blocked by a seccomp profile or kernel.io_uring_disabled, or not built into the kernel)";
+    if (rc == -ENOMEM) *error += " (a ring of " + std::to_string(sq_entries) + " entries needs locked memory)";
+    return false;
+  }
+  ready_ = true;
+  if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_FAST_POLL)) {
+    *error = "kernel io_uring lacks EXT_ARG/FAST_POLL (needs Linux 5.11+)";
+    return false;
+  }
+  can_skip_cqes_ = p.features & IORING_FEAT_CQE_SKIP;
+  io_uring_register_ring_fd(&ring_);  // an optimisation only: failure is harmless
+  return true;
+}
+
+bool UringRing::setup_buffers(const RecvBufferSlab& slab, uint16_t group, std::string* error) {
+  const uint32_t entries = slab.count();  // a power of two (validate_reactor_options)
+  buf_ring_bytes_ = entries * sizeof(io_uring_buf);
+  void* mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) {
+    *error = "cannot map the io_uring buffer ring (" + std::to_string(entries) + " entries): " + strerror(errno);
+    return false;
+  }
+  buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(buf_ring_);
+  reg.ring_entries = entries;
+  reg.bgid = group;
+  const int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (rc < 0) {
+    *error = "cannot register the io_uring provided buffer ring (" + std::to_string(entries) +
+             " buffers): " + strerror(-rc);
+    return false;
+  }
+  io_uring_buf_ring_init(buf_ring_);
+  buf_mask_ = io_uring_buf_ring_mask(entries);
+  slab_ = &slab;
+  for (uint32_t i = 0; i < entries; ++i) add_buffer(uint16_t(i));
+  flush_buffers();
+  return true;
+}
+
+}  // namespace wsring::net
