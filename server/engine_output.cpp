@@ -202,6 +202,7 @@ void Engine::watch_send_progress(Connection& c) {
 }
 
 void Engine::maybe_finish(Connection& c) {
+  if (c.tls) seal(c);  // staged plaintext is output too, and goes before a close_notify
   if (c.out && (!c.out->empty() || c.out->in_flight())) return;  // output left: on_send comes back here
   switch (c.state) {
     case ConnState::PeerDone:

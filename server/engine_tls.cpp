@@ -165,7 +165,11 @@ void Engine::seal(Connection& c) {
   for (const Segment& s : staged_) release(s);
   staged_.clear();
   staged_for_ = nullptr;
-  if (!ok) fail_for_memory(c);
+  if (ok) return;
+  if (c.tls->error() == TlsError::OutOfBuffers || c.tls->error() == TlsError::None)
+    fail_for_memory(c);
+  else
+    tls_failed(c);
 }
 
 // Our side is done: a close_notify goes out before the stream ends. True when one was queued
