@@ -17,7 +17,7 @@ constexpr uint32_t kNoMsghdr = 0xffffffffu;
 struct SocketSlot {
   int32_t fd = -1;
   uint16_t flags = 0;       // SocketFlag, and the backend's own flags from kFirstBackendFlag up
-  uint16_t turn_kib = 0;    // io_uring: KiB handed to the handler in this loop turn (fairness)
+  uint16_t turn_kib = 0;    // io_uring: KiB handed to the handler in this loop turn (fairness; 4 bits of turn, 12 of KiB)
   uint32_t send_msghdr = kNoMsghdr;  // io_uring: msghdr slot of the sendmsg in flight
 };
 static_assert(sizeof(SocketSlot) == 12, "one per socket: keep it small");

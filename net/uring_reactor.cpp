@@ -61,7 +61,6 @@ class UringReactor final : public ReactorBackend {
     if (!map_buffers(error) || !ring_.setup(kSqEntries, error) || !ring_.setup_buffers(slab_, kBufferGroup, error))
       return false;
     backlog_.reserve(slab_.count() + 64);  // deferred completions hold buffers: bounded by the ring
-    touched_.reserve(1024);
     return true;
   }
 
@@ -178,8 +177,7 @@ class UringReactor final : public ReactorBackend {
       take(cqe->user_data, cqe->res, cqe->flags);
     }
     io_uring_cq_advance(ring_.ring(), seen);
-    for (Token t : touched_) sockets_[t].turn_kib = 0;  // a new turn, a new budget
-    touched_.clear();
+    ++turn_;  // a new turn, a new budget for every socket (see kib_this_turn)
   }
 
   void take(uint64_t user_data, int res, uint32_t flags) {
@@ -192,7 +190,7 @@ class UringReactor final : public ReactorBackend {
     if (flags & IORING_CQE_F_BUFFER) ++buffers_out_;
     // Over its budget (or behind earlier completions that are): wait for the next turn.
     // A closing socket never waits: its buffers go straight back.
-    if ((s.flags & kRecvBacklog) || (s.turn_kib >= kTurnBudgetKiB && !(s.flags & kClosing))) {
+    if ((s.flags & kRecvBacklog) || (kib_this_turn(s) >= kTurnBudgetKiB && !(s.flags & kClosing))) {
       defer(token, s, DeferredCqe{user_data, res, flags});
       return;
     }
@@ -219,7 +217,7 @@ class UringReactor final : public ReactorBackend {
       if (!c.user_data) continue;
       const Token token = token_of(c.user_data);
       SocketSlot& s = sockets_[token];
-      if ((s.flags & kRecvBacklog) || s.turn_kib >= kTurnBudgetKiB) {
+      if ((s.flags & kRecvBacklog) || kib_this_turn(s) >= kTurnBudgetKiB) {
         s.flags |= kRecvBacklog;
         backlog_.push_back(c);
         continue;
@@ -240,10 +238,16 @@ class UringReactor final : public ReactorBackend {
     s.flags &= uint16_t(~kRecvBacklog);
   }
 
-  void count_turn(Token token, SocketSlot& s, int bytes) {
-    if (s.turn_kib == 0) touched_.push_back(token);
-    const uint32_t kib = s.turn_kib + (uint32_t(bytes) + 1023) / 1024;
-    s.turn_kib = uint16_t(kib < 0xffff ? kib : 0xffff);
+  // A slot's turn_kib holds the turn it counts for (4 bits of turn_) and the KiB handed over in
+  // that turn (12 bits): a count from an older turn reads as 0, so no list of the sockets served
+  // needs resetting after each turn. (A count 16 turns old reads as current: at worst a socket
+  // waits one extra turn.)
+  uint32_t kib_this_turn(const SocketSlot& s) const {
+    return (s.turn_kib >> 12) == (turn_ & 0xf) ? s.turn_kib & 0xfffu : 0;
+  }
+  void count_turn(Token, SocketSlot& s, int bytes) {
+    const uint32_t kib = kib_this_turn(s) + (uint32_t(bytes) + 1023) / 1024;
+    s.turn_kib = uint16_t(((turn_ & 0xf) << 12) | (kib < 0xfff ? kib : 0xfff));
   }
 
   // --- sockets
@@ -391,7 +395,7 @@ class UringReactor final : public ReactorBackend {
 
   UringRing ring_;  // destroyed before the base closes the sockets: the ring holds references to them
   std::vector<DeferredCqe> backlog_;  // receive completions waiting for the next turn
-  std::vector<Token> touched_;        // sockets handed data in this turn (their turn_kib to reset)
+  uint32_t turn_ = 0;                 // loop turns so far (fairness budget, see kib_this_turn)
   std::deque<msghdr> msghdrs_;        // deque: addresses stay put while sends are in flight
   std::vector<uint32_t> free_msghdrs_;
 };

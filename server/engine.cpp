@@ -143,7 +143,7 @@ void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
 // the protocol, in the receive buffer the kernel filled (the zero-copy path); a TLS transport
 // would decrypt here into a per-thread buffer and hand that on. Output of the whole batch
 // leaves in one flush.
-void Engine::receive(Connection& c, const net::RecvBuffer& b) {
+inline void Engine::receive(Connection& c, const net::RecvBuffer& b) {
   if (c.tls) [[unlikely]] {
     receive_tls(c, b);
     return;
