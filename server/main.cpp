@@ -128,7 +128,18 @@ int main(int argc, char** argv) {
       return;
     }
     server::EchoApp app;
-    server::Engine echo(config, *reactor, listeners.fds[index], shared, log, app);
+    std::unique_ptr<server::Engine> engine;
+    try {  // its pools are allocated up front: a refusal is an error, not a crash
+      engine = std::make_unique<server::Engine>(config, *reactor, listeners.fds[index], shared, log, app);
+    } catch (const std::exception& e) {
+      log.error("cannot allocate the server's buffer pools (--max-header-size %u x 4096 gather buffers, "
+                "4 MiB of write buffers): %s", config.max_header_size, e.what());
+      std::lock_guard<std::mutex> lock(mutex);
+      exit_code = 1;
+      shared.stop.store(true);
+      return;
+    }
+    server::Engine& echo = *engine;
     for (const server::Listeners& l : tls_listeners) echo.add_tls_listener(l.fds[index], index == 0);
     if (why_out) {
       *why_out = why;
