@@ -53,6 +53,106 @@ net::ReactorOptions reactor_options(const server::Config& config) {
   return o;
 }
 
+
+// Everything the reactor threads share while they serve.
+struct Process {
+  Process(const server::Config& c, const server::Logger& l, server::SharedState& s, const server::Listeners& ls,
+          const std::vector<server::Listeners>& tls, uint64_t limit)
+      : config(c), log(l), shared(s), listeners(ls), tls_listeners(tls), fd_limit(limit) {}
+  const server::Config& config;
+  const server::Logger& log;
+  server::SharedState& shared;
+  const server::Listeners& listeners;
+  const std::vector<server::Listeners>& tls_listeners;
+  uint64_t fd_limit;
+  std::mutex mutex;  // guards exit_code and totals
+  int exit_code = 0;
+  server::ServerStats totals;
+
+  void fail() {
+    std::lock_guard<std::mutex> lock(mutex);
+    exit_code = 1;
+    shared.stop.store(true);
+  }
+};
+
+void log_start(Process& p, const net::Reactor& reactor, const std::string& why) {
+  const server::Config& config = p.config;
+  const net::SocketAddress& address = p.listeners.address;
+  p.log.info("wsring-echo %s: backend %s (%s), %u thread%s, listening on %s (fd limit %llu)", server::kVersion,
+             reactor.name(), why.c_str(), config.threads, config.threads == 1 ? "" : "s",
+             address.to_string().c_str(), static_cast<unsigned long long>(p.fd_limit));
+  p.log.info("serving %s (echo page: %s)", server::url_for(address, "ws", config.path).c_str(),
+             server::url_for(address, "http", config.path).c_str());
+  for (const server::Listeners& l : p.tls_listeners)
+    p.log.info("serving %s (echo page: %s)", server::url_for(l.address, "wss", config.path).c_str(),
+               server::url_for(l.address, "https", config.path).c_str());
+}
+
+// One reactor thread. The reactor is created on the thread that runs it: an io_uring set up
+// with SINGLE_ISSUER|DEFER_TASKRUN may only be driven by its creator.
+void serve(Process& p, unsigned index) {
+  std::string why;
+  auto reactor = net::make_reactor(p.config.backend, reactor_options(p.config), &why);
+  if (!reactor) {
+    p.log.error("cannot start the %s backend: %s", net::backend_name(p.config.backend), why.c_str());
+    p.fail();
+    return;
+  }
+  server::EchoApp app;
+  std::unique_ptr<server::Engine> engine;
+  try {  // its pools are allocated up front: a refusal is an error, not a crash
+    engine = std::make_unique<server::Engine>(p.config, *reactor, p.listeners.fds[index], p.shared, p.log, app);
+  } catch (const std::exception& e) {
+    p.log.error("cannot allocate the server's buffer pools (--max-header-size %u x 4096 gather buffers, "
+                "4 MiB of write buffers): %s", p.config.max_header_size, e.what());
+    p.fail();
+    return;
+  }
+  for (const server::Listeners& l : p.tls_listeners) engine->add_tls_listener(l.fds[index], index == 0);
+  if (index == 0) log_start(p, *reactor, why);
+  engine->run();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.totals += engine->stats();
+}
+
+void install_signals(server::SharedState& shared) {
+  g_shared = &shared;
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction stop {};
+  stop.sa_handler = on_stop_signal;
+  sigemptyset(&stop.sa_mask);
+  sigaction(SIGINT, &stop, nullptr);
+  sigaction(SIGTERM, &stop, nullptr);
+  struct sigaction reload {};
+  reload.sa_handler = on_reload_signal;
+  sigemptyset(&reload.sa_mask);
+  reload.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &reload, nullptr);
+}
+
+// The TLS context and one set of listeners per --tls-listen. Returns the exit status on failure
+// (2: a TLS file, 1: an address), 0 on success.
+int open_tls(const server::Config& config, const server::Logger& log, server::SharedState& shared,
+             std::vector<server::Listeners>& out) {
+  if (config.tls_listen.empty()) return 0;
+  std::string error;
+  if (!load_tls(config, shared.tls, error)) {
+    std::fprintf(stderr, "wsring-echo: %s\n", error.c_str());
+    return 2;
+  }
+  for (const std::string& text : config.tls_listen) {
+    net::SocketAddress address;
+    net::parse_address(text, address, &error);  // validated by the parser already
+    out.emplace_back();
+    if (!server::open_listeners(address, config.threads, config.reuse_port, out.back(), error)) {
+      log.error("%s", error.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,21 +169,8 @@ int main(int argc, char** argv) {
       break;
   }
   server::Logger log(config.log_level);
-
-  signal(SIGPIPE, SIG_IGN);
   server::SharedState shared(server::effective_max_memory(config));
-  g_shared = &shared;
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  struct sigaction reload {};
-  reload.sa_handler = on_reload_signal;
-  sigemptyset(&reload.sa_mask);
-  reload.sa_flags = SA_RESTART;
-  sigaction(SIGHUP, &reload, nullptr);
-
+  install_signals(shared);
   const uint64_t fd_limit = net::raise_fd_limit(1u << 20);
 
   net::SocketAddress requested;
@@ -94,75 +181,15 @@ int main(int argc, char** argv) {
     log.error("%s", error.c_str());
     return 1;
   }
-  const net::SocketAddress& address = listeners.address;
   std::vector<server::Listeners> tls_listeners;
-  if (!config.tls_listen.empty()) {
-    if (!load_tls(config, shared.tls, error)) {
-      std::fprintf(stderr, "wsring-echo: %s\n", error.c_str());
-      return 2;
-    }
-    for (const std::string& text : config.tls_listen) {
-      net::SocketAddress tls_address;
-      net::parse_address(text, tls_address, &error);  // validated by the parser already
-      tls_listeners.emplace_back();
-      if (!server::open_listeners(tls_address, config.threads, config.reuse_port, tls_listeners.back(), error)) {
-        log.error("%s", error.c_str());
-        return 1;
-      }
-    }
-  }
+  if (const int status = open_tls(config, log, shared, tls_listeners); status != 0) return status;
 
-  // Each reactor is created on the thread that runs it: an io_uring set up with
-  // SINGLE_ISSUER|DEFER_TASKRUN may only be driven by its creator.
-  std::mutex mutex;
-  int exit_code = 0;
-  server::ServerStats totals;
-  auto serve = [&](unsigned index, std::string* why_out) {
-    std::string why;
-    auto reactor = net::make_reactor(config.backend, reactor_options(config), &why);
-    if (!reactor) {
-      log.error("cannot start the %s backend: %s", net::backend_name(config.backend), why.c_str());
-      std::lock_guard<std::mutex> lock(mutex);
-      exit_code = 1;
-      shared.stop.store(true);
-      return;
-    }
-    server::EchoApp app;
-    std::unique_ptr<server::Engine> engine;
-    try {  // its pools are allocated up front: a refusal is an error, not a crash
-      engine = std::make_unique<server::Engine>(config, *reactor, listeners.fds[index], shared, log, app);
-    } catch (const std::exception& e) {
-      log.error("cannot allocate the server's buffer pools (--max-header-size %u x 4096 gather buffers, "
-                "4 MiB of write buffers): %s", config.max_header_size, e.what());
-      std::lock_guard<std::mutex> lock(mutex);
-      exit_code = 1;
-      shared.stop.store(true);
-      return;
-    }
-    server::Engine& echo = *engine;
-    for (const server::Listeners& l : tls_listeners) echo.add_tls_listener(l.fds[index], index == 0);
-    if (why_out) {
-      *why_out = why;
-      log.info("wsring-echo %s: backend %s (%s), %u thread%s, listening on %s (fd limit %llu)", server::kVersion,
-               reactor->name(), why.c_str(), config.threads, config.threads == 1 ? "" : "s",
-               address.to_string().c_str(), static_cast<unsigned long long>(fd_limit));
-      log.info("serving %s (echo page: %s)", server::url_for(address, "ws", config.path).c_str(),
-               server::url_for(address, "http", config.path).c_str());
-      for (const server::Listeners& l : tls_listeners)
-        log.info("serving %s (echo page: %s)", server::url_for(l.address, "wss", config.path).c_str(),
-                 server::url_for(l.address, "https", config.path).c_str());
-    }
-    echo.run();
-    std::lock_guard<std::mutex> lock(mutex);
-    totals += echo.stats();
-  };
-
+  Process process(config, log, shared, listeners, tls_listeners, fd_limit);
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back(serve, i, nullptr);
-  std::string why;
-  serve(0, &why);
+  for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back(serve, std::ref(process), i);
+  serve(process, 0);
   for (std::thread& t : threads) t.join();
   // The listeners were closed by their servers at shutdown.
-  log.info("stopped: %s", totals.summary().c_str());
-  return exit_code;
+  log.info("stopped: %s", process.totals.summary().c_str());
+  return process.exit_code;
 }
