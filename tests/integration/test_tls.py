@@ -19,13 +19,15 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import warnings
 
-from wsharness import (OP_BINARY, OP_TEXT, RawClient, ServerTestCase, bound, connect,
-                       pattern_bytes, raise_fd_limit, run_server_command, scaled, upgrade_request,
-                       valid_utf8_text, wait_for_eof)
+from wsharness import (MiB, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RawClient, ServerTestCase,
+                       accept_key, bound, build_frame, close_payload, connect, pattern_bytes, raise_fd_limit,
+                       read_http_response, run_server_command, scaled, upgrade_request, valid_utf8_text,
+                       wait_for_eof)
 
 try:
     import websockets
@@ -123,9 +125,17 @@ def tls_args(pki, name="server", listeners=1):
     return args + ["--tls-cert", pki.cert(name), "--tls-key", pki.key(name)]
 
 
+def strict_context():
+    """A client context on which an end of stream without close_notify is an error
+    (ssl.SSLError UNEXPECTED_EOF_WHILE_READING), not a clean end: Python's default ignores it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    return context
+
+
 def client_context(pki=None, maximum=None, minimum=None, ciphers=None):
     """A client context verifying the server against the test CA (pki None: the system store)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = strict_context()
     if pki is not None:
         context.load_verify_locations(pki.ca)
     if minimum is not None:
@@ -138,7 +148,7 @@ def client_context(pki=None, maximum=None, minimum=None, ciphers=None):
 
 
 def insecure_context():
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = strict_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
@@ -207,8 +217,10 @@ class TlsTestCase(ServerTestCase):
         """The close reply carries `code`, then the server's close_notify, then TCP close."""
         try:
             client.expect_close(code)
-        except ssl.SSLEOFError as error:
-            raise AssertionError("the server closed TCP without a TLS close_notify: %s" % error)
+        except ssl.SSLError as error:
+            if "UNEXPECTED_EOF" in str(error) or isinstance(error, ssl.SSLEOFError):
+                raise AssertionError("the server closed TCP without a TLS close_notify: %s" % error)
+            raise
 
     def run_async(self, coroutine, seconds=20.0):
         return asyncio.run(asyncio.wait_for(coroutine, bound(seconds)))
@@ -236,6 +248,81 @@ def alerts_in(data):
             alerts.append((data[5], data[6]))
         data = data[5 + length:]
     return alerts
+
+
+class BioTlsClient:
+    """A TLS client driven by hand over a plain socket (ssl.MemoryBIO): the test decides when
+    and in what pieces each byte of ciphertext leaves, and may stop anywhere."""
+
+    def __init__(self, sock, context, server_hostname="127.0.0.1", piece=None):
+        self.sock = sock
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
+        self.piece = piece  # send ciphertext in TCP writes of this many bytes (None: at once)
+
+    def send_pending(self):
+        data = self.outgoing.read()
+        if not self.piece:
+            self.sock.sendall(data)
+            return
+        for start in range(0, len(data), self.piece):
+            self.sock.sendall(data[start:start + self.piece])
+            time.sleep(0.0005)  # separate segments, most of the time
+
+    def receive(self, deadline):
+        self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        self.incoming.write(data)
+
+    def handshake(self, send_finished=True):
+        """Runs the handshake. send_finished=False stops before the client's last flight
+        (its Finished) leaves: the server then waits for it."""
+        deadline = time.monotonic() + bound(5.0)
+        for _ in range(100):
+            try:
+                self.tls.do_handshake()
+                if send_finished:
+                    self.send_pending()
+                return
+            except ssl.SSLWantReadError:
+                pass
+            self.send_pending()
+            self.receive(deadline)
+        raise AssertionError("the TLS handshake did not complete in 100 reads")
+
+    def write(self, data):
+        self.tls.write(data)
+        self.send_pending()
+
+    def send_close_notify(self):
+        try:
+            self.tls.unwrap()
+        except ssl.SSLWantReadError:
+            pass  # the server's close_notify is read later
+        self.send_pending()
+
+    def read_to_end(self, seconds):
+        """Plaintext until the server's close_notify. Returns (plaintext, how the stream
+        ended: "close_notify", "eof" (TCP closed without close_notify) or "timeout")."""
+        deadline = time.monotonic() + seconds
+        plain = bytearray()
+        for _ in range(100000):
+            try:
+                plain += self.tls.read(65536)
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                return bytes(plain), "close_notify"
+            try:
+                self.receive(deadline)
+            except socket.timeout:
+                return bytes(plain), "timeout"
+            except (ConnectionError, OSError):
+                return bytes(plain), "eof"
+        raise AssertionError("read_to_end: too many records")
 
 
 # ----------------------------------------------------------------------------- 1. websockets
@@ -592,33 +679,12 @@ class BadInputOnTlsPort(TlsTestCase):
             self.check_refused_version("client_hello_tls10")
         self.assert_serves_wss()
 
-    def handshake_until_client_finished(self, sock):
-        """Runs a real handshake over `sock` up to the client's Finished, which is NOT sent.
-        Returns once the server's whole first flight has arrived."""
-        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        tls = self.context().wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
-        deadline = time.monotonic() + bound(5.0)
-        for _ in range(100):
-            try:
-                tls.do_handshake()
-                return  # complete: our Finished waits in `outgoing`, unsent
-            except ssl.SSLWantReadError:
-                pass
-            if outgoing.pending:
-                sock.sendall(outgoing.read())  # the ClientHello
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            data = sock.recv(65536)
-            if not data:
-                raise AssertionError("the server closed during the handshake")
-            incoming.write(data)
-        raise AssertionError("the handshake did not reach the client's Finished")
-
     def test_client_stops_mid_handshake(self):
         """ClientHello sent, the server's flight read, the client's Finished never sent: the
         handshake timeout closes the connection."""
         sock = connect(self.server.host, self.server.tls_port, bound(5.0))
         try:
-            self.handshake_until_client_finished(sock)
+            BioTlsClient(sock, self.context()).handshake(send_finished=False)
             started = time.monotonic()
             closed, _ = wait_for_eof(sock, bound(HANDSHAKE_TIMEOUT_S + 3.0))
             self.assertTrue(closed, "a stalled handshake was not closed")
@@ -631,7 +697,7 @@ class BadInputOnTlsPort(TlsTestCase):
         """The client hangs up after the server's first flight."""
         sock = connect(self.server.host, self.server.tls_port, bound(5.0))
         try:
-            self.handshake_until_client_finished(sock)
+            BioTlsClient(sock, self.context()).handshake(send_finished=False)
         finally:
             sock.close()
         self.assert_serves_wss()
@@ -676,6 +742,281 @@ class TlsFailureCount(TlsTestCase):
         failures = count_in(line, "TLS failures?")
         self.assertGreaterEqual(failures, len(bad_inputs) + 1, line)
         self.assertGreaterEqual(count_in(line, "TLS handshakes?"), 2, line)
+
+
+# ----------------------------------------------------------------------------- WebSocket over TLS
+
+class WebSocketLifeOverTls(TlsTestCase):
+    """The engine's paths other than a plain echo, through TLS: closes it starts, timers,
+    HTTP errors, the echo page, the peer's close_notify, odd record and segment boundaries,
+    backpressure and shutdown."""
+
+    def test_message_too_big_closes_1009(self):
+        server = self.start_server(*tls_args(self.pki), "--max-message-size", "64K")
+        client = self.tls_client(self.context(), server=server)
+        client.send_frame(OP_BINARY, bytes(64 * 1024 + 1))
+        self.expect_clean_close(client, 1009)
+        self.assert_serves_wss(server)
+
+    def test_protocol_error_closes_1002(self):
+        client = self.tls_client(self.context())
+        client.send_frame(OP_TEXT, b"unmasked", masked=False)
+        self.expect_clean_close(client, 1002)
+
+    def test_server_pings_and_ping_timeout(self):
+        """--ping-interval: the server's ping (timer output) arrives; answered, the connection
+        lives on; unanswered, it is closed with 1001 and close_notify."""
+        server = self.start_server(*tls_args(self.pki), "--ping-interval", "200ms")
+        client = self.tls_client(self.context(), server=server)
+        ping = client.recv_message(timeout=bound(3.0))
+        self.assertEqual(ping.opcode, OP_PING, ping)
+        client.send_frame(OP_PONG, ping.payload)
+        client.echo(OP_TEXT, "after the pong")
+        code, reason, before = client.expect_close(1001, timeout=bound(5.0), allow_before=True)
+        self.assertTrue(all(m.opcode == OP_PING for m in before), before)
+
+    def test_one_byte_records(self):
+        """Every byte of the upgrade request and of a frame in a TLS record of its own."""
+        client = self.tls_client(self.context(), handshake=False)
+        request, key = upgrade_request(self.server.tls_host_header())
+        for byte in request:
+            client.sock.send(bytes([byte]))
+        response, leftover = read_http_response(client.sock)
+        self.assertEqual(response.status, 101)
+        self.assertEqual(response.header("Sec-WebSocket-Accept"), accept_key(key))
+        payload = ("one byte per record " * 13).encode()
+        for byte in build_frame(OP_TEXT, payload):
+            client.sock.send(bytes([byte]))
+        client.expect_message(OP_TEXT, payload)
+
+    def test_dribbled_handshake_and_glued_upgrade(self):
+        """The TLS handshake in 3-byte TCP pieces; then the upgrade request and a frame in one
+        record: the 101 and the echo come back."""
+        sock = connect(self.server.host, self.server.tls_port, bound(5.0))
+        try:
+            client = BioTlsClient(sock, self.context(), piece=3)
+            client.handshake()
+            request, key = upgrade_request(self.server.tls_host_header())
+            client.write(request + build_frame(OP_TEXT, b"glued to the request"))
+            client.send_close_notify()
+            plain, end = client.read_to_end(bound(5.0))
+        finally:
+            sock.close()
+        self.assertTrue(plain.startswith(b"HTTP/1.1 101 "), plain[:80])
+        self.assertIn(accept_key(key).encode(), plain)
+        self.assertTrue(plain.endswith(b"\x81\x14glued to the request"), plain[-40:])
+        self.assertEqual(end, "close_notify")
+
+    def test_close_frame_and_close_notify_together(self):
+        """The client's last message, close 1000 and close_notify leave at once: the echo and
+        the close reply still come back, then the server's close_notify."""
+        sock = connect(self.server.host, self.server.tls_port, bound(5.0))
+        try:
+            client = BioTlsClient(sock, self.context())
+            client.handshake()
+            request, _ = upgrade_request(self.server.tls_host_header())
+            client.write(request)
+            client.write(build_frame(OP_TEXT, b"last words") + build_frame(OP_CLOSE, close_payload(1000, "bye")))
+            client.send_close_notify()
+            plain, end = client.read_to_end(bound(5.0))
+        finally:
+            sock.close()
+        self.assertTrue(plain.endswith(b"\x81\x0alast words\x88\x02\x03\xe8"), plain[-40:])
+        self.assertEqual(end, "close_notify")
+
+    def test_client_close_notify_after_upgrade(self):
+        """The client ends TLS cleanly without a WebSocket close: the server answers with its
+        close_notify and closes TCP."""
+        client = self.tls_client(self.context())
+        client.echo(OP_TEXT, "then close_notify")
+        raw = client.sock.unwrap()  # sends ours, waits for the server's
+        closed, extra = wait_for_eof(raw, bound(3.0))
+        self.assertTrue(closed, "the server kept the connection open after close_notify")
+        self.assertEqual(extra, b"")
+        raw.close()
+        self.assert_serves_wss()
+
+    def test_tls_handshake_without_upgrade_request(self):
+        """TLS completes but no upgrade request follows: --handshake-timeout still applies."""
+        server = self.start_server(*tls_args(self.pki), "--handshake-timeout", "%gs" % HANDSHAKE_TIMEOUT_S)
+        client = self.tls_client(self.context(), server=server, handshake=False)
+        client.send(b"GET / HTTP/1.1\r\nHost: half")
+        started = time.monotonic()
+        try:
+            closed, _ = wait_for_eof(client.sock, bound(HANDSHAKE_TIMEOUT_S + 3.0))
+        except ssl.SSLError:  # an abort: no close_notify, as for a plain socket's reset
+            closed = True
+        self.assertTrue(closed, "an idle TLS connection outlived --handshake-timeout")
+        self.assertGreater(time.monotonic() - started, HANDSHAKE_TIMEOUT_S * 0.8)
+
+    def test_http_error_over_tls(self):
+        """A bad upgrade request over TLS gets its HTTP error, then close_notify."""
+        client = self.tls_client(self.context(), handshake=False)
+        request, _ = upgrade_request(self.server.tls_host_header(), version="8")
+        client.send(request)
+        response, _ = read_http_response(client.sock)
+        self.assertEqual(response.status, 426, response)
+        self.assertEqual(wait_for_eof(client.sock, bound(3.0)), (True, b""))
+
+    def test_echo_page_over_tls(self):
+        client = self.tls_client(self.context(), handshake=False)
+        client.send(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % self.server.tls_host_header()).encode())
+        response, _ = read_http_response(client.sock)
+        self.assertEqual(response.status, 200, response)
+        self.assertIn(b"<title>wsring echo</title>", response.body)
+        self.assertEqual(wait_for_eof(client.sock, bound(3.0)), (True, b""))
+
+    def test_pipelined_16_mib_read_late(self):
+        """websockets sends 256 messages of 64 KiB before reading any echo (the server is
+        held back by its output), then all come back in order."""
+        if websockets is None:
+            self.skipTest("python websockets not installed")
+        messages = [pattern_bytes(64 * 1024, seed=i) for i in range(256)]
+
+        async def scenario():
+            async with websockets.connect(self.server.wss_url("/"), ssl=self.context(), max_size=None,
+                                          max_queue=None, compression=None, ping_interval=None) as ws:
+                for message in messages:
+                    await ws.send(message)
+                for index, message in enumerate(messages):
+                    self.assertTrue(await ws.recv() == message, "echo %d differs" % index)
+        self.run_async(scenario(), 60.0)
+
+    def test_slow_reader_of_a_large_echo(self):
+        """An 8 MiB message whose echo is read 4 KiB at a time at first: the server's TLS
+        output waits for the reader and arrives intact."""
+        payload = pattern_bytes(8 * MiB, seed=8)
+
+        async def scenario():
+            reader, writer = await asyncio.open_connection(self.server.host, self.server.tls_port,
+                                                           ssl=self.context(), server_hostname="127.0.0.1")
+            try:
+                request, _ = upgrade_request(self.server.tls_host_header())
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+                writer.write(build_frame(OP_BINARY, payload))
+                drained = asyncio.ensure_future(writer.drain())
+                echoed = bytearray()
+                while len(echoed) < len(payload):
+                    fin, opcode, data = await read_frame(reader, slow=len(echoed) < MiB)
+                    echoed += data
+                    if fin:
+                        break
+                await drained
+                self.assertEqual(len(echoed), len(payload))
+                self.assertTrue(bytes(echoed) == payload, "the echo differs")
+            finally:
+                writer.close()
+        self.run_async(scenario(), 60.0)
+
+    def test_sigterm_closes_tls_connections_with_1001(self):
+        """SIGTERM: open wss connections get 1001 and close_notify, one mid-handshake is
+        closed, and the server exits 0."""
+        server = self.start_server(*tls_args(self.pki))
+        clients = [self.tls_client(self.context(), server=server) for _ in range(3)]
+        for index, client in enumerate(clients):
+            client.echo(OP_TEXT, "client %d" % index)
+        half = connect(server.host, server.tls_port, bound(5.0))
+        half.sendall(real_client_hello()[:40])
+        server.signal(signal.SIGTERM)
+        for client in clients:
+            self.expect_clean_close(client, 1001)
+        closed, _ = wait_for_eof(half, bound(5.0))
+        half.close()
+        self.assertTrue(closed, "a connection mid-handshake survived SIGTERM")
+        self.assertEqual(server.wait(bound(10.0)), 0, server.log_tail())
+
+
+async def read_frame(reader, slow=False):
+    """(fin, opcode, payload) of one server frame from an asyncio stream; slow: 4 KiB reads
+    with a pause between them."""
+    async def exactly(count):
+        if not slow:
+            return await reader.readexactly(count)
+        data = bytearray()
+        while len(data) < count:
+            data += await reader.readexactly(min(4096, count - len(data)))
+            await asyncio.sleep(0.001)
+        return bytes(data)
+    head = await exactly(2)
+    length = head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(await exactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(await exactly(8), "big")
+    return bool(head[0] & 0x80), head[0] & 0x0F, await exactly(length)
+
+
+# ----------------------------------------------------------------------------- openssl s_client
+
+class OpenSslClient(TlsTestCase):
+    """TLS features Python's ssl module cannot start, driven through `openssl s_client`'s
+    commands: a TLS 1.3 KeyUpdate (K: and ask the server to update its keys too) and a TLS 1.2
+    renegotiation (R), which the server refuses."""
+
+    def start_client(self, *args):
+        process = subprocess.Popen([OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % self.server.tls_port,
+                                    "-CAfile", self.pki.ca, "-verify_return_error"] + list(args),
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output = bytearray()
+        reader = threading.Thread(target=lambda: [output.extend(chunk) for chunk in
+                                                   iter(lambda: process.stdout.read1(65536), b"")], daemon=True)
+        reader.start()
+        self.addCleanup(self.stop_client, process, reader)
+        return process, output
+
+    def stop_client(self, process, reader):
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        reader.join(5)
+        process.stdout.close()
+        try:
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def wait_for(self, output, text, seconds=5.0):
+        deadline = time.monotonic() + bound(seconds)
+        while text not in output:
+            if time.monotonic() > deadline:
+                self.fail("no %r from s_client; it wrote: %r" % (text, bytes(output[-600:])))
+            time.sleep(0.01)
+
+    def upgrade(self, process, output):
+        self.wait_for(output, b"Verify return code: 0")
+        process.stdin.write(upgrade_request(self.server.tls_host_header())[0])
+        process.stdin.flush()
+        self.wait_for(output, b"101 Switching Protocols")
+
+    def command(self, process, letter):
+        time.sleep(0.1)  # s_client takes a command only at the start of a separate read
+        process.stdin.write(letter + b"\n")
+        process.stdin.flush()
+        time.sleep(0.1)
+
+    def test_key_update(self):
+        """A KeyUpdate that asks the server to update its keys too; echoes go on."""
+        process, output = self.start_client("-tls1_3")
+        self.upgrade(process, output)
+        for round_ in range(2):
+            self.command(process, b"K")
+            self.wait_for(output, b"KEYUPDATE")
+            payload = b"after key update %d" % round_
+            process.stdin.write(build_frame(OP_TEXT, payload))
+            process.stdin.flush()
+            self.wait_for(output, payload)
+            del output[:]
+
+    def test_renegotiation_refused(self):
+        """A TLS 1.2 renegotiation gets the no_renegotiation alert; the server serves on."""
+        process, output = self.start_client("-tls1_2")
+        self.upgrade(process, output)
+        self.command(process, b"R")
+        self.wait_for(output, b"RENEGOTIATING")
+        self.wait_for(output, b"no renegotiation")
+        self.assert_serves_wss()
 
 
 # ----------------------------------------------------------------------------- 6. start-up errors

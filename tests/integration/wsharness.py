@@ -605,8 +605,10 @@ class RawClient:
     """A WebSocket client over a raw socket that sends whatever the test asks for. With
     tls_context (an ssl.SSLContext) it speaks through TLS: the TLS handshake runs in the
     constructor (server_hostname defaults to host; session offers a previous ssl.SSLSession),
-    and every write is made in the foreground (one SSL object cannot serve two threads), so
-    over TLS keep messages small enough that their echo never fills the socket buffers."""
+    an end of stream without close_notify raises ssl.SSLError (UNEXPECTED_EOF_WHILE_READING)
+    unless the context sets ssl.OP_IGNORE_UNEXPECTED_EOF (as Python does by default), and every
+    write is made in the foreground (one SSL object cannot serve two threads), so over TLS keep
+    messages small enough that their echo never fills the socket buffers."""
 
     def __init__(self, host, port, timeout=None, tls_context=None, server_hostname=None, session=None):
         self.timeout = timeout or bound(5.0)
@@ -614,8 +616,10 @@ class RawClient:
         self.tls = tls_context is not None
         if self.tls:
             try:
+                # suppress_ragged_eofs=False: an end of stream without close_notify raises
+                # an ssl.SSLError instead of passing for a clean close.
                 self.sock = tls_context.wrap_socket(self.sock, server_hostname=server_hostname or host,
-                                                    session=session)
+                                                    session=session, suppress_ragged_eofs=False)
             except BaseException:
                 self.sock.close()
                 raise
