@@ -749,7 +749,7 @@ class TlsFailureCount(TlsTestCase):
 class WebSocketLifeOverTls(TlsTestCase):
     """The engine's paths other than a plain echo, through TLS: closes it starts, timers,
     HTTP errors, the echo page, the peer's close_notify, odd record and segment boundaries,
-    backpressure and shutdown."""
+    backpressure, shutdown and the connection limit."""
 
     def test_message_too_big_closes_1009(self):
         server = self.start_server(*tls_args(self.pki), "--max-message-size", "64K")
@@ -926,6 +926,36 @@ class WebSocketLifeOverTls(TlsTestCase):
         half.close()
         self.assertTrue(closed, "a connection mid-handshake survived SIGTERM")
         self.assertEqual(server.wait(bound(10.0)), 0, server.log_tail())
+
+    def test_connection_limit_refuses_with_an_alert(self):
+        """--max-connections on a TLS port: a client over the limit gets a TLS alert (not a
+        plaintext HTTP 503 it could not read) and is admitted once a slot is free."""
+        server = self.start_server(*tls_args(self.pki), "--max-connections", "1")
+        first = self.tls_client(self.context(), server=server)
+        first.echo(OP_TEXT, "holding the only slot")
+        raw = connect(server.host, server.tls_port, bound(5.0))
+        try:
+            raw.sendall(real_client_hello())
+            closed, received = wait_for_eof(raw, bound(3.0))
+        finally:
+            raw.close()
+        self.assertTrue(closed)
+        self.assertNotIn(b"HTTP/", received, "a plaintext response on the TLS port")
+        self.assertIn(received, (b"", b"\x15\x03\x03\x00\x02\x02\x50"), "not a fatal internal_error alert")
+        with self.assertRaises(ssl.SSLError) as caught:
+            RawClient(server.host, server.tls_port, tls_context=self.context()).close()
+        self.assertNotIn("WRONG_VERSION_NUMBER", str(caught.exception))
+        first.send_close(1000)
+        self.expect_clean_close(first, 1000)
+        deadline = time.monotonic() + bound(3.0)
+        while True:  # the slot is free once the server has closed its socket
+            try:
+                self.assert_serves_wss(server, text="admitted")
+                break
+            except (ssl.SSLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
 
 async def read_frame(reader, slow=False):
