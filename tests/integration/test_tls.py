@@ -418,6 +418,21 @@ class PythonWebsocketsOverTls(TlsTestCase):
         plain.echo(OP_BINARY, b"plain again")
         secure.echo(OP_BINARY, b"secure again")
 
+    def test_tls_listener_on_ipv6_loopback(self):
+        """--tls-listen [::1]:0 serves wss:// over IPv6 (the certificate names localhost)."""
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        finally:
+            probe.close()
+        server = self.start_server("--tls-listen", "[::1]:0", "--tls-cert", self.pki.cert("server"),
+                                   "--tls-key", self.pki.key("server"))
+        self.assertEqual(server.tls_hosts, ["::1"], server.log_tail())
+        client = self.tls_client(self.context(), server=server, server_hostname="localhost")
+        client.echo(OP_TEXT, "over ::1")
+
     def test_two_tls_listeners(self):
         """--tls-listen twice: both ports serve wss://."""
         server = self.start_server(*tls_args(self.pki, listeners=2))
@@ -721,6 +736,31 @@ class BadInputOnTlsPort(TlsTestCase):
         self.assert_serves_wss()
 
 
+    def test_bad_records_after_upgrade(self):
+        """After the upgrade: a record whose MAC fails, one longer than TLS allows, a plaintext
+        alert and a plaintext handshake record each end the connection with the right alert."""
+        cases = [("tampered", lambda data: data[:-1] + bytes([data[-1] ^ 1]), "BAD_RECORD_MAC"),
+                 ("oversized", lambda data: b"\x17\x03\x03\x48\x01" + bytes(100), "RECORD_OVERFLOW"),
+                 ("plaintext alert", lambda data: b"\x15\x03\x03\x00\x02\x02\x28", "UNEXPECTED_MESSAGE"),
+                 ("plaintext handshake", lambda data: b"\x16\x03\x03\x00\x04\x01\x00\x00\x00",
+                  "UNEXPECTED_MESSAGE")]
+        for name, corrupt, alert in cases:
+            with self.subTest(name):
+                sock = connect(self.server.host, self.server.tls_port, bound(5.0))
+                try:
+                    client = BioTlsClient(sock, self.context())
+                    client.handshake()
+                    client.write(upgrade_request(self.server.tls_host_header())[0])
+                    client.tls.write(build_frame(OP_TEXT, b"x" * 50))
+                    sock.sendall(corrupt(client.outgoing.read()))
+                    with self.assertRaises(ssl.SSLError) as caught:
+                        client.read_to_end(bound(5.0))
+                    self.assertIn(alert, str(caught.exception))
+                finally:
+                    sock.close()
+        self.assert_serves_wss()
+
+
 class TlsFailureCount(TlsTestCase):
     shared_server = False
 
@@ -909,6 +949,35 @@ class WebSocketLifeOverTls(TlsTestCase):
             finally:
                 writer.close()
         self.run_async(scenario(), 60.0)
+
+    def test_send_timeout_drops_a_peer_that_never_reads(self):
+        """--send-timeout 1s: a TLS peer that writes without reading is dropped once its
+        output stalls; the server serves on."""
+        server = self.start_server(*tls_args(self.pki), "--send-timeout", "1s", "--max-backpressure", "64K")
+        message = build_frame(OP_BINARY, pattern_bytes(100000))
+
+        async def never_read():
+            reader, writer = await asyncio.open_connection(server.host, server.tls_port, ssl=self.context(),
+                                                           server_hostname="127.0.0.1")
+            try:
+                writer.write(upgrade_request(server.tls_host_header())[0])
+                await reader.readuntil(b"\r\n\r\n")
+                deadline = time.monotonic() + bound(10.0)
+                while time.monotonic() < deadline:
+                    writer.write(message)
+                    try:
+                        await asyncio.wait_for(writer.drain(), 0.2)
+                    except asyncio.TimeoutError:
+                        pass
+                return False  # still connected
+            except (ConnectionError, ssl.SSLError):
+                return True
+            finally:
+                writer.transport.abort()
+        self.assertTrue(self.run_async(never_read(), 30.0), "a peer that never reads was not dropped")
+        self.assert_serves_wss(server)
+        self.assertEqual(server.stop(), 0)
+        self.assertEqual(count_in(stopped_line(server), "send timeouts?"), 1, stopped_line(server))
 
     def test_sigterm_closes_tls_connections_with_1001(self):
         """SIGTERM: open wss connections get 1001 and close_notify, one mid-handshake is
@@ -1228,16 +1297,17 @@ class CertificateReload(TlsTestCase):
 class ManyTlsConnections(TlsTestCase):
     shared_server = False
 
-    def test_1000_concurrent_wss_connections(self):
-        """1,000 wss connections (200 sanitized) open at once, each echoes 3 messages and
-        closes with 1000."""
+    def setUp(self):
+        super().setUp()
         if websockets is None:
             self.skipTest("python websockets not installed")
-        count = scaled(1000, 200)
+
+    def run_crowd(self, server, count, messages=3):
+        """`count` wss connections (websockets, at most 100 handshakes at a time) open at once;
+        then each echoes `messages` messages and closes with 1000. Fails with the first errors."""
         limit = raise_fd_limit()
         if limit < 2 * count + 100:
             self.skipTest("RLIMIT_NOFILE is %d, need %d" % (limit, 2 * count + 100))
-        server = self.start_server(*tls_args(self.pki), "--handshake-timeout", "60s")
         context = self.context()
         failures = []
         state = {"opened": 0}
@@ -1253,7 +1323,7 @@ class ManyTlsConnections(TlsTestCase):
                 if state["opened"] == count:
                     all_open.set()
                 await all_open.wait()
-                for number in range(3):
+                for number in range(messages):
                     text = ("connection %d message %d " % (index, number)) * (number + 1)
                     await ws.send(text)
                     echoed = await ws.recv()
@@ -1289,6 +1359,17 @@ class ManyTlsConnections(TlsTestCase):
         self.assertGreaterEqual(count_in(line, "TLS handshakes?"), count + 1, line)
         self.assertEqual(count_in(line, "TLS failures?"), 0, line)
 
+    def test_1000_concurrent_wss_connections(self):
+        """1,000 wss connections (200 sanitized) open at once, each echoes 3 messages and
+        closes with 1000."""
+        server = self.start_server(*tls_args(self.pki), "--handshake-timeout", "60s")
+        self.run_crowd(server, scaled(1000, 200))
+
+    def test_two_threads(self):
+        """--threads 2: 400 wss connections (100 sanitized) spread over both threads."""
+        server = self.start_server(*tls_args(self.pki), "--threads", "2", "--handshake-timeout", "60s")
+        self.run_crowd(server, scaled(400, 100))
+
 
 # ----------------------------------------------------------------------------- 9. resumption
 
@@ -1297,8 +1378,8 @@ class SessionResumption(TlsTestCase):
     server process that shares the key file; without a shared key it does not."""
     shared_server = False
 
-    def ticket_key_file(self):
-        path = self.pki.path("ticket-%s.key" % self.id().rsplit(".", 1)[-1])
+    def ticket_key_file(self, suffix=""):
+        path = self.pki.path("ticket-%s%s.key" % (self.id().rsplit(".", 1)[-1], suffix))
         self.pki.openssl("rand", "-out", path, "80")
         self.addCleanup(os.remove, path)
         return path
@@ -1346,6 +1427,26 @@ class SessionResumption(TlsTestCase):
         session, _ = self.connect_and_echo(first, context)
         _, reused = self.connect_and_echo(second, context, session)
         self.assertTrue(reused, "a session from the first server did not resume on the second")
+
+    def test_resumption_with_a_rotated_key(self):
+        """A ticket sealed under key A resumes on a server whose file holds B then A (B seals
+        new tickets, A still opens old ones), not on one that holds B only."""
+        old_key, new_key = self.ticket_key_file(), self.ticket_key_file("b")
+        rotated = self.pki.path("rotated-ticket.key")
+        with open(rotated, "wb") as out, open(new_key, "rb") as b, open(old_key, "rb") as a:
+            out.write(b.read() + a.read())
+        self.addCleanup(os.remove, rotated)
+        before = self.start_server(*tls_args(self.pki), "--tls-ticket-key", old_key)
+        after = self.start_server(*tls_args(self.pki), "--tls-ticket-key", rotated)
+        only_new = self.start_server(*tls_args(self.pki), "--tls-ticket-key", new_key)
+        context = self.context()
+        session, _ = self.connect_and_echo(before, context)
+        _, reused = self.connect_and_echo(only_new, context, session)
+        self.assertFalse(reused, "a ticket resumed on a server without its key")
+        renewed, reused = self.connect_and_echo(after, context, session)
+        self.assertTrue(reused, "a ticket under the older key did not resume after the rotation")
+        _, reused = self.connect_and_echo(only_new, context, renewed)
+        self.assertTrue(reused, "the ticket issued after the rotation is not under the new key")
 
     def test_no_resumption_across_servers_with_their_own_keys(self):
         """Without a shared key file each process has its own ticket key: a full handshake."""

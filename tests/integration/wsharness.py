@@ -251,6 +251,7 @@ class Server:
         # One "serving wss://" line per --tls-listen, after the "listening on" line.
         self.tls_expected = self.args.count("--tls-listen")
         self.tls_ports = []
+        self.tls_hosts = []  # the host of each wss:// port (brackets removed)
         self._tls_ready = threading.Event()
         if self.tls_expected == 0:
             self._tls_ready.set()
@@ -302,6 +303,8 @@ class Server:
             if self._listening.is_set() and not self._tls_ready.is_set():
                 match = WSS_RE.search(line)
                 if match:
+                    host = match.group(1)
+                    self.tls_hosts.append(host[1:-1] if host.startswith("[") else host)
                     self.tls_ports.append(int(match.group(2)))
                     if len(self.tls_ports) == self.tls_expected:
                         self._tls_ready.set()
@@ -331,12 +334,11 @@ class Server:
         return self.tls_ports[0]
 
     def wss_url(self, path="/", index=0):
-        host = "[%s]" % self.host if ":" in self.host else self.host
-        return "wss://%s:%d%s" % (host, self.tls_ports[index], path)
+        return "wss://%s%s" % (self.tls_host_header(index), path)
 
     def tls_host_header(self, index=0):
-        host = "[%s]" % self.host if ":" in self.host else self.host
-        return "%s:%d" % (host, self.tls_ports[index])
+        host = self.tls_hosts[index]
+        return "%s:%d" % ("[%s]" % host if ":" in host else host, self.tls_ports[index])
 
     def alive(self):
         return self.process is not None and self.process.poll() is None
@@ -982,7 +984,7 @@ class ServerTestCase(unittest.TestCase):
                    timeout=None, index=0):
         """A RawClient over TLS to the server's wss:// port `index` (closed after the test)."""
         server = server or self.server
-        client = RawClient(server.host, server.tls_ports[index], timeout, tls_context=context,
+        client = RawClient(server.tls_hosts[index], server.tls_ports[index], timeout, tls_context=context,
                            server_hostname=server_hostname, session=session)
         self.clients.append(client)
         if handshake:
