@@ -1,7 +1,8 @@
-"""wss:// end to end: wsring-echo with --tls-listen against Python websockets, node's ws, curl
-and raw TLS clients; client-side certificate checks; bad input on the TLS port; start-up
-errors; certificate reload on SIGHUP; 1,000 concurrent wss connections; session resumption
-with a ticket key file shared by two servers.
+"""wss:// end to end: wsring-echo with --tls-listen against Python websockets, node's ws, curl,
+openssl s_client and raw TLS clients; client-side certificate checks; bad input on the TLS
+port; the WebSocket life cycle over TLS (closes, timers, HTTP errors, backpressure, shutdown,
+the connection limit); start-up errors; certificate reload on SIGHUP; 1,000 concurrent wss
+connections; session resumption with a ticket key file shared by two servers.
 
 The test PKI is made with the openssl command in a temporary directory, once per run: a CA,
 server certificates for 127.0.0.1 and localhost signed by it (ECDSA P-256; a second one with
@@ -47,7 +48,7 @@ ALERT_PROTOCOL_VERSION = 70
 
 # ----------------------------------------------------------------------------- test PKI
 
-class TestPki:
+class CertificateFiles:
     """A CA and the server certificates the tests use, as files in one temporary directory.
     Certificate names: server (ECDSA P-256, serial 1001), second (ECDSA, serial 2002, another
     CN and key), rsa (RSA 2048), expired (not valid after yesterday), wrong_host (for
@@ -112,7 +113,7 @@ def shared_pki():
     if OPENSSL is None:
         raise unittest.SkipTest("the openssl command is not installed")
     if _pki is None:
-        _pki = TestPki()
+        _pki = CertificateFiles()
     return _pki
 
 
@@ -228,11 +229,12 @@ class TlsTestCase(ServerTestCase):
 
 def exchange_raw(server, data, eof_timeout):
     """Sends `data` to the TLS port over plain TCP; returns (closed, bytes received, seconds
-    from the send to the close)."""
+    from before the connect to the close: never less than a server timeout counted from the
+    accept)."""
+    started = time.monotonic()
     sock = connect(server.host, server.tls_port, bound(5.0))
     try:
         sock.sendall(data)
-        started = time.monotonic()
         closed, received = wait_for_eof(sock, eof_timeout)
         return closed, received, time.monotonic() - started
     finally:
@@ -545,7 +547,8 @@ class CurlOverTls(TlsTestCase):
                                   "https://localhost:%d/" % port))
 
     def test_without_the_ca_curl_refuses(self):
-        """Without --cacert curl cannot verify the server (exit 60); the server survives."""
+        """With a CA file that lacks the test CA curl cannot verify the server (exit 60); the
+        server survives."""
         result = self.curl("--capath", self.pki.directory, "--cacert", self.pki.cert("rsa"),
                            "https://127.0.0.1:%d/" % self.server.tls_port)
         self.assertEqual(result.returncode, 60, "curl: %s %s" % (result.stdout[-200:], result.stderr))
@@ -697,13 +700,13 @@ class BadInputOnTlsPort(TlsTestCase):
     def test_client_stops_mid_handshake(self):
         """ClientHello sent, the server's flight read, the client's Finished never sent: the
         handshake timeout closes the connection."""
+        started = time.monotonic()  # the server's deadline counts from its accept, after this
         sock = connect(self.server.host, self.server.tls_port, bound(5.0))
         try:
             BioTlsClient(sock, self.context()).handshake(send_finished=False)
-            started = time.monotonic()
             closed, _ = wait_for_eof(sock, bound(HANDSHAKE_TIMEOUT_S + 3.0))
             self.assertTrue(closed, "a stalled handshake was not closed")
-            self.assertGreater(time.monotonic() - started, HANDSHAKE_TIMEOUT_S * 0.5)
+            self.assertGreater(time.monotonic() - started, HANDSHAKE_TIMEOUT_S * 0.8)
         finally:
             sock.close()
         self.assert_serves_wss()
@@ -879,9 +882,9 @@ class WebSocketLifeOverTls(TlsTestCase):
     def test_tls_handshake_without_upgrade_request(self):
         """TLS completes but no upgrade request follows: --handshake-timeout still applies."""
         server = self.start_server(*tls_args(self.pki), "--handshake-timeout", "%gs" % HANDSHAKE_TIMEOUT_S)
+        started = time.monotonic()  # the server's deadline counts from its accept, after this
         client = self.tls_client(self.context(), server=server, handshake=False)
         client.send(b"GET / HTTP/1.1\r\nHost: half")
-        started = time.monotonic()
         try:
             closed, _ = wait_for_eof(client.sock, bound(HANDSHAKE_TIMEOUT_S + 3.0))
         except ssl.SSLError:  # an abort: no close_notify, as for a plain socket's reset
