@@ -59,14 +59,18 @@ void Engine::run() {
 // ---------------------------------------------------------------------------------------
 // Accept and receive
 
-bool Engine::refuse_over_limit(int fd) {
+bool Engine::refuse_over_limit(int fd, bool tls) {
   if (!config_.max_connections || shared_.connections.load(std::memory_order_relaxed) < config_.max_connections)
     return false;
   // Over the limit: say so in one small write and hang up; never queue such a socket.
   static const char kBusy[] =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
       "Connection: close\r\nRetry-After: 1\r\n\r\nconnection limit reached\n";
-  ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  // A TLS client would take a plaintext response for a broken record: it gets a fatal
+  // internal_error alert instead, in the plaintext record TLS uses before the handshake.
+  static const uint8_t kBusyAlert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50};
+  ssize_t ignored = tls ? ::send(fd, kBusyAlert, sizeof kBusyAlert, MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : ::send(fd, kBusy, sizeof kBusy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
   // Drain what the client already sent: closing with unread bytes would reset the
   // connection, and the reset could destroy the 503 before the client reads it.
   char discard[4096];
@@ -90,7 +94,7 @@ void Engine::open_connection(int fd, bool tls) {
     ::close(fd);
     return;
   }
-  if (refuse_over_limit(fd)) return;
+  if (refuse_over_limit(fd, tls)) return;
   // The steps that may allocate come first (a new slot, the reactor's socket table): when memory
   // runs out there, the socket is closed and counted, and nothing else has changed.
   const bool reuse = !free_tokens_.empty();

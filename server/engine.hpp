@@ -164,7 +164,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   void on_timer(Connection& c, uint64_t now_ms);
   bool check_send_progress(Connection& c, uint64_t now_ms);
   void begin_shutdown(uint64_t now_ms);
-  bool refuse_over_limit(int fd);
+  bool refuse_over_limit(int fd, bool tls);
 
   const Config& config_;
   net::Reactor& reactor_;

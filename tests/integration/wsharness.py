@@ -1,10 +1,11 @@
 """Shared helpers for the wsring integration and conformance suites.
 
 - Server: starts build/wsring-echo on a free port, reads the actual port from its
-  "listening on HOST:PORT" line, drains its stderr in a thread and stops it
+  "listening on HOST:PORT" line (and, with --tls-listen, the wss:// ports from its
+  "serving wss://HOST:PORT/" lines), drains its stderr in a thread and stops it
   (SIGTERM, then SIGKILL after 5 s).
-- RawClient: a deliberately permissive WebSocket client over a plain socket, able to
-  send any bytes (bad bits, partial frames, glued requests) and to read frames,
+- RawClient: a deliberately permissive WebSocket client over a plain socket (or a TLS
+  one, given an ssl.SSLContext), able to send any bytes (bad bits, partial frames, glued requests) and to read frames,
   messages and the close handshake with bounded waits.
 - http_exchange / upgrade_request: raw HTTP for handshake error tests.
 - ServerTestCase: unittest base class; one shared server per class plus per-test
@@ -210,6 +211,7 @@ class ServerStartError(AssertionError):
 
 
 LISTEN_RE = re.compile(r"listening on (\[[^\]]*\]|[^\s:\[\]]+):(\d+)")
+WSS_RE = re.compile(r"serving wss://(\[[^\]]*\]|[^\s:/\[\]]+):(\d+)/")
 BACKEND_RE = re.compile(r"backend (io_uring|epoll)")
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
@@ -246,6 +248,13 @@ class Server:
         self._log_lines = []
         self._log_lock = threading.Lock()
         self._listening = threading.Event()
+        # One "serving wss://" line per --tls-listen, after the "listening on" line.
+        self.tls_expected = self.args.count("--tls-listen")
+        self.tls_ports = []
+        self.tls_hosts = []  # the host of each wss:// port (brackets removed)
+        self._tls_ready = threading.Event()
+        if self.tls_expected == 0:
+            self._tls_ready.set()
         self._reader = None
         self.returncode = None
 
@@ -266,13 +275,14 @@ class Server:
         self._reader.start()
         # The spec allows 5 s to print the line; sanitized builds start slower.
         deadline = time.monotonic() + bound(self.start_timeout)
-        while not self._listening.wait(0.02):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self._reader.join(1.0)
-                status = self.process.poll()
-                self.stop()
-                raise ServerStartError("server did not report 'listening on' (exit status %s): %s\n%s"
-                                       % (status, " ".join(self.command()), self.log_tail()))
+        for event, what in ((self._listening, "listening on"), (self._tls_ready, "serving wss://")):
+            while not event.wait(0.02):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self._reader.join(1.0)
+                    status = self.process.poll()
+                    self.stop()
+                    raise ServerStartError("server did not report '%s' (exit status %s): %s\n%s"
+                                           % (what, status, " ".join(self.command()), self.log_tail()))
         return self
 
     def _drain(self):
@@ -290,6 +300,14 @@ class Server:
                     if found:
                         self.backend_name = found.group(1)
                     self._listening.set()
+            if self._listening.is_set() and not self._tls_ready.is_set():
+                match = WSS_RE.search(line)
+                if match:
+                    host = match.group(1)
+                    self.tls_hosts.append(host[1:-1] if host.startswith("[") else host)
+                    self.tls_ports.append(int(match.group(2)))
+                    if len(self.tls_ports) == self.tls_expected:
+                        self._tls_ready.set()
             if self.backend_name is None:
                 found = BACKEND_RE.search(line)
                 if found:
@@ -307,6 +325,20 @@ class Server:
     def host_header(self):
         host = "[%s]" % self.host if ":" in self.host else self.host
         return "%s:%d" % (host, self.port)
+
+    @property
+    def tls_port(self):
+        """The first --tls-listen port."""
+        if not self.tls_ports:
+            raise AssertionError("this server has no --tls-listen")
+        return self.tls_ports[0]
+
+    def wss_url(self, path="/", index=0):
+        return "wss://%s%s" % (self.tls_host_header(index), path)
+
+    def tls_host_header(self, index=0):
+        host = self.tls_hosts[index]
+        return "%s:%d" % ("[%s]" % host if ":" in host else host, self.tls_ports[index])
 
     def alive(self):
         return self.process is not None and self.process.poll() is None
@@ -572,11 +604,27 @@ def http_exchange(server, request, timeout=None, eof_timeout=None):
 # ----------------------------------------------------------------------------- raw client
 
 class RawClient:
-    """A WebSocket client over a raw socket that sends whatever the test asks for."""
+    """A WebSocket client over a raw socket that sends whatever the test asks for. With
+    tls_context (an ssl.SSLContext) it speaks through TLS: the TLS handshake runs in the
+    constructor (server_hostname defaults to host; session offers a previous ssl.SSLSession),
+    an end of stream without close_notify raises ssl.SSLError (UNEXPECTED_EOF_WHILE_READING)
+    unless the context sets ssl.OP_IGNORE_UNEXPECTED_EOF (as Python does by default), and every
+    write is made in the foreground (one SSL object cannot serve two threads), so over TLS keep
+    messages small enough that their echo never fills the socket buffers."""
 
-    def __init__(self, host, port, timeout=None):
+    def __init__(self, host, port, timeout=None, tls_context=None, server_hostname=None, session=None):
         self.timeout = timeout or bound(5.0)
         self.sock = connect(host, port, self.timeout)
+        self.tls = tls_context is not None
+        if self.tls:
+            try:
+                # suppress_ragged_eofs=False: an end of stream without close_notify raises
+                # an ssl.SSLError instead of passing for a clean close.
+                self.sock = tls_context.wrap_socket(self.sock, server_hostname=server_hostname or host,
+                                                    session=session, suppress_ragged_eofs=False)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buffer = bytearray()
         # A data message the server has started but not finished (it may stream an echo as
         # fragments arrive); control frames can come between its fragments.
@@ -595,7 +643,7 @@ class RawClient:
         echoes meanwhile: a server that streams its echo stops reading when its own output is
         not consumed, and a client that only writes would deadlock with it."""
         self.join_writer()
-        if len(data) >= LARGE_SEND:
+        if len(data) >= LARGE_SEND and not self.tls:
             self._start_writer(data, tolerant=False)
         else:
             self.sock.sendall(data)
@@ -604,7 +652,7 @@ class RawClient:
         """Like send, but a peer that already closed is not an error. Returns False if the
         (foreground) write hit a closed connection."""
         self.join_writer()
-        if len(data) >= LARGE_SEND:
+        if len(data) >= LARGE_SEND and not self.tls:
             self._start_writer(data, tolerant=True)
             return True
         try:
@@ -930,6 +978,17 @@ class ServerTestCase(unittest.TestCase):
         self.clients.append(client)
         if handshake:
             client.handshake(server.host_header(), path=path, extra=extra)
+        return client
+
+    def tls_client(self, context, server=None, path="/", handshake=True, server_hostname=None, session=None,
+                   timeout=None, index=0):
+        """A RawClient over TLS to the server's wss:// port `index` (closed after the test)."""
+        server = server or self.server
+        client = RawClient(server.tls_hosts[index], server.tls_ports[index], timeout, tls_context=context,
+                           server_hostname=server_hostname, session=session)
+        self.clients.append(client)
+        if handshake:
+            client.handshake(server.tls_host_header(index), path=path)
         return client
 
     def http(self, request, server=None, **kw):
