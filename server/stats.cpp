@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "server/tls_session.hpp"
+
 namespace wsring::server {
 
 ServerStats& ServerStats::operator+=(const ServerStats& o) {
@@ -77,6 +79,16 @@ std::string ServerStats::summary() const {
     count(s, tls_handshakes, "TLS handshake", nullptr, "");
     count(s, tls_resumed, "resumed", "resumed", "");
     count(s, tls_failures_total(), "TLS failure", nullptr, "");
+    const char* sep = " (";
+    for (size_t i = 0; i < std::size(tls_failures); ++i) {
+      if (!tls_failures[i]) continue;
+      s += sep;
+      s += tls_error_name(TlsError(i));
+      s += ' ';
+      s += std::to_string(tls_failures[i]);
+      sep = ", ";
+    }
+    if (sep[0] == ',') s += ')';
   }
   return s;
 }
