@@ -10,8 +10,8 @@ namespace {
 // Room enough for a ClientHello or a small flight in one piece; records larger than the room
 // left are written across calls to space() (the session loops), so this only sets the pace of
 // growth.
-constexpr size_t kMinRoom = 2048;
-constexpr size_t kFirstCapacity = 8192;
+constexpr size_t kMinRoom = 1024;
+constexpr size_t kFirstCapacity = 2048;
 
 }  // namespace
 
