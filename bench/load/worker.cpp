@@ -388,19 +388,6 @@ void LoadWorker::on_recv(net::Token t, const net::RecvBuffer& b) {
   if (rate_started_) pump_rate(now);
 }
 
-void LoadWorker::deliver(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
-  if (c.state == ConnState::Handshaking) {
-    handle_handshake(t, c, data, size, now);
-  } else if (reads_frames(c.state)) {
-    handle_frames(t, c, data, size, now);
-    if (c.state == ConnState::Open) {
-      if (draining_ && outstanding(c) == 0) begin_close(t, c, now);
-      top_up(c, now);
-      flush(t, c);
-    }
-    update_flags();
-  }
-}
 
 void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
   size_t pos = 0;
@@ -540,13 +527,6 @@ void LoadWorker::flush(net::Token t, Connection& c) {
   c.fill_len = 0;
   c.pong_queued = false;
   send_in_flight_buffer(t, c);
-}
-
-void LoadWorker::send_in_flight_buffer(net::Token t, Connection& c) {
-  c.iov.iov_base = (c.tls ? c.tls->flying.data() : c.buf[c.fill ^ 1]) + c.fly_off;
-  c.iov.iov_len = c.fly_len - c.fly_off;
-  c.send_in_flight = true;
-  reactor_.send(t, &c.iov, 1);
 }
 
 void LoadWorker::on_send(net::Token t, int result) {

@@ -222,4 +222,27 @@ class LoadWorker final : public net::EventHandler {
   bool stopped_ = false;
 };
 
+// On the path of every receive and every send, ws:// and wss:// alike: defined here so that both
+// worker.cpp and worker_tls.cpp inline them and ws:// pays no call for the TLS layer's sake.
+inline void LoadWorker::deliver(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
+  if (c.state == ConnState::Handshaking) {
+    handle_handshake(t, c, data, size, now);
+  } else if (reads_frames(c.state)) {
+    handle_frames(t, c, data, size, now);
+    if (c.state == ConnState::Open) {
+      if (draining_ && outstanding(c) == 0) begin_close(t, c, now);
+      top_up(c, now);
+      flush(t, c);
+    }
+    update_flags();
+  }
+}
+
+inline void LoadWorker::send_in_flight_buffer(net::Token t, Connection& c) {
+  c.iov.iov_base = (c.tls ? c.tls->flying.data() : c.buf[c.fill ^ 1]) + c.fly_off;
+  c.iov.iov_len = c.fly_len - c.fly_off;
+  c.send_in_flight = true;
+  reactor_.send(t, &c.iov, 1);
+}
+
 }  // namespace wsring::load
