@@ -12,7 +12,8 @@ namespace wsring::load {
 enum class ConnState : uint8_t {
   Idle,         // no socket; waiting to connect (again, with --handshake-only)
   Connecting,   // socket made, TCP connect under way
-  Handshaking,  // TCP up, upgrade request queued; waiting for a valid 101
+  TlsHandshaking,  // wss://: TCP up, ClientHello queued; waiting for the TLS handshake to complete
+  Handshaking,  // TCP (and TLS) up, upgrade request queued; waiting for a valid 101
   Open,         // upgraded: messages flow
   CloseSent,    // we queued our close frame (1000); waiting for the server's
   Closed,       // both close frames passed, ours first; waiting for the server to end TCP
@@ -26,6 +27,8 @@ constexpr int kConnStateCount = int(ConnState::Dying) + 1;
 enum class ConnEvent : uint8_t {
   Connect,      // a socket was made and its connect started
   Connected,    // TCP connected; the upgrade request is queued
+  ConnectedTls, // wss://: TCP connected; the ClientHello is queued
+  Secured,      // the TLS handshake completed; the upgrade request is queued
   Upgraded,     // a valid 101 arrived
   CloseQueued,  // we queued our close frame (end of run, --handshake-only)
   ServerClose,  // the server's close frame arrived
@@ -45,6 +48,11 @@ constexpr std::optional<ConnState> next_state(ConnState state, ConnEvent event) 
       break;
     case S::Connecting:
       if (event == E::Connected) return S::Handshaking;
+      if (event == E::ConnectedTls) return S::TlsHandshaking;
+      if (event == E::Drop) return S::Dying;
+      break;
+    case S::TlsHandshaking:
+      if (event == E::Secured) return S::Handshaking;
       if (event == E::Drop) return S::Dying;
       break;
     case S::Handshaking:
@@ -73,6 +81,11 @@ constexpr std::optional<ConnState> next_state(ConnState state, ConnEvent event) 
   return std::nullopt;
 }
 
+// Connecting, securing or upgrading: counted among the pending handshakes.
+constexpr bool is_opening(ConnState s) {
+  return s == ConnState::Connecting || s == ConnState::TlsHandshaking || s == ConnState::Handshaking;
+}
+
 // Upgraded and not yet dying: counted among the open connections.
 constexpr bool is_upgraded(ConnState s) {
   return s == ConnState::Open || s == ConnState::CloseSent || s == ConnState::Closed || s == ConnState::PeerClosed ||
@@ -91,6 +104,7 @@ constexpr const char* to_string(ConnState s) {
   switch (s) {
     case ConnState::Idle: return "Idle";
     case ConnState::Connecting: return "Connecting";
+    case ConnState::TlsHandshaking: return "TlsHandshaking";
     case ConnState::Handshaking: return "Handshaking";
     case ConnState::Open: return "Open";
     case ConnState::CloseSent: return "CloseSent";
@@ -106,6 +120,8 @@ constexpr const char* to_string(ConnEvent e) {
   switch (e) {
     case ConnEvent::Connect: return "Connect";
     case ConnEvent::Connected: return "Connected";
+    case ConnEvent::ConnectedTls: return "ConnectedTls";
+    case ConnEvent::Secured: return "Secured";
     case ConnEvent::Upgraded: return "Upgraded";
     case ConnEvent::CloseQueued: return "CloseQueued";
     case ConnEvent::ServerClose: return "ServerClose";

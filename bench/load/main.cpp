@@ -101,6 +101,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wsring-load: URL '%s': %s\n", options.url_text.c_str(), error.c_str());
     return 2;
   }
+  // wss://: one client context for every worker; an unreadable --ca is a bad argument.
+  server::TlsContext tls_context;
+  if (options.url.tls && !make_load_tls_context(options.tls, tls_context, error)) {
+    std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
+    return 2;
+  }
   std::vector<net::SocketAddress> sources;
   for (const std::string& literal : options.source_addresses) {
     net::SocketAddress a;
@@ -149,6 +155,7 @@ int main(int argc, char** argv) {
     if (options.messages) slot->plan.message_budget = options.messages / workers + (i < options.messages % workers ? 1 : 0);
     slot->plan.target = target;
     slot->plan.sources = sources;
+    slot->plan.tls = tls_context;
     slots.push_back(std::move(slot));
   }
   for (auto& slot_ptr : slots) {

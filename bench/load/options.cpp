@@ -10,6 +10,7 @@ const char* const kLoadVersion = "0.1.0";
 
 const char kLoadUsage[] =
     "Usage: wsring-load ws://HOST:PORT/PATH [options]\n"
+    "       wsring-load wss://HOST:PORT/PATH [options]   (TLS)\n"
     "WebSocket load generator: echoes verified byte for byte, latency from an HDR-style histogram.\n"
     "\n"
     "Values: sizes are bytes or binary multiples (16K = 16KiB = 16384, 1M, 256MiB); durations take\n"
@@ -34,6 +35,16 @@ const char kLoadUsage[] =
     "  --source-addrs A-B     bind connections to local addresses A..B (IPv4 range) or A,B,C\n"
     "  --backend auto|io_uring|epoll   I/O backend (default auto)\n"
     "  --help, --version\n"
+    "\n"
+    "TLS (wss:// only; without these the certificate is verified against the system store):\n"
+    "  --insecure             do not verify the server's certificate\n"
+    "  --ca FILE              verify against the CAs of this PEM file instead of the system store\n"
+    "  --sni NAME             send NAME as SNI and verify the certificate for it (default: the URL's\n"
+    "                         host; an IP address is verified but not sent)\n"
+    "  --tls-resume           a connection reopened (--handshake-only) offers its previous session's\n"
+    "                         ticket: resumed handshakes instead of full ones\n"
+    "  --tls-min 1.2|1.3      lowest TLS version offered (default 1.2)\n"
+    "  --tls-max 1.2|1.3      highest TLS version offered (default 1.3)\n"
     "\n"
     "Exit status: 0 clean run, 1 errors or mismatches, 2 bad arguments.\n";
 
@@ -66,7 +77,35 @@ std::string ipv4_text(uint32_t host_order) {
   return buf;
 }
 
+// A host name as certificates carry it: labels of letters, digits and '-', joined by '.'.
+bool is_dns_name(std::string_view text) {
+  if (text.empty() || text.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == '.') {
+      if (label == 0 || label > 63 || text[i - 1] == '-' || text[i - label] == '-') return false;
+      label = 0;
+      continue;
+    }
+    const char c = text[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    ++label;
+  }
+  return true;
+}
+
+bool parse_tls_version(std::string_view text, server::TlsVersion& out) {
+  if (text == "1.2") out = server::TlsVersion::Tls12;
+  else if (text == "1.3") out = server::TlsVersion::Tls13;
+  else return false;
+  return true;
+}
+
 }  // namespace
+
+const char* tls_version_text(server::TlsVersion version) {
+  return version == server::TlsVersion::Tls12 ? "1.2" : "1.3";
+}
 
 bool parse_source_addresses(std::string_view text, std::vector<std::string>& out, std::string* error) {
   out.clear();
@@ -105,9 +144,9 @@ bool parse_ws_url(std::string_view text, WsUrl& out, std::string* error) {
     if (error) *error = why;
     return false;
   };
-  if (text.substr(0, 6) == "wss://") return fail("wss:// (TLS) is not supported; use ws://");
-  if (text.substr(0, 5) != "ws://") return fail("the URL must start with ws://");
-  std::string_view rest = text.substr(5);
+  const bool tls = text.substr(0, 6) == "wss://";
+  if (!tls && text.substr(0, 5) != "ws://") return fail("the URL must start with ws:// or wss://");
+  std::string_view rest = text.substr(tls ? 6 : 5);
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
@@ -117,7 +156,7 @@ bool parse_ws_url(std::string_view text, WsUrl& out, std::string* error) {
     const unsigned char byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte == 0x7F) return fail("the URL path contains a space or control character");
   }
-  if (path.find('#') != std::string_view::npos) return fail("a URL fragment (#) is not allowed in a ws:// URL");
+  if (path.find('#') != std::string_view::npos) return fail("a URL fragment (#) is not allowed in a WebSocket URL");
 
   std::string_view host, port_text;
   if (authority.front() == '[') {
@@ -139,7 +178,7 @@ bool parse_ws_url(std::string_view text, WsUrl& out, std::string* error) {
     }
   }
   if (host.empty()) return fail("the URL has no host");
-  uint64_t port = 80;
+  uint64_t port = tls ? 443 : 80;
   if (!port_text.empty() && (!cli::parse_count(port_text, port) || port == 0 || port > 65535))
     return fail("the URL port must be a number from 1 to 65535");
   const std::string bare = host.front() == '[' ? std::string(host.substr(1, host.size() - 2)) : std::string(host);
@@ -151,6 +190,8 @@ bool parse_ws_url(std::string_view text, WsUrl& out, std::string* error) {
     if (inet_pton(AF_INET, bare.c_str(), &a4) != 1)
       return fail("the URL host must be a numeric address or localhost (no name resolution)");
   }
+  out.tls = tls;
+  out.host = std::string(host);
   out.port = uint16_t(port);
   out.path = std::string(path);
   out.host_header = std::string(host) + ":" + std::to_string(port);
@@ -165,6 +206,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
   };
   bool saw_duration = false, saw_messages = false, saw_text = false, saw_binary = false;
   bool have_url = false;
+  std::string first_tls_flag;  // TLS flags need a wss:// URL
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg.size() < 2 || arg.substr(0, 2) != "--") {
@@ -195,9 +237,13 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
       message = std::string("wsring-load ") + kLoadVersion + "\n";
       return ParseOutcome::Exit0;
     }
-    if (is_switch("--text") || is_switch("--binary") || is_switch("--handshake-only")) {
+    if (is_switch("--text") || is_switch("--binary") || is_switch("--handshake-only") || is_switch("--insecure") ||
+        is_switch("--tls-resume")) {
       if (has_inline) return bad(flag + " takes no value");
-      if (is_switch("--text")) {
+      if (is_switch("--insecure") || is_switch("--tls-resume")) {
+        if (first_tls_flag.empty()) first_tls_flag = flag;
+        (is_switch("--insecure") ? o.tls.insecure : o.tls.resume) = true;
+      } else if (is_switch("--text")) {
         saw_text = true;
         o.text = true;
       } else if (is_switch("--binary")) {
@@ -212,7 +258,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     static const char* const kValued[] = {"--connections", "--duration", "--messages", "--size",
                                           "--pipeline", "--rate", "--ramp-up", "--threads",
                                           "--connect-rate", "--json", "--source-addrs", "--backend",
-                                          "--handshake-timeout"};
+                                          "--handshake-timeout", "--ca", "--sni", "--tls-min", "--tls-max"};
     bool known = false;
     for (const char* k : kValued) known = known || name == k;
     if (!known) return bad("unknown option " + flag + " (see --help)");
@@ -277,16 +323,35 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     } else if (name == "--source-addrs") {
       if (!parse_source_addresses(value, o.source_addresses, &error))
         return bad("--source-addrs: " + error + " (got " + shown + ")");
+    } else if (name == "--ca") {
+      if (value.empty()) return bad("--ca: expected a file name (PEM certificates of the CAs to trust)");
+      o.tls.ca_file = std::string(value);
+    } else if (name == "--sni") {
+      if (!is_ip_literal(value) && !is_dns_name(value))
+        return bad("--sni: expected a DNS name (letters, digits, '-' and '.') or an IP address, got " + shown);
+      o.tls.server_name = std::string(value);
+    } else if (name == "--tls-min" || name == "--tls-max") {
+      server::TlsVersion version;
+      if (!parse_tls_version(value, version)) return bad(flag + ": expected 1.2 or 1.3, got " + shown);
+      (name == "--tls-min" ? o.tls.min_version : o.tls.max_version) = version;
     } else if (name == "--backend") {
       if (value == "auto") o.backend = net::Backend::Auto;
       else if (value == "io_uring") o.backend = net::Backend::IoUring;
       else if (value == "epoll") o.backend = net::Backend::Epoll;
       else return bad("--backend: expected auto, io_uring or epoll, got " + shown);
     }
+    if (name == "--ca" || name == "--sni" || name == "--tls-min" || name == "--tls-max")
+      if (first_tls_flag.empty()) first_tls_flag = flag;
   }
   if (!have_url) return bad("missing URL: wsring-load ws://HOST:PORT/PATH [options] (see --help)");
   if (saw_duration && saw_messages) return bad("--messages: give either --duration or --messages, not both");
   if (saw_text && saw_binary) return bad("--text: give either --text or --binary, not both");
+  if (!first_tls_flag.empty() && !o.url.tls)
+    return bad(first_tls_flag + ": TLS options need a wss:// URL (got " + o.url_text + ")");
+  if (o.tls.insecure && !o.tls.ca_file.empty()) return bad("--ca: not with --insecure (which verifies nothing)");
+  if (o.tls.min_version > o.tls.max_version)
+    return bad(std::string("--tls-min: ") + tls_version_text(o.tls.min_version) + " is above --tls-max " +
+               tls_version_text(o.tls.max_version));
   if (o.handshake_only && saw_messages) return bad("--messages: not with --handshake-only (use --duration)");
   if (o.handshake_only && o.rate > 0) return bad("--rate: not with --handshake-only (use --connect-rate)");
   if (!o.source_addresses.empty()) {

@@ -9,6 +9,7 @@
 
 #include "net/reactor.hpp"
 #include "server/cli_values.hpp"
+#include "server/tls_context.hpp"
 
 namespace wsring::load {
 
@@ -23,16 +24,34 @@ constexpr unsigned kMaxSourceAddresses = 1u << 16;
 constexpr uint64_t kMaxSendBufferBytes = 8ull << 30;  // over all connections
 constexpr uint64_t kMaxConnectionBufferBytes = 1ull << 30;  // one connection's `pipeline` frames
 
-// ws://HOST[:PORT][/PATH]; HOST is numeric (IPv4 or [IPv6]) or localhost.
+// ws://HOST[:PORT][/PATH] or wss://...; HOST is numeric (IPv4 or [IPv6]) or localhost.
 struct WsUrl {
+  bool tls = false;         // wss://
+  std::string host;         // as written: "127.0.0.1", "localhost", "[::1]" (TLS: SNI, verified name)
   std::string host_header;  // "host:port" as sent in the Host header
   std::string address;      // "host:port" / "[v6]:port", for net::parse_address
-  uint16_t port = 80;
+  uint16_t port = 80;       // 443 for wss:// without a port
   std::string path = "/";
 };
 
-// Parses a ws:// URL. False with `error` set (one line) on bad input.
+// Parses a ws:// or wss:// URL. False with `error` set (one line) on bad input.
 bool parse_ws_url(std::string_view text, WsUrl& out, std::string* error);
+
+// TLS for a wss:// URL. Without any of the flags the server's certificate is verified against the
+// system store for the URL's host.
+struct LoadTlsOptions {
+  bool insecure = false;      // --insecure: no certificate verification at all
+  std::string ca_file;        // --ca FILE: trust these CAs (PEM) instead of the system store
+  std::string server_name;    // --sni NAME: sent as SNI and verified instead of the URL's host
+  bool resume = false;        // --tls-resume: a slot's next connection offers its last ticket
+  server::TlsVersion min_version = server::TlsVersion::Tls12;  // --tls-min
+  server::TlsVersion max_version = server::TlsVersion::Tls13;  // --tls-max
+
+  // The name the certificate must carry (and the SNI, unless it is an IP address).
+  const std::string& name_for(const WsUrl& url) const { return server_name.empty() ? url.host : server_name; }
+};
+
+const char* tls_version_text(server::TlsVersion version);  // "1.2", "1.3"
 
 struct LoadOptions {
   std::string url_text;
@@ -53,6 +72,7 @@ struct LoadOptions {
   std::string json_path;
   std::vector<std::string> source_addresses;  // IPv4/IPv6 literals to bind() before connect()
   net::Backend backend = net::Backend::Auto;
+  LoadTlsOptions tls;            // used with a wss:// URL only
 };
 
 using ParseOutcome = cli::ParseOutcome;

@@ -56,6 +56,51 @@ void print_distribution(std::FILE* out, const char* name, const LatencyHistogram
                static_cast<unsigned long long>(h.percentile(99.99)), static_cast<unsigned long long>(h.max()), h.mean());
 }
 
+const char* tls_verification_text(const LoadOptions& o) {
+  if (o.tls.insecure) return "not verified (--insecure)";
+  return o.tls.ca_file.empty() ? "verified against the system store" : "verified against --ca";
+}
+
+void print_tls(std::FILE* out, const LoadOptions& o, const WorkerTotals& t) {
+  std::fprintf(out, "  tls            %llu handshakes (%llu TLS 1.3, %llu TLS 1.2), %llu resumed of %llu offered a ticket\n",
+               static_cast<unsigned long long>(t.tls_handshakes), static_cast<unsigned long long>(t.tls13),
+               static_cast<unsigned long long>(t.tls12), static_cast<unsigned long long>(t.tls_resumed),
+               static_cast<unsigned long long>(t.tls_resume_offered));
+  std::fprintf(out, "                 certificate %s for %s; versions %s to %s%s\n", tls_verification_text(o),
+               o.tls.name_for(o.url).c_str(), tls_version_text(o.tls.min_version), tls_version_text(o.tls.max_version),
+               o.tls.resume ? "; --tls-resume" : "");
+}
+
+// The parameters of a wss:// run (null for ws://).
+std::string tls_parameters_json(const LoadOptions& o) {
+  if (!o.url.tls) return "null";
+  return std::string("{\"insecure\": ") + (o.tls.insecure ? "true" : "false") +
+         ", \"ca\": " + (o.tls.ca_file.empty() ? std::string("null") : json_string(o.tls.ca_file)) +
+         ", \"sni\": " + (o.tls.server_name.empty() ? std::string("null") : json_string(o.tls.server_name)) +
+         ", \"server_name\": " + json_string(o.tls.name_for(o.url)) + ", \"resume\": " + (o.tls.resume ? "true" : "false") +
+         ", \"min_version\": \"" + tls_version_text(o.tls.min_version) + "\", \"max_version\": \"" +
+         tls_version_text(o.tls.max_version) + "\"}";
+}
+
+// What the TLS layer did (wss:// only): handshakes, resumption, failures by kind.
+std::string tls_json(const WorkerTotals& t) {
+  uint64_t failures = 0;
+  for (uint64_t n : t.tls_failures) failures += n;
+  std::string j = "{\"handshakes\": " + number(t.tls_handshakes) + ", \"resume_offered\": " + number(t.tls_resume_offered) +
+                  ", \"resumed\": " + number(t.tls_resumed) + ", \"versions\": {\"1.2\": " + number(t.tls12) +
+                  ", \"1.3\": " + number(t.tls13) + "}, \"failures\": {\"total\": " + number(failures);
+  for (size_t k = 1; k < kTlsErrorCount; ++k)  // from 1: None is not a failure
+    j += ", " + json_string(tls_failure_name(server::TlsError(k))) + ": " + number(t.tls_failures[k]);
+  j += "}, \"failure_details\": {";
+  bool first = true;
+  for (size_t k = 1; k < kTlsErrorCount; ++k) {
+    if (!t.tls_failures[k]) continue;
+    j += (first ? "" : ", ") + json_string(tls_failure_name(server::TlsError(k))) + ": " + json_string(t.tls_first_failure[k]);
+    first = false;
+  }
+  return j + "}}";
+}
+
 std::string size_text(const LoadOptions& o) {
   if (o.size_min == o.size_max) return std::to_string(o.size_min) + " B";
   return std::to_string(o.size_min) + "-" + std::to_string(o.size_max) + " B";
@@ -102,7 +147,9 @@ void print_summary(std::FILE* out, const RunReport& r) {
                "p99.99", "max", "mean");
   if (!o.handshake_only) print_distribution(out, "latency", t.latency_us);
   print_distribution(out, "connect", t.connect_us);
-  print_distribution(out, "handshake", t.handshake_us);
+  if (o.url.tls) print_distribution(out, "tls handshake", t.tls_handshake_us);
+  print_distribution(out, "upgrade", t.upgrade_us);
+  print_distribution(out, "all of opening", t.handshake_us);
 
   const double load_cpu = r.load_cpu_user_s + r.load_cpu_system_s;
   std::fprintf(out, "\n  load CPU       %.2f s user + %.2f s system (%.0f%% of one core)\n", r.load_cpu_user_s,
@@ -110,6 +157,7 @@ void print_summary(std::FILE* out, const RunReport& r) {
   std::fprintf(out, "  connections    %llu opened, %llu failed, %llu closed cleanly\n",
                static_cast<unsigned long long>(t.opened), static_cast<unsigned long long>(t.failed),
                static_cast<unsigned long long>(t.closed_cleanly));
+  if (o.url.tls) print_tls(out, o, t);
   if (t.error_total() == 0) {
     std::fprintf(out, "  errors         none\n");
   } else {
@@ -118,6 +166,11 @@ void print_summary(std::FILE* out, const RunReport& r) {
       if (!t.errors[k]) continue;
       std::fprintf(out, "    %-18s %10llu  first: %s\n", error_kind_name(ErrorKind(k)),
                    static_cast<unsigned long long>(t.errors[k]), t.first_detail[k].c_str());
+      if (ErrorKind(k) != ErrorKind::TlsFailed) continue;
+      for (size_t f = 0; f < kTlsErrorCount; ++f)  // the TLS failures by kind
+        if (t.tls_failures[f])
+          std::fprintf(out, "      %-24s %6llu  first: %s\n", tls_failure_name(server::TlsError(f)),
+                       static_cast<unsigned long long>(t.tls_failures[f]), t.tls_first_failure[f].c_str());
     }
   }
   std::fflush(out);
@@ -142,7 +195,7 @@ std::string format_json(const RunReport& r) {
        ", \"handshake_timeout_s\": " + number(o.handshake_timeout_s) +
        ", \"handshake_only\": " + (o.handshake_only ? "true" : "false") + ", \"source_addrs\": " + sources +
        ", \"backend\": " + json_string(r.backend) + ", \"backend_requested\": " + json_string(net::backend_name(o.backend)) +
-       "},\n";
+       ", \"tls\": " + tls_parameters_json(o) + "},\n";
   j += "  \"load_cpu_s\": {\"user\": " + number(r.load_cpu_user_s) + ", \"system\": " + number(r.load_cpu_system_s) + "},\n";
   j += "  \"elapsed_s\": " + number(r.elapsed_s) + ",\n  \"window_s\": " + number(r.window_s) +
        ",\n  \"interrupted\": " + (r.interrupted ? "true" : "false") + ",\n";
@@ -156,6 +209,9 @@ std::string format_json(const RunReport& r) {
   j += "  \"latency_us\": " + distribution_json(t.latency_us) + ",\n";
   j += "  \"connect_us\": " + distribution_json(t.connect_us) + ",\n";
   j += "  \"handshake_us\": " + distribution_json(t.handshake_us) + ",\n";
+  if (o.url.tls) j += "  \"tls_handshake_us\": " + distribution_json(t.tls_handshake_us) + ",\n";
+  j += "  \"upgrade_us\": " + distribution_json(t.upgrade_us) + ",\n";
+  if (o.url.tls) j += "  \"tls\": " + tls_json(t) + ",\n";
   j += "  \"connections\": {\"opened\": " + number(t.opened) + ", \"failed\": " + number(t.failed) +
        ", \"closed_cleanly\": " + number(t.closed_cleanly) + "},\n";
   j += "  \"errors\": {\"total\": " + number(t.error_total());

@@ -15,7 +15,26 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::RecvError: return "recv_error";
     case ErrorKind::SendError: return "send_error";
     case ErrorKind::CloseTimeout: return "close_timeout";
+    case ErrorKind::TlsFailed: return "tls_failed";
     case ErrorKind::Count: break;
+  }
+  return "unknown";
+}
+
+const char* tls_failure_name(server::TlsError error) {
+  using server::TlsError;
+  switch (error) {
+    case TlsError::None: return "none";
+    case TlsError::NotTls: return "not_tls";
+    case TlsError::ProtocolVersion: return "protocol_version";
+    case TlsError::HandshakeFailed: return "handshake_failed";
+    case TlsError::CertificateVerify: return "certificate_verify";
+    case TlsError::PeerAlert: return "peer_alert";
+    case TlsError::BadRecord: return "bad_record";
+    case TlsError::EofInHandshake: return "eof_in_handshake";
+    case TlsError::EofWithoutCloseNotify: return "eof_without_close_notify";
+    case TlsError::OutOfBuffers: return "out_of_buffers";
+    case TlsError::Internal: return "internal";
   }
   return "unknown";
 }
@@ -38,6 +57,17 @@ void WorkerTotals::merge(const WorkerTotals& other) {
   latency_us.merge(other.latency_us);
   connect_us.merge(other.connect_us);
   handshake_us.merge(other.handshake_us);
+  upgrade_us.merge(other.upgrade_us);
+  tls_handshake_us.merge(other.tls_handshake_us);
+  tls_handshakes += other.tls_handshakes;
+  tls_resume_offered += other.tls_resume_offered;
+  tls_resumed += other.tls_resumed;
+  tls12 += other.tls12;
+  tls13 += other.tls13;
+  for (size_t k = 0; k < kTlsErrorCount; ++k) {
+    if (tls_failures[k] == 0 && other.tls_failures[k] != 0) tls_first_failure[k] = other.tls_first_failure[k];
+    tls_failures[k] += other.tls_failures[k];
+  }
 }
 
 uint64_t WorkerTotals::error_total() const {

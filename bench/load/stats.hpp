@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bench/load/histogram.hpp"
+#include "server/tls_session.hpp"
 
 namespace wsring::load {
 
@@ -24,10 +25,15 @@ enum class ErrorKind : uint8_t {
   RecvError,          // the socket failed while reading (e.g. reset)
   SendError,          // the socket failed while writing
   CloseTimeout,       // the server did not finish the close handshake in time
+  TlsFailed,          // wss://: the TLS layer failed (its kind is counted in tls_failures)
   Count,
 };
 constexpr size_t kErrorKindCount = size_t(ErrorKind::Count);
 const char* error_kind_name(ErrorKind kind);  // the JSON key, e.g. "unexpected_eof"
+
+// TLS failures by kind (server::TlsError; None is never counted).
+constexpr size_t kTlsErrorCount = size_t(server::TlsError::Internal) + 1;
+const char* tls_failure_name(server::TlsError error);  // the JSON key, e.g. "certificate_verify"
 
 // Written by one worker thread only, read by the progress printer: relaxed loads and stores,
 // no read-modify-write on the hot path.
@@ -67,9 +73,19 @@ struct WorkerTotals {
   uint64_t opened = 0, failed = 0, closed_cleanly = 0;
   uint64_t errors[kErrorKindCount] = {};
   LatencyHistogram latency_us;
-  LatencyHistogram connect_us;
-  LatencyHistogram handshake_us;
+  LatencyHistogram connect_us;    // connect start -> TCP connected
+  LatencyHistogram handshake_us;  // connect start -> valid 101 (the whole opening)
+  LatencyHistogram upgrade_us;    // upgrade request written -> valid 101
   std::string first_detail[kErrorKindCount];  // what the first error of each kind was, for debugging
+
+  // wss:// only.
+  LatencyHistogram tls_handshake_us;  // TCP connected -> TLS handshake complete
+  uint64_t tls_handshakes = 0;        // completed
+  uint64_t tls_resume_offered = 0;    // handshakes started with a previous session's ticket
+  uint64_t tls_resumed = 0;           // completed handshakes that resumed a session
+  uint64_t tls12 = 0, tls13 = 0;      // completed handshakes by negotiated version
+  uint64_t tls_failures[kTlsErrorCount] = {};
+  std::string tls_first_failure[kTlsErrorCount];
 
   void merge(const WorkerTotals& other);
   uint64_t error_total() const;

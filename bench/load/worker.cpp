@@ -89,7 +89,9 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
     c.global_id = j * plan.workers + plan.index;
     c.buf[0] = buffer_slab_.get() + size_t(buffer_capacity_) * 2 * j;
     c.buf[1] = c.buf[0] + buffer_capacity_;
+    if (options.url.tls) c.tls = std::make_unique<TlsLink>();
   }
+  if (options.url.tls) plain_ = std::make_unique_for_overwrite<uint8_t[]>(kPlainSize);
   for (uint32_t j = count; j > 0; --j) ready_.push_back(j - 1);
   unresolved_first_attempts_ = count;
 
@@ -225,7 +227,16 @@ void LoadWorker::on_connect(net::Token t, int result) {
     return;
   }
   totals_.connect_us.record(ns_to_us(now - c.started_ns));
+  if (c.tls) {
+    start_tls(t, c, now);  // the upgrade request follows the TLS handshake
+    return;
+  }
   move(c, ConnEvent::Connected);
+  queue_upgrade_request(c, now);
+  flush(t, c);
+}
+
+void LoadWorker::queue_upgrade_request(Connection& c, uint64_t now) {
   core::generate_client_key(c.key);
   core::ClientRequestOptions request;
   request.host = options_.url.host_header;
@@ -234,7 +245,7 @@ void LoadWorker::on_connect(net::Token t, int result) {
       std::span<char>(reinterpret_cast<char*>(c.buf[c.fill] + c.fill_len), buffer_capacity_ - c.fill_len),
       std::string_view(c.key, core::kClientKeySize), request);
   c.fill_len += uint32_t(n);
-  flush(t, c);
+  c.upgrade_ns = now;
 }
 
 void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
@@ -258,6 +269,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
     return;
   }
   totals_.handshake_us.record(ns_to_us(now - c.started_ns));
+  totals_.upgrade_us.record(ns_to_us(now - c.upgrade_ns));
   move(c, ConnEvent::Upgraded);
   --pending_handshakes_;
   live_.open.add();
@@ -367,20 +379,15 @@ bool LoadWorker::queue_close(Connection& c, uint16_t code) {
 void LoadWorker::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = connections_[t];
   const uint64_t now = now_ns();
-  if (c.state == ConnState::Handshaking) {
-    handle_handshake(t, c, b.data, b.size, now);
-  } else if (reads_frames(c.state)) {
-    handle_frames(t, c, b.data, b.size, now);
-    if (c.state == ConnState::Open) {
-      if (draining_ && outstanding(c) == 0) begin_close(t, c, now);
-      top_up(c, now);
-      flush(t, c);
-    }
-    update_flags();
+  if (c.tls) {
+    receive_tls(t, c, b, now);  // decrypts, deliver()s the plaintext, releases the buffer
+  } else {
+    deliver(t, c, b.data, b.size, now);
+    reactor_.release_buffer(b.id);
   }
-  reactor_.release_buffer(b.id);
   if (rate_started_) pump_rate(now);
 }
+
 
 void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
   size_t pos = 0;
@@ -506,7 +513,12 @@ void LoadWorker::finish_echo(Connection& c, uint64_t now) {
 // Output: the filling buffer goes out in one send once the previous send is complete.
 
 void LoadWorker::flush(net::Token t, Connection& c) {
-  if (c.send_in_flight || c.fill_len == 0) return;
+  if (c.send_in_flight) return;
+  if (c.tls) {
+    flush_tls(t, c);  // encrypts the filling buffer; handshake records may be waiting without it
+    return;
+  }
+  if (c.fill_len == 0) return;
   if (c.state == ConnState::Idle || c.state == ConnState::Connecting || c.state == ConnState::Dying) return;
   c.fly_len = c.fill_len;
   c.fly_off = 0;
@@ -515,13 +527,6 @@ void LoadWorker::flush(net::Token t, Connection& c) {
   c.fill_len = 0;
   c.pong_queued = false;
   send_in_flight_buffer(t, c);
-}
-
-void LoadWorker::send_in_flight_buffer(net::Token t, Connection& c) {
-  c.iov.iov_base = c.buf[c.fill ^ 1] + c.fly_off;
-  c.iov.iov_len = c.fly_len - c.fly_off;
-  c.send_in_flight = true;
-  reactor_.send(t, &c.iov, 1);
 }
 
 void LoadWorker::on_send(net::Token t, int result) {
@@ -563,7 +568,7 @@ void LoadWorker::fail(net::Token t, Connection& c, ErrorKind kind, const std::st
   if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   count_error(kind, detail);
   lose_outstanding(c);
-  if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
+  if (is_opening(c.state)) {
     --pending_handshakes_;
     if (c.first_attempt) live_.failed.add();
     resolve_first_attempt(c);
@@ -598,7 +603,7 @@ void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
   outstanding_total_ -= outstanding(c);
   c.acked_seq = c.next_seq;
   if (c.state == ConnState::Closed) ++totals_.closed_cleanly;
-  if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
+  if (is_opening(c.state)) {
     --pending_handshakes_;
     resolve_first_attempt(c);
   }
@@ -619,6 +624,11 @@ void LoadWorker::on_recv_end(net::Token t, int error) {
     return;
   }
   const std::string who = "connection " + std::to_string(c.global_id);
+  if (c.state == ConnState::TlsHandshaking) {
+    c.tls->session.end_of_input();  // EofInHandshake
+    fail_tls(t, c, error ? std::string(" (reset: ") + strerror(-error) + ")" : std::string());
+    return;
+  }
   if (c.state == ConnState::Connecting || c.state == ConnState::Handshaking) {
     fail(t, c, ErrorKind::HandshakeFailed,
          who + ": the server " + (error ? std::string("reset the connection: ") + strerror(-error) : "ended the stream") +
@@ -634,6 +644,7 @@ void LoadWorker::on_closed(net::Token t) {
   Connection& c = connections_[t];
   move(c, ConnEvent::Released);
   c.send_in_flight = false;
+  if (c.tls) c.tls->reset(options_.tls.resume);  // the reactor is done with its buffers now
   --live_connections_;
   if (options_.handshake_only && !draining_ && !aborted_) {
     ready_.insert(ready_.begin(), c.local);  // oldest idle first
@@ -685,6 +696,7 @@ void LoadWorker::begin_drain(uint64_t now) {
   for (Connection& c : connections_) {
     switch (c.state) {
       case ConnState::Connecting:
+      case ConnState::TlsHandshaking:
       case ConnState::Handshaking:
         if (overdue) {
           fail(c.local, c, ErrorKind::HandshakeTimeout,
@@ -709,9 +721,11 @@ void LoadWorker::scan_deadlines(uint64_t now) {
     const std::string who = "connection " + std::to_string(c.global_id);
     switch (c.state) {
       case ConnState::Connecting:
+      case ConnState::TlsHandshaking:
       case ConnState::Handshaking:
         fail(c.local, c, ErrorKind::HandshakeTimeout,
-             who + ": no 101 response within " + seconds_text(options_.handshake_timeout_s) + " s of connecting");
+             who + ": no 101 response within " + seconds_text(options_.handshake_timeout_s) + " s of connecting" +
+                 (c.state == ConnState::TlsHandshaking ? " (the TLS handshake did not complete)" : ""));
         break;
       case ConnState::CloseSent:
         count_error(ErrorKind::CloseTimeout, who + ": no close frame within 3 s of ours");

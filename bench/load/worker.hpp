@@ -1,10 +1,13 @@
 // One load thread: its share of the connections on its own reactor. Each connection is one
 // state machine (bench/load/connection_state.hpp; the table with actions is in bench/README.md):
-// Idle -> Connecting -> Handshaking -> Open -> CloseSent -> Closed -> Dying -> Idle (and round
-// again with --handshake-only). Follow one message: top_up() writes masked frames into the connection's
-// filling buffer, flush() hands the buffer to the reactor in one send, on_recv() ->
-// handle_frames() checks each echo in place in the receive buffer and records its latency,
-// then top_up() refills the window.
+// Idle -> Connecting -> [TlsHandshaking ->] Handshaking -> Open -> CloseSent -> Closed -> Dying ->
+// Idle (and round again with --handshake-only). Follow one message: top_up() writes masked
+// frames into the connection's filling buffer, flush() hands the buffer to the reactor in one
+// send, on_recv() -> deliver() -> handle_frames() checks each echo in place in the receive buffer
+// and records its latency, then top_up() refills the window.
+// wss:// puts a TlsLink under that (worker_tls.cpp): on_recv decrypts into a per-worker
+// plaintext buffer and hands it to deliver(); flush encrypts the filling buffer and sends the
+// ciphertext instead. ws:// connections have no TlsLink and take none of its branches.
 #pragma once
 
 #include <sys/uio.h>
@@ -20,6 +23,7 @@
 #include "bench/load/payload.hpp"
 #include "bench/load/rate_scheduler.hpp"
 #include "bench/load/stats.hpp"
+#include "bench/load/tls_link.hpp"
 #include "core/client_handshake.hpp"
 #include "core/message_reader.hpp"
 #include "net/reactor.hpp"
@@ -51,6 +55,7 @@ struct WorkerPlan {
   uint64_t message_budget = 0;  // --messages share; 0: unlimited
   net::SocketAddress target;
   std::vector<net::SocketAddress> sources;  // bind() addresses, port 0
+  server::TlsContext tls;  // wss://: the client context (one SSL_CTX shared by every worker)
 };
 
 // Bounds on waiting, so that every run ends (the handshake's is --handshake-timeout).
@@ -62,6 +67,8 @@ uint64_t run_clock_ns(const SharedRun& run);  // nanoseconds since run.epoch_ns
 
 class LoadWorker final : public net::EventHandler {
  public:
+  static constexpr size_t kPlainSize = 64 * 1024;  // wss://: plaintext decrypted per read() call
+
   LoadWorker(const LoadOptions& options, const WorkerPlan& plan, SharedRun& run, LiveCounters& live,
              net::Reactor& reactor);
   ~LoadWorker() override;
@@ -103,6 +110,7 @@ class LoadWorker final : public net::EventHandler {
     uint64_t acked_seq = 0;       // next echo expected
     uint64_t due_seq = 0;         // --rate: messages below this are due
     uint64_t started_ns = 0;      // connect start
+    uint64_t upgrade_ns = 0;      // the upgrade request written
     uint64_t deadline_ns = 0;     // handshake, close or end-of-stream deadline
     uint64_t msg_offset = 0;      // payload bytes of the echo in progress seen so far
     uint64_t msg_expected = 0;    // its size as sent
@@ -112,6 +120,7 @@ class LoadWorker final : public net::EventHandler {
     char key[core::kClientKeySize] = {};
     core::MessageReader reader{core::Role::Client};
     std::string head;  // an upgrade response that spans receives (rare)
+    std::unique_ptr<TlsLink> tls;  // wss:// only
   };
 
   // The one place a connection changes state; an illegal move is a bug (asserted).
@@ -120,8 +129,19 @@ class LoadWorker final : public net::EventHandler {
   // Connecting.
   void start_connects(uint64_t now);
   void start_connect(Connection& c, uint64_t now);
+  void queue_upgrade_request(Connection& c, uint64_t now);
   void handle_handshake(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now);
   void resolve_first_attempt(Connection& c);
+
+  // Received bytes (plaintext), by state: the 101, then frames.
+  void deliver(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now);
+
+  // TLS (worker_tls.cpp).
+  void start_tls(net::Token t, Connection& c, uint64_t now);
+  void receive_tls(net::Token t, Connection& c, const net::RecvBuffer& b, uint64_t now);
+  void secured(Connection& c, uint64_t now);
+  void flush_tls(net::Token t, Connection& c);
+  void fail_tls(net::Token t, Connection& c, const std::string& why = std::string());
 
   // Messages.
   bool sending_allowed() const;
@@ -172,6 +192,7 @@ class LoadWorker final : public net::EventHandler {
   std::unique_ptr<RateScheduler> scheduler_;
   std::vector<Connection> connections_;
   std::unique_ptr<uint8_t[]> buffer_slab_;      // two send buffers per connection
+  std::unique_ptr<uint8_t[]> plain_;            // wss://: decrypted bytes of one receive, kPlainSize
   // Per connection, `pipeline` slots describing the outstanding messages: stamp time (latency is
   // measured from it), encoded stamp (what the echo must start with) and size.
   std::unique_ptr<uint64_t[]> ring_time_;
@@ -200,5 +221,28 @@ class LoadWorker final : public net::EventHandler {
   bool aborted_ = false;
   bool stopped_ = false;
 };
+
+// On the path of every receive and every send, ws:// and wss:// alike: defined here so that both
+// worker.cpp and worker_tls.cpp inline them and ws:// pays no call for the TLS layer's sake.
+inline void LoadWorker::deliver(net::Token t, Connection& c, uint8_t* data, size_t size, uint64_t now) {
+  if (c.state == ConnState::Handshaking) {
+    handle_handshake(t, c, data, size, now);
+  } else if (reads_frames(c.state)) {
+    handle_frames(t, c, data, size, now);
+    if (c.state == ConnState::Open) {
+      if (draining_ && outstanding(c) == 0) begin_close(t, c, now);
+      top_up(c, now);
+      flush(t, c);
+    }
+    update_flags();
+  }
+}
+
+inline void LoadWorker::send_in_flight_buffer(net::Token t, Connection& c) {
+  c.iov.iov_base = (c.tls ? c.tls->flying.data() : c.buf[c.fill ^ 1]) + c.fly_off;
+  c.iov.iov_len = c.fly_len - c.fly_off;
+  c.send_in_flight = true;
+  reactor_.send(t, &c.iov, 1);
+}
 
 }  // namespace wsring::load

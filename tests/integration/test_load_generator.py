@@ -46,10 +46,12 @@ def run_load(url, *args, timeout=30.0):
 
 
 class AsyncioEchoServer:
-    """A websockets echo server on its own event loop thread; `transform` rewrites each echo."""
+    """A websockets echo server on its own event loop thread, serving `handler`; with an
+    ssl.SSLContext it serves wss:// (tests/integration/test_load_tls.py)."""
 
-    def __init__(self, handler):
+    def __init__(self, handler, ssl_context=None):
         self.handler = handler
+        self.ssl_context = ssl_context
         self.port = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -62,7 +64,8 @@ class AsyncioEchoServer:
 
     async def _serve(self):
         self._stop = asyncio.Event()
-        async with websockets.serve(self.handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        async with websockets.serve(self.handler, "127.0.0.1", 0, max_size=None, compression=None,
+                                    ssl=self.ssl_context) as server:
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
             await self._stop.wait()
@@ -78,8 +81,8 @@ class AsyncioEchoServer:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
 
-    def url(self):
-        return "ws://127.0.0.1:%d/" % self.port
+    def url(self, host="127.0.0.1"):
+        return "%s://%s:%d/" % ("wss" if self.ssl_context else "ws", host, self.port)
 
 
 class RawMaliciousServer:

@@ -19,6 +19,9 @@ const std::map<std::pair<S, E>, S>& legal_moves() {
   static const std::map<std::pair<S, E>, S> moves = {
       {{S::Idle, E::Connect}, S::Connecting},
       {{S::Connecting, E::Connected}, S::Handshaking},
+      {{S::Connecting, E::ConnectedTls}, S::TlsHandshaking},
+      {{S::TlsHandshaking, E::Secured}, S::Handshaking},
+      {{S::TlsHandshaking, E::Drop}, S::Dying},
       {{S::Connecting, E::Drop}, S::Dying},
       {{S::Handshaking, E::Upgraded}, S::Open},
       {{S::Handshaking, E::Drop}, S::Dying},
@@ -86,9 +89,10 @@ TEST(LoadConnectionState, EveryStateIsReachableAndCanGetBackToIdle) {
 TEST(LoadConnectionState, PredicatesMatchTheStates) {
   for (int s = 0; s < kConnStateCount; ++s) {
     const S state = S(s);
-    const bool upgraded_state = state != S::Idle && state != S::Connecting && state != S::Handshaking &&
-                                state != S::Dying;
+    const bool opening_state = state == S::Connecting || state == S::TlsHandshaking || state == S::Handshaking;
+    const bool upgraded_state = state != S::Idle && !opening_state && state != S::Dying;
     EXPECT_EQ(is_upgraded(state), upgraded_state) << to_string(state);
+    EXPECT_EQ(is_opening(state), opening_state) << to_string(state);
     EXPECT_EQ(reads_frames(state), state == S::Open || state == S::CloseSent) << to_string(state);
     if (awaits_eof(state)) {
       EXPECT_TRUE(is_upgraded(state)) << to_string(state);

@@ -32,8 +32,8 @@ Parsed parse_ok(std::vector<std::string> args) {
 }
 
 // A bad value: BadUsage, one line, and the line names the flag.
-void expect_bad(std::vector<std::string> args, const std::string& flag) {
-  args.insert(args.begin(), "ws://127.0.0.1:9001/");
+void expect_bad(std::vector<std::string> args, const std::string& flag, const char* url = "ws://127.0.0.1:9001/") {
+  args.insert(args.begin(), url);
   Parsed p = parse(args);
   std::string shown;
   for (const std::string& a : args) shown += a + " ";
@@ -136,7 +136,9 @@ TEST(LoadOptions, UrlForms) {
   ASSERT_TRUE(parse_ws_url("ws://[::1]:9001/", u, &error)) << error;
   EXPECT_EQ(u.address, "[::1]:9001");
   EXPECT_EQ(u.host_header, "[::1]:9001");
-  for (const char* bad : {"http://127.0.0.1/", "wss://127.0.0.1/", "ws://", "ws://:80/", "ws://127.0.0.1:/",
+  EXPECT_FALSE(u.tls);
+  for (const char* bad : {"http://127.0.0.1/", "https://127.0.0.1/", "wss:/127.0.0.1/", "ws://", "wss://", "ws://:80/",
+                          "wss://127.0.0.1:0/", "wss://example.com/", "ws://127.0.0.1:/",
                           "ws://127.0.0.1:0/", "ws://127.0.0.1:70000/", "ws://example.com/", "ws://[::1/",
                           "ws://127.0.0.1/a b", "ws://user@127.0.0.1/", "ws://127.0.0.1/#frag", "ws://[zz]:1/"}) {
     EXPECT_FALSE(parse_ws_url(bad, u, &error)) << bad;
@@ -144,10 +146,104 @@ TEST(LoadOptions, UrlForms) {
   }
 }
 
+TEST(LoadOptions, SecureUrls) {
+  WsUrl u;
+  std::string error;
+  ASSERT_TRUE(parse_ws_url("wss://localhost/echo", u, &error)) << error;
+  EXPECT_TRUE(u.tls);
+  EXPECT_EQ(u.port, 443);  // the default port of wss://
+  EXPECT_EQ(u.host, "localhost");
+  EXPECT_EQ(u.address, "127.0.0.1:443");
+  EXPECT_EQ(u.host_header, "localhost:443");
+  EXPECT_EQ(u.path, "/echo");
+  ASSERT_TRUE(parse_ws_url("wss://[::1]:9443", u, &error)) << error;
+  EXPECT_TRUE(u.tls);
+  EXPECT_EQ(u.host, "[::1]");
+  EXPECT_EQ(u.address, "[::1]:9443");
+  ASSERT_TRUE(parse_ws_url("ws://127.0.0.1", u, &error)) << error;
+  EXPECT_FALSE(u.tls);  // a reused WsUrl does not keep the last one's scheme
+  EXPECT_EQ(u.port, 80);
+  EXPECT_EQ(u.host, "127.0.0.1");
+}
+
+namespace {
+
+Parsed parse_wss(std::vector<std::string> args) {
+  args.insert(args.begin(), "wss://127.0.0.1:9443/");
+  return parse(args);
+}
+
+void expect_bad_wss(std::vector<std::string> args, const std::string& flag) {
+  expect_bad(std::move(args), flag, "wss://127.0.0.1:9443/");
+}
+
+}  // namespace
+
+TEST(LoadOptions, TlsDefaultsVerifyTheUrlHostAgainstTheSystemStore) {
+  Parsed p = parse_wss({});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run) << p.message;
+  const LoadTlsOptions& t = p.options.tls;
+  EXPECT_FALSE(t.insecure);
+  EXPECT_TRUE(t.ca_file.empty());
+  EXPECT_FALSE(t.resume);
+  EXPECT_EQ(t.min_version, wsring::server::TlsVersion::Tls12);
+  EXPECT_EQ(t.max_version, wsring::server::TlsVersion::Tls13);
+  EXPECT_EQ(t.name_for(p.options.url), "127.0.0.1");
+}
+
+TEST(LoadOptions, TlsFlags) {
+  Parsed p = parse_wss({"--ca", "/etc/ca.pem", "--sni", "echo.example.org", "--tls-resume", "--tls-min=1.3",
+                        "--tls-max", "1.3"});
+  ASSERT_EQ(p.outcome, ParseOutcome::Run) << p.message;
+  const LoadTlsOptions& t = p.options.tls;
+  EXPECT_EQ(t.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(t.server_name, "echo.example.org");
+  EXPECT_EQ(t.name_for(p.options.url), "echo.example.org");
+  EXPECT_TRUE(t.resume);
+  EXPECT_EQ(t.min_version, wsring::server::TlsVersion::Tls13);
+  EXPECT_EQ(t.max_version, wsring::server::TlsVersion::Tls13);
+  Parsed q = parse_wss({"--insecure", "--tls-max", "1.2", "--sni", "::1"});
+  ASSERT_EQ(q.outcome, ParseOutcome::Run) << q.message;
+  EXPECT_TRUE(q.options.tls.insecure);
+  EXPECT_EQ(q.options.tls.max_version, wsring::server::TlsVersion::Tls12);
+  EXPECT_EQ(q.options.tls.server_name, "::1");
+  EXPECT_TRUE(parse_wss({"--sni", "localhost"}).outcome == ParseOutcome::Run);
+}
+
+TEST(LoadOptions, BadTlsValuesNameTheirFlag) {
+  for (const char* v : {"1.1", "1.0", "13", "1.3.0", "TLSv1.3", ""}) {
+    expect_bad_wss({"--tls-min", v}, "--tls-min");
+    expect_bad_wss({"--tls-max", v}, "--tls-max");
+  }
+  for (const char* v : {"", "a b", "-lead.example", "trail-.example", "dot..example", ".example", "example.",
+                        "under_score.example", "[::1]", "caf\xc3\xa9.example"})
+    expect_bad_wss({"--sni", v}, "--sni");
+  expect_bad_wss({"--sni", std::string(64, 'a') + ".example"}, "--sni");  // a label of 64
+  expect_bad_wss({"--ca", ""}, "--ca");
+  for (const char* flag : {"--ca", "--sni", "--tls-min", "--tls-max"}) expect_bad_wss({flag}, flag);
+  expect_bad_wss({"--insecure=yes"}, "--insecure");
+  expect_bad_wss({"--tls-resume=1"}, "--tls-resume");
+  expect_bad_wss({"--tls-min", "1.3", "--tls-max", "1.2"}, "--tls-min");
+  expect_bad_wss({"--insecure", "--ca", "ca.pem"}, "--ca");
+}
+
+TEST(LoadOptions, TlsFlagsNeedAWssUrl) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--insecure"}, {"--tls-resume"}, {"--ca", "ca.pem"}, {"--sni", "x.example"}, {"--tls-min", "1.2"},
+           {"--tls-max", "1.3"}})
+    expect_bad(args, args[0]);
+  // Whichever comes first, the URL or the flag.
+  Parsed p = parse({"--insecure", "ws://127.0.0.1:1/"});
+  EXPECT_EQ(p.outcome, ParseOutcome::BadUsage);
+  EXPECT_NE(p.message.find("wss://"), std::string::npos) << p.message;
+}
+
 TEST(LoadOptions, HelpAndVersion) {
   Parsed h = parse({"--help"});
   EXPECT_EQ(h.outcome, ParseOutcome::Exit0);
   EXPECT_NE(h.message.find("--handshake-only"), std::string::npos);
+  for (const char* flag : {"wss://", "--insecure", "--ca", "--sni", "--tls-resume", "--tls-min", "--tls-max"})
+    EXPECT_NE(h.message.find(flag), std::string::npos) << flag;
   Parsed v = parse({"--version"});
   EXPECT_EQ(v.outcome, ParseOutcome::Exit0);
   EXPECT_NE(v.message.find(kLoadVersion), std::string::npos);

@@ -35,6 +35,18 @@ std::string value_of(const std::string& json, const std::string& key) {
   return json.substr(start, end - start);
 }
 
+std::string summary_of(const RunReport& r) {
+  char* text = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&text, &size);
+  if (!out) return "<open_memstream failed>";
+  print_summary(out, r);
+  std::fclose(out);
+  const std::string summary(text, size);
+  std::free(text);
+  return summary;
+}
+
 }  // namespace
 
 TEST(LoadReport, JsonHasTheDocumentedLayout) {
@@ -45,7 +57,7 @@ TEST(LoadReport, JsonHasTheDocumentedLayout) {
                           "pipeline", "rate", "ramp_up_s", "threads", "connect_rate", "handshake_timeout_s", "handshake_only", "source_addrs",
                           "backend", "backend_requested", "elapsed_s", "window_s", "interrupted", "sent", "received",
                           "in_flight", "lost", "mismatched", "bytes", "throughput", "msgs_per_s", "bytes_per_s",
-                          "handshakes_per_s", "latency_us", "connect_us", "handshake_us", "p50", "p90", "p99", "p999",
+                          "handshakes_per_s", "latency_us", "connect_us", "handshake_us", "upgrade_us", "tls", "p50", "p90", "p99", "p999",
                           "p9999", "max", "min", "mean", "count", "opened", "failed", "closed_cleanly", "errors",
                           "total", "error_details", "exit_status", "load_cpu_s", "user", "system"})
     EXPECT_NE(json.find(std::string("\"") + key + "\":"), std::string::npos) << key;
@@ -58,6 +70,55 @@ TEST(LoadReport, JsonHasTheDocumentedLayout) {
   EXPECT_EQ(value_of(json, "exit_status"), "0");
   EXPECT_EQ(value_of(json, "duration_s"), "10.000");
   EXPECT_EQ(value_of(json, "rate"), "null");
+  // ws://: no TLS part beyond the null parameter.
+  EXPECT_EQ(value_of(json, "tls"), "null");
+  EXPECT_EQ(json.find("tls_handshake_us"), std::string::npos);
+  EXPECT_EQ(json.find("\"tls\": {"), std::string::npos);
+}
+
+TEST(LoadReport, WssRunsReportTlsHandshakesAndFailuresByKind) {
+  LoadOptions options;
+  options.url_text = "wss://localhost:9443/";
+  ASSERT_TRUE(parse_ws_url(options.url_text, options.url, nullptr));
+  options.tls.ca_file = "ca.pem";
+  options.tls.resume = true;
+  RunReport r = sample(options);
+  WorkerTotals& t = r.totals;
+  t.tls_handshakes = 7;
+  t.tls_resume_offered = 5;
+  t.tls_resumed = 4;
+  t.tls13 = 6;
+  t.tls12 = 1;
+  t.tls_handshake_us.record(900);
+  t.upgrade_us.record(300);
+  t.errors[size_t(ErrorKind::TlsFailed)] = 3;
+  t.first_detail[size_t(ErrorKind::TlsFailed)] = "connection 2: TLS: certificate verification failed";
+  t.tls_failures[size_t(wsring::server::TlsError::CertificateVerify)] = 2;
+  t.tls_first_failure[size_t(wsring::server::TlsError::CertificateVerify)] = "connection 2: TLS: certificate";
+  t.tls_failures[size_t(wsring::server::TlsError::NotTls)] = 1;
+  const std::string json = format_json(r);
+  EXPECT_EQ(value_of(json, "tls_failed"), "3");
+  EXPECT_EQ(value_of(json, "handshakes"), "7");
+  EXPECT_EQ(value_of(json, "resume_offered"), "5");
+  EXPECT_EQ(value_of(json, "resumed"), "4");
+  EXPECT_EQ(value_of(json, "1.3"), "6");
+  EXPECT_EQ(value_of(json, "1.2"), "1");
+  EXPECT_EQ(value_of(json, "certificate_verify"), "2");
+  EXPECT_EQ(value_of(json, "not_tls"), "1");
+  EXPECT_EQ(value_of(json, "eof_in_handshake"), "0");
+  EXPECT_NE(json.find("\"certificate_verify\": \"connection 2: TLS: certificate\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"tls_handshake_us\": {\"count\": 1, \"min\": 900"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"upgrade_us\": {\"count\": 1, \"min\": 300"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"tls\": {\"insecure\": false, \"ca\": \"ca.pem\", \"sni\": null, \"server_name\": "
+                      "\"localhost\", \"resume\": true, \"min_version\": \"1.2\", \"max_version\": \"1.3\"}"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(value_of(json, "exit_status"), "1");
+
+  const std::string summary = summary_of(r);
+  for (const char* line : {"tls handshake", "upgrade", "7 handshakes (6 TLS 1.3, 1 TLS 1.2), 4 resumed of 5 offered",
+                           "verified against --ca for localhost", "certificate_verify", "not_tls"})
+    EXPECT_NE(summary.find(line), std::string::npos) << line << "\n" << summary;
 }
 
 TEST(LoadReport, TheSummarySaysConnectionAndThreadInTheSingular) {
@@ -66,14 +127,7 @@ TEST(LoadReport, TheSummarySaysConnectionAndThreadInTheSingular) {
     options.url_text = "ws://127.0.0.1:9001/";
     options.connections = n;
     options.threads = n;
-    char* text = nullptr;
-    size_t size = 0;
-    std::FILE* out = open_memstream(&text, &size);
-    ASSERT_NE(out, nullptr);
-    print_summary(out, sample(options));
-    std::fclose(out);
-    const std::string summary(text, size);
-    std::free(text);
+    const std::string summary = summary_of(sample(options));
     EXPECT_NE(summary.find(n == 1 ? ": 1 connection, 1 thread," : ": 2 connections, 2 threads,"), std::string::npos)
         << summary;
   }
