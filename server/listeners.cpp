@@ -10,10 +10,31 @@
 namespace wsring::server {
 namespace {
 
+bool is_wildcard(const net::SocketAddress& address);
+
+// Whether a socket listens on `address` (a wildcard is asked on its loopback address): a connect
+// on this machine is answered at once, accepted or refused.
+bool someone_listens(const net::SocketAddress& address) {
+  net::SocketAddress target = address;
+  if (is_wildcard(address)) {
+    if (address.family() == AF_INET6)
+      reinterpret_cast<sockaddr_in6*>(&target.storage)->sin6_addr = in6addr_loopback;
+    else
+      reinterpret_cast<sockaddr_in*>(&target.storage)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;  // cannot tell: keep the probe's answer
+  const bool connected = ::connect(fd, target.get(), target.length) == 0;
+  ::close(fd);
+  return connected;
+}
+
 // Binds a socket WITHOUT SO_REUSEPORT to `address`: EADDRINUSE then means another socket holds
-// it, whether or not that one set SO_REUSEPORT. SO_REUSEADDR is set as on the real listeners, so
-// connections of an earlier run lingering in TIME_WAIT do not count. On success `address` gets the
-// bound address (the port the kernel picked when 0 was asked for) and the probe is closed.
+// it, whether or not that one set SO_REUSEPORT. SO_REUSEADDR is set as on the real listeners; yet
+// connections of an earlier run lingering in TIME_WAIT still make this bind fail when that run's
+// listeners had SO_REUSEPORT (seen on Linux 6.18), so an EADDRINUSE with nobody listening is not
+// "in use": a restart right after a stop works. On success `address` gets the bound address (the
+// port the kernel picked when 0 was asked for) and the probe is closed.
 bool probe_address(net::SocketAddress& address, std::string& error) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -28,6 +49,7 @@ bool probe_address(net::SocketAddress& address, std::string& error) {
   if (bound) address = net::local_address(fd);
   ::close(fd);
   if (bound) return true;
+  if (bind_errno == EADDRINUSE && address.port() != 0 && !someone_listens(address)) return true;
   error = "cannot listen on " + address.to_string() + ": ";
   error += bind_errno == EADDRINUSE
                ? "address in use (to share the port with a running wsring-echo on purpose, add --reuse-port)"

@@ -151,6 +151,18 @@ class PortSharing(ServerTestCase):
         for index in range(4):
             self.client(first).echo(OP_TEXT, "client %d" % index)
 
+    def test_restart_on_the_same_port_right_after_a_stop(self):
+        """Connections of the stopped server linger in TIME_WAIT; the port is not "in use" for
+        that (it once was: a restart failed for a minute after a stop)."""
+        first = self.start_server("--threads", "2")
+        port = first.port
+        for index in range(4):
+            self.client(first).echo(OP_TEXT, "before the restart %d" % index)
+        first.stop()
+        second = self.start_server(listen="127.0.0.1:%d" % port)
+        self.assertEqual(second.port, port)
+        self.client(second).echo(OP_TEXT, "after the restart")
+
     def test_port_0_with_threads_gets_one_port(self):
         server = self.start_server("--threads", "3")
         self.assertNotEqual(server.port, 0)
