@@ -16,6 +16,11 @@
 #   --server-args S   [SERVER_ARGS=]   extra wsring-echo arguments for both, e.g. "--backend epoll"
 #   --a-args S, --b-args S [A_ARGS=, B_ARGS=]  extra arguments for one side only
 #   --a-name S, --b-name S [A_NAME=A, B_NAME=B]  labels in the report
+#   --a-tls, --b-tls  [A_TLS=1, B_TLS=1]  measure that side over wss://: a wsring-echo also
+#                     serves wss:// (--tls-listen 127.0.0.1:0 with the certificate below), a
+#                     {PORT} command must serve wss:// on {PORT}; wsring-load gets --insecure
+#   --tls-cert FILE, --tls-key FILE [TLS_CERT=, TLS_KEY=]  the certificate and key of wsring's wss://
+#   --load-args S     [LOAD_ARGS=]     extra wsring-load arguments for both sides
 #   --load PATH       [LOAD=build/wsring-load]
 #   --out DIR         [AB_OUT=build/ab]  per-run JSON and logs, ab.md and ab.json
 #   SERVER_CPU=0 LOAD_CPU=1            CPUs to pin to (taskset)
@@ -33,6 +38,11 @@ A_ARGS=${A_ARGS:-}
 B_ARGS=${B_ARGS:-}
 A_NAME=${A_NAME:-A}
 B_NAME=${B_NAME:-B}
+A_TLS=${A_TLS:-}
+B_TLS=${B_TLS:-}
+TLS_CERT=${TLS_CERT:-}
+TLS_KEY=${TLS_KEY:-}
+LOAD_ARGS=${LOAD_ARGS:-}
 LOAD=${LOAD:-build/wsring-load}
 OUT=${AB_OUT:-build/ab}
 PY=/usr/bin/python3
@@ -52,6 +62,11 @@ while [ $# -gt 0 ]; do
     --b-args) B_ARGS=${2-}; shift 2 || die "--b-args needs a value";;
     --a-name) A_NAME=${2-}; shift 2 || die "--a-name needs a value";;
     --b-name) B_NAME=${2-}; shift 2 || die "--b-name needs a value";;
+    --a-tls) A_TLS=1; shift;;
+    --b-tls) B_TLS=1; shift;;
+    --tls-cert) TLS_CERT=${2-}; shift 2 || die "--tls-cert needs a value";;
+    --tls-key) TLS_KEY=${2-}; shift 2 || die "--tls-key needs a value";;
+    --load-args) LOAD_ARGS=${2-}; shift 2 || die "--load-args needs a value";;
     --load) LOAD=${2-}; shift 2 || die "--load needs a value";;
     --out) OUT=${2-}; shift 2 || die "--out needs a value";;
     -h|--help) usage 0;;
@@ -76,8 +91,16 @@ done
 . "$HERE/lib.sh"
 for scenario in $SCENARIOS; do
   scenario_args "$scenario" >/dev/null || die "unknown scenario '$scenario'"
-  case "$scenario" in handshakes|latency) die "scenario '$scenario' has no message rate to compare";; esac
+  case "$scenario" in latency) die "scenario '$scenario' has no message rate to compare";; esac
 done
+if [ -n "$A_TLS$B_TLS" ]; then
+  for side in A B; do
+    tls_var=${side}_TLS; server_var=$side
+    [ -n "${!tls_var}" ] || continue
+    case "${!server_var}" in *'{PORT}'*) continue;; esac
+    [ -r "$TLS_CERT" ] && [ -r "$TLS_KEY" ] || die "--$(echo $side | tr AB ab)-tls on a wsring-echo needs readable --tls-cert and --tls-key"
+  done
+fi
 mkdir -p "$OUT" || die "cannot create $OUT"
 rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/runs.tsv "$OUT"/ab.md 2>/dev/null
 pin_setup ab.sh
@@ -85,8 +108,9 @@ install_cleanup ab.sh
 
 # One run: a fresh server, WINDOW seconds of one scenario, one line in runs.tsv.
 run_once() {  # scenario round side(A|B)
-  local scenario=$1 round=$2 side=$3 server extra base t0 t1 n0 n1 r0 r1 status attempt
-  if [ "$side" = A ]; then server=$A; extra=$A_ARGS; else server=$B; extra=$B_ARGS; fi
+  local scenario=$1 round=$2 side=$3 server extra tls base t0 t1 n0 n1 r0 r1 status attempt url tls_load=""
+  if [ "$side" = A ]; then server=$A; extra=$A_ARGS; tls=$A_TLS; else server=$B; extra=$B_ARGS; tls=$B_TLS; fi
+  case "$server" in *'{PORT}'*) ;; *) [ -z "$tls" ] || extra="$extra $(tls_server_args "$TLS_CERT" "$TLS_KEY")";; esac
   base="$OUT/$scenario.$round.$side"
   for attempt in 1 2 3; do  # a port taken between free_port and bind: try another
     # shellcheck disable=SC2086  # the argument strings are split into words on purpose
@@ -94,9 +118,17 @@ run_once() {  # scenario round side(A|B)
     stop_server
     [ "$attempt" = 3 ] && { printf '%s\t%s\t%s\tnostart\t\t\t\t\t\t\n' "$scenario" "$round" "$side" >>"$OUT/runs.tsv"; return 1; }
   done
+  url="ws://127.0.0.1:$SERVER_PORT/"
+  if [ -n "$tls" ]; then
+    case "$server" in
+      *'{PORT}'*) url="wss://127.0.0.1:$SERVER_PORT/";;
+      *) url="wss://127.0.0.1:$(wss_port_of "$base.server.log" "$SERVER_PID")/";;
+    esac
+    tls_load="--insecure"
+  fi
   t0=$(cpu_ticks "$SERVER_PID"); n0=$(cpu_ns "$SERVER_PID"); r0=$(tcp_retransmits)
-  # shellcheck disable=SC2046  # the scenario's flags are split into words on purpose
-  timeout $((${WINDOW%.*} * 3 + 60)) "${pin_load[@]}" "$LOAD" "ws://127.0.0.1:$SERVER_PORT/" \
+  # shellcheck disable=SC2046,SC2086  # the scenario's flags are split into words on purpose
+  timeout $((${WINDOW%.*} * 3 + 60)) "${pin_load[@]}" "$LOAD" "$url" $tls_load $LOAD_ARGS \
     $(scenario_args "$scenario") --duration "$WINDOW" --json "$base.json" >"$base.log" 2>&1
   status=$?
   t1=$(cpu_ticks "$SERVER_PID"); n1=$(cpu_ns "$SERVER_PID"); r1=$(tcp_retransmits)
@@ -120,7 +152,8 @@ for round in $(seq "$ROUNDS"); do
 done
 
 CLK_TCK=$(getconf CLK_TCK) OUT="$OUT" SCENARIO_LIST="$SCENARIOS" ROUNDS="$ROUNDS" WINDOW="$WINDOW" \
-  A="$A" B="$B" A_ARGS="$SERVER_ARGS $A_ARGS" B_ARGS="$SERVER_ARGS $B_ARGS" A_NAME="$A_NAME" B_NAME="$B_NAME" \
+  A="$A" B="$B" A_ARGS="$SERVER_ARGS $A_ARGS${A_TLS:+ (wss://)}" B_ARGS="$SERVER_ARGS $B_ARGS${B_TLS:+ (wss://)}" \
+  A_NAME="$A_NAME" B_NAME="$B_NAME" LOAD_ARGS="$LOAD_ARGS" \
   STARTED="$started" LOAD="$LOAD" HERE="$HERE" "$PY" - <<'EOF' | tee "$OUT/ab.md"
 import hashlib, json, os, platform, statistics, subprocess
 
@@ -151,11 +184,13 @@ with open(os.path.join(out, "runs.tsv")) as f:
         if status == "0":
             with open(os.path.join(out, "%s.%s.%s.json" % (scenario, rnd, side))) as jf:
                 report = json.load(jf)
-            received = report["messages"]["received"]
+            # Work done: messages echoed, or for --handshake-only the connections opened.
+            handshakes = report["parameters"]["handshake_only"]
+            received = report["connections"]["opened"] if handshakes else report["messages"]["received"]
             cpu_stat = (float(t1) - float(t0)) / ticks if t0 and t1 else None
             cpu_sched = (float(n1) - float(n0)) / 1e9 if n0 and n1 else None
             run.update({
-                "msgs_per_s": report["throughput"]["msgs_per_s"],
+                "msgs_per_s": report["throughput"]["handshakes_per_s" if handshakes else "msgs_per_s"],
                 "received": received,
                 "server_cpu_s": cpu_stat,
                 "server_cpu_s_schedstat": cpu_sched,
@@ -166,9 +201,9 @@ with open(os.path.join(out, "runs.tsv")) as f:
             })
         runs[(scenario, int(rnd), side)] = run
 
-figures = [("msgs_per_s", "msgs/s"),
-           ("msgs_per_cpu_s", "msgs per server CPU-s (utime+stime)"),
-           ("msgs_per_cpu_s_schedstat", "msgs per server CPU-s (schedstat)"),
+figures = [("msgs_per_s", "msgs/s (handshakes/s)"),
+           ("msgs_per_cpu_s", "msgs (handshakes) per server CPU-s (utime+stime)"),
+           ("msgs_per_cpu_s_schedstat", "msgs (handshakes) per server CPU-s (schedstat)"),
            ("load_cpu_pct", "wsring-load CPU, % of its core")]
 
 def fmt(v, digits=0):
@@ -200,6 +235,7 @@ for scenario in scenarios:
 meta = {
     "tool": "bench/ab.sh", "started": env["STARTED"], "kernel": platform.release(),
     "rounds": int(env["ROUNDS"]), "window_s": float(env["WINDOW"]), "load": env["LOAD"],
+    "load_args": env["LOAD_ARGS"],
     "a": {"name": env["A_NAME"], "server": env["A"], "args": env["A_ARGS"].strip(), "sha256_16": digest(env["A"])},
     "b": {"name": env["B_NAME"], "server": env["B"], "args": env["B_ARGS"].strip(), "sha256_16": digest(env["B"])},
 }

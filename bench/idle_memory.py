@@ -7,11 +7,17 @@ ephemeral port range), leaves them idle and reports the growth of the server's r
 first, so that one-time allocations do not count against the idle connections.
 
     bench/idle_memory.py --port 9001 --pid $(pgrep -n wsring-echo) --connections 10000
+
+--tls speaks wss:// (no certificate check): the port is then the server's TLS port.
+--baseline B opens B connections first and measures only the next N (the marginal cost from
+B to B+N connections, without what the first thousands cost in tables and pools), e.g.
+    bench/idle_memory.py --tls --port 9443 --pid PID --baseline 5000 --connections 10000
 """
 
 import argparse
 import resource
 import socket
+import ssl
 import sys
 import time
 
@@ -29,9 +35,9 @@ def rss_bytes(pid):
     raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
-def open_upgraded(host, port, count, per_source=20000):
+def open_upgraded(host, port, count, tls=None, first=0, per_source=20000):
     sockets = []
-    for i in range(count):
+    for i in range(first, first + count):
         s = socket.socket()
         # Choose the port at connect() (4-tuple unique), not at bind(): TIME_WAIT leftovers
         # of earlier runs then do not make the bind fail.
@@ -39,6 +45,8 @@ def open_upgraded(host, port, count, per_source=20000):
         s.bind(("127.0.0.%d" % (2 + i // per_source), 0))
         s.settimeout(10)
         s.connect((host, port))
+        if tls is not None:
+            s = tls.wrap_socket(s, server_hostname=host)
         s.sendall(REQUEST)
         head = b""
         while b"\r\n\r\n" not in head:
@@ -59,26 +67,37 @@ def main():
     parser.add_argument("--pid", type=int, required=True, help="the server process")
     parser.add_argument("--connections", type=int, default=10000)
     parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--baseline", type=int, default=0, help="connections opened before the measured ones")
+    parser.add_argument("--tls", action="store_true", help="wss:// (the certificate is not checked)")
     args = parser.parse_args()
+    tls = None
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = args.connections + 64
+    need = args.baseline + args.connections + 64
     if need > hard:
         sys.exit("idle_memory.py: --connections %d needs %d file descriptors; this process may have %d"
                  % (args.connections, need, hard))
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
 
-    for s in open_upgraded(args.host, args.port, args.warmup):
+    for s in open_upgraded(args.host, args.port, args.warmup, tls):
         s.close()
     time.sleep(1.0)
+    baseline = open_upgraded(args.host, args.port, args.baseline, tls)
+    if baseline:
+        time.sleep(1.0)
     before = rss_bytes(args.pid)
     started = time.monotonic()
-    sockets = open_upgraded(args.host, args.port, args.connections)
+    sockets = open_upgraded(args.host, args.port, args.connections, tls, first=args.baseline)
     opened = time.monotonic() - started
     time.sleep(1.0)
     after = rss_bytes(args.pid)
-    print("%d idle connections (opened in %.1f s): server RSS %.1f -> %.1f MiB, %.0f bytes per connection"
-          % (args.connections, opened, before / 2**20, after / 2**20, (after - before) / args.connections))
-    for s in sockets:
+    print("%d idle %s connections after %d (opened in %.1f s): server RSS %.1f -> %.1f MiB, %.0f bytes per connection"
+          % (args.connections, "wss" if args.tls else "ws", args.baseline, opened, before / 2**20, after / 2**20,
+             (after - before) / args.connections))
+    for s in baseline + sockets:
         s.close()
 
 

@@ -79,6 +79,17 @@ start_wsring_echo() {  # binary log [args...]
   [ -n "$SERVER_PORT" ]
 }
 
+# wss:// (bench/ab.sh --a-tls/--b-tls, idle_memory.py --tls): a wsring-echo started with
+# tls_server_args also serves wss:// on a port of its own choosing; wss_port_of reads that port
+# from its log ("serving wss://127.0.0.1:PORT/..."), after waiting for the line.
+tls_server_args() {  # cert key
+  echo "--tls-listen 127.0.0.1:0 --tls-cert $1 --tls-key $2"
+}
+wss_port_of() {  # log pid
+  wait_for_line "$1" "serving wss://127\.0\.0\.1:" 10 "$2" || return 1
+  sed -n 's/.*serving wss:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" | head -1
+}
+
 # Starts a wsring-echo binary as above, or runs a server command containing {PORT} (through
 # bash, pinned likewise; it must listen on 127.0.0.1:{PORT}), the arguments then being ignored.
 # Sets SERVER_PID and SERVER_PORT, or returns 1.
@@ -116,6 +127,7 @@ scenario_args() {  # the wsring-load flags of a scenario (the latency one gets -
     size16k)    echo "--connections 100 --size 16K --pipeline 1";;
     size1m)     echo "--connections 10 --size 1M --pipeline 1";;
     handshakes) echo "--connections 50 --handshake-only";;
+    resumed)    echo "--connections 50 --handshake-only --tls-resume";;
     latency)    echo "--connections 100 --size 32 --pipeline 1";;
     *) return 1;;
   esac
@@ -129,6 +141,7 @@ scenario_title() {
     size16k)    echo "100 conns x 16 KiB, ping-pong";;
     size1m)     echo "10 conns x 1 MiB, ping-pong";;
     handshakes) echo "handshakes (connect, upgrade, close)";;
+    resumed)    echo "resumed TLS handshakes (connect, upgrade, close; wss:// only)";;
     latency)    echo "latency at 50% of the ping-pong maximum";;
     *) echo "$1";;
   esac

@@ -67,6 +67,10 @@ class EventHandler {
   virtual void on_closed(Token token) = 0;
   // Called about every tick_ms (Options) with a monotonic clock in milliseconds.
   virtual void on_tick(uint64_t /*now_ms*/) {}
+  // Called after each turn's batch of events. True: the handler left work for the next turn
+  // (a bounded amount of work per turn), so the reactor only collects what is ready and runs
+  // another turn at once instead of sleeping.
+  virtual bool on_turn_end() { return false; }
 };
 
 struct ReactorOptions {

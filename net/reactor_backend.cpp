@@ -42,10 +42,12 @@ void ReactorBackend::run(EventHandler& handler) {
   handler_ = &handler;
   now_ms_ = monotonic_ms();
   uint64_t next_tick = now_ms_ + options_.tick_ms;
+  bool work_left = false;  // the handler deferred work to the next turn: do not sleep
   while (!stop_requested_.load(std::memory_order_relaxed)) {
-    wait(next_tick > now_ms_ ? next_tick - now_ms_ : 0);
+    wait(!work_left && next_tick > now_ms_ ? next_tick - now_ms_ : 0);
     now_ms_ = monotonic_ms();
     handle_events();
+    work_left = handler.on_turn_end();
     if (!starved_.empty() && buffers_left()) rearm_starved();
     if (now_ms_ >= next_tick) {
       next_tick = now_ms_ + options_.tick_ms;

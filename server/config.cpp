@@ -48,6 +48,9 @@ const char kUsage[] =
     "  --tls-key FILE             PEM private key of that certificate (unencrypted)\n"
     "  --tls-ticket-key FILE      session ticket keys (80 bytes each, 1 to 4; `openssl rand 80`), to\n"
     "                             resume sessions across processes (default: a random key)\n"
+    "  --tls-handshakes-per-turn N  TLS handshake steps per loop turn, 0 to 4096 (default 4; 0: no\n"
+    "                             bound); more wait for later turns, so established connections\n"
+    "                             keep their latency under a flood of handshakes\n"
     "  --path PATH                accept upgrades only on this path (default: any)\n"
     "  --threads N                reactor threads, 1 to 256, one listener each (default 1)\n"
     "  --backend auto|io_uring|epoll   I/O backend (default auto: io_uring, else epoll)\n"
@@ -82,7 +85,7 @@ const char kUsage[] =
     "  --help, --version\n";
 
 enum OptionId {
-  kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
+  kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptTlsHandshakesPerTurn, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
   kOptMaxHeaders, kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout,
   kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
   kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
@@ -95,6 +98,7 @@ const option kOptions[] = {
     {"tls-cert", required_argument, nullptr, kOptTlsCert},
     {"tls-key", required_argument, nullptr, kOptTlsKey},
     {"tls-ticket-key", required_argument, nullptr, kOptTlsTicketKey},
+    {"tls-handshakes-per-turn", required_argument, nullptr, kOptTlsHandshakesPerTurn},
     {"path", required_argument, nullptr, kOptPath},
     {"threads", required_argument, nullptr, kOptThreads},
     {"backend", required_argument, nullptr, kOptBackend},
@@ -187,6 +191,9 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       (id == kOptTlsCert ? config.tls_cert : id == kOptTlsKey ? config.tls_key : config.tls_ticket_key) = arg;
       return true;
     }
+    case kOptTlsHandshakesPerTurn:
+      return store(cli::parse_count_flag, "--tls-handshakes-per-turn", arg, 0, 4096, config.tls_handshakes_per_turn,
+                   error, "no bound");
     case kOptPath:
       if (arg.empty() || arg[0] != '/') return fail(error, "--path: expected a path starting with '/', got " + shown);
       config.path = arg;

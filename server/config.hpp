@@ -27,6 +27,10 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ticket_key;
+  // TLS handshake steps per loop turn and thread; more wait, in order, for later turns, so a
+  // flood of handshakes delays established connections by at most this much work per turn.
+  // 0: no bound.
+  uint32_t tls_handshakes_per_turn = 4;
   uint64_t max_message_size = 16u << 20;
   uint32_t max_header_size = 8192;
   uint32_t max_headers = 64;

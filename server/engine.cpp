@@ -32,7 +32,8 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
       write_pool_(kWriteBufferSize, kWriteBufferCount),
       gather_pool_(config.max_header_size, kGatherBufferCount),
       chunks_(shared.memory),
-      timers_(50, 4096) {
+      timers_(50, 4096),
+      tls_handshake_budget_(config.tls_handshakes_per_turn ? config.tls_handshakes_per_turn : UINT32_MAX) {
   request_limits_.max_header_bytes = config.max_header_size;
   request_limits_.max_headers = config.max_headers;
   for (const std::string& s : config.subprotocols) subprotocol_views_.emplace_back(s);
@@ -191,8 +192,11 @@ void Engine::end_of_input(Connection& c, int error) {
     return;
   }
   if (c.tls) {
+    if (c.tls_deferred) resume_handshake(c);  // what the peer sent before its end comes first
+    if (c.state == ConnState::ClosingFd) return;
+    const bool counted = c.tls->failed();
     const TlsError e = c.tls->end_of_input();  // a stream cut short without close_notify is counted
-    if (e != TlsError::None) ++stats_.tls_failures[size_t(e)];
+    if (e != TlsError::None && !counted) ++stats_.tls_failures[size_t(e)];
   }
   peer_ended(c);
   flush(c);

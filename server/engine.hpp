@@ -68,6 +68,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   void on_send(net::Token token, int result) override;
   void on_closed(net::Token token) override;
   void on_tick(uint64_t now_ms) override;
+  bool on_turn_end() override;  // resumes deferred TLS handshakes (engine_tls.cpp)
 
  private:
   friend class Session;
@@ -148,6 +149,9 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   bool start_tls(Connection& c);
   void end_tls(Connection& c);
   void receive_tls(Connection& c, const net::RecvBuffer& b);
+  void run_tls(Connection& c, std::span<const uint8_t> input);
+  void defer_handshake(Connection& c);
+  void resume_handshake(Connection& c);
   void tls_failed(Connection& c);
   bool stage_plaintext(Connection& c, const Segment& s);
   bool queue_copy_tls(Connection& c, const uint8_t* data, size_t size);
@@ -206,6 +210,11 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   // TLS: the context of new sessions, the per-thread plaintext buffer (receive headroom in
   // front), and the plaintext output staged for one connection until it is sealed.
   static constexpr size_t kPlaintextSize = 64 * 1024;
+  // TLS handshake steps (reads before a session is established) run per loop turn
+  // (--tls-handshakes-per-turn); more wait, in order, in tls_deferred_.
+  const uint32_t tls_handshake_budget_;
+  uint32_t tls_handshakes_this_turn_ = 0;
+  std::deque<net::Token> tls_deferred_;
   TlsContext tls_context_;
   uint64_t tls_generation_ = 0;
   std::vector<int> tls_listen_fds_;

@@ -44,14 +44,15 @@ void Engine::refresh_tls_context() {
     bool ok;
     {
       std::lock_guard<std::mutex> lock(tls.mutex);
-      ok = TlsContext::reload_server(&tls.context, tls.options, &error);
+      ok = TlsContext::reload_server(&tls.context, &tls.options, &error);
     }
     if (ok) {
       tls.generation.fetch_add(1);
-      log_.info("TLS certificate and key reloaded from %s and %s", tls.options.certificate_file.c_str(),
-                tls.options.key_file.c_str());
+      log_.info("TLS certificate and key reloaded from %s and %s%s%s", tls.options.certificate_file.c_str(),
+                tls.options.key_file.c_str(), tls.options.ticket_key_file.empty() ? "" : ", ticket keys from ",
+                tls.options.ticket_key_file.c_str());
     } else {
-      log_.error("TLS reload refused, the previous certificate stays: %s", error.c_str());
+      log_.error("TLS reload refused, the previous certificate, key and ticket keys stay: %s", error.c_str());
     }
   }
   const uint64_t generation = tls.generation.load(std::memory_order_relaxed);
@@ -77,14 +78,69 @@ void Engine::end_tls(Connection& c) {
   }
   delete c.tls;
   c.tls = nullptr;
+  c.tls_deferred = false;  // its entry in tls_deferred_ is skipped
 }
 
+// Handshake work is bounded per loop turn (--tls-handshakes-per-turn steps): a flood of new
+// connections costs established ones at most that much delay per turn. A handshake step over
+// the budget is deferred: its bytes are held by the session (the receive buffer goes back), the
+// connection joins a FIFO and is resumed at the end of a later turn, in order; what arrives for
+// it meanwhile is held behind. The handshake timeout keeps running.
 void Engine::receive_tls(Connection& c, const net::RecvBuffer& b) {
   std::span<const uint8_t> input(b.data, b.size);
+  if (!c.tls->established() && !c.tls->failed()) {
+    if ((c.tls_deferred || tls_handshakes_this_turn_ >= tls_handshake_budget_) && c.tls->hold(input)) {
+      reactor_.release_buffer(b.id);
+      defer_handshake(c);
+      return;
+    }
+    ++tls_handshakes_this_turn_;
+  }
+  run_tls(c, input);
+  reactor_.release_buffer(b.id);
+  flush(c);
+}
+
+void Engine::defer_handshake(Connection& c) {
+  if (c.tls_deferred) return;
+  tls_deferred_.push_back(c.token);  // may throw bad_alloc: on_recv fails this connection
+  c.tls_deferred = true;
+  ++stats_.tls_handshakes_deferred;
+}
+
+// The input held for a deferred connection, now (its turn came, or its stream ended).
+void Engine::resume_handshake(Connection& c) {
+  c.tls_deferred = false;
+  if (!c.tls || c.state == ConnState::ClosingFd || c.state == ConnState::Free) return;
+  ++tls_handshakes_this_turn_;
+  std::span<const uint8_t> none;
+  run_tls(c, none);
+  flush(c);
+}
+
+// net::EventHandler: a new turn's budget, spent first on the connections deferred before.
+bool Engine::on_turn_end() {
+  tls_handshakes_this_turn_ = 0;
+  while (!tls_deferred_.empty() && tls_handshakes_this_turn_ < tls_handshake_budget_) {
+    Connection& c = connections_[tls_deferred_.front()];
+    tls_deferred_.pop_front();
+    if (!c.tls_deferred) continue;  // closed since (its token may be another connection's now)
+    try {
+      resume_handshake(c);
+    } catch (const std::bad_alloc&) {
+      framer_.cut();
+      input_used_ = false;
+      fail_for_memory(c);
+    }
+  }
+  return !tls_deferred_.empty();
+}
+
+// Decrypts `input` (after what the session holds) and serves the plaintext.
+void Engine::run_tls(Connection& c, std::span<const uint8_t> input) {
   const std::span<uint8_t> plain(plaintext_.get() + net::kRecvHeadroom, kPlaintextSize);
   OutputQueue* out = output_of(c);
   if (!out) {
-    reactor_.release_buffer(b.id);
     fail_for_memory(c);
     return;
   }
@@ -108,8 +164,6 @@ void Engine::receive_tls(Connection& c, const net::RecvBuffer& b) {
     }
     break;
   }
-  reactor_.release_buffer(b.id);
-  flush(c);
 }
 
 // A TLS failure: the alert the session wrote (if any) goes out, then the socket closes.

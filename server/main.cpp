@@ -39,6 +39,7 @@ void on_reload_signal(int) {
 bool load_tls(const server::Config& config, server::SharedTls& tls, std::string& error) {
   tls.options.certificate_file = config.tls_cert;
   tls.options.key_file = config.tls_key;
+  tls.options.ticket_key_file = config.tls_ticket_key;
   tls.options.ticket_keys = config.tls_ticket_key.empty() ? server::TicketKeys::random(&error)
                                                           : server::TicketKeys::load(config.tls_ticket_key, &error);
   if (!tls.options.ticket_keys) return false;

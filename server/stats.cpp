@@ -26,6 +26,7 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   spills += o.spills;
   tls_handshakes += o.tls_handshakes;
   tls_resumed += o.tls_resumed;
+  tls_handshakes_deferred += o.tls_handshakes_deferred;
   for (size_t i = 0; i < std::size(tls_failures); ++i) tls_failures[i] += o.tls_failures[i];
   return *this;
 }
@@ -78,6 +79,7 @@ std::string ServerStats::summary() const {
   if (tls_handshakes || tls_failures_total()) {
     count(s, tls_handshakes, "TLS handshake", nullptr, "");
     count(s, tls_resumed, "resumed", "resumed", "");
+    count(s, tls_handshakes_deferred, "handshake", nullptr, " deferred");
     count(s, tls_failures_total(), "TLS failure", nullptr, "");
     const char* sep = " (";
     for (size_t i = 0; i < std::size(tls_failures); ++i) {

@@ -32,6 +32,7 @@ struct ServerStats {
   uint64_t spills = 0;    // times a full peer socket made us copy its pending output aside
   uint64_t tls_handshakes = 0;
   uint64_t tls_resumed = 0;
+  uint64_t tls_handshakes_deferred = 0;  // handshakes that waited for a later loop turn (the per-turn budget)
   uint64_t tls_failures[16] = {};  // by TlsError
 
   ServerStats& operator+=(const ServerStats& o);

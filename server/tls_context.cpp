@@ -334,10 +334,16 @@ TlsContext TlsContext::client(const TlsClientOptions& options, std::string* erro
   return context;
 }
 
-bool TlsContext::reload_server(TlsContext* current, const TlsServerOptions& options, std::string* error) {
-  TlsContext next = server(options, error);
+bool TlsContext::reload_server(TlsContext* current, TlsServerOptions* options, std::string* error) {
+  TlsServerOptions next_options = *options;
+  if (!options->ticket_key_file.empty()) {
+    next_options.ticket_keys = TicketKeys::load(options->ticket_key_file, error);
+    if (!next_options.ticket_keys) return false;
+  }
+  TlsContext next = server(next_options, error);
   if (!next) return false;
   *current = std::move(next);
+  options->ticket_keys = std::move(next_options.ticket_keys);
   return true;
 }
 

@@ -60,6 +60,9 @@ struct TlsServerOptions {
   // Shared by every context that should resume the others' sessions (all reactor threads).
   // nullptr: a random key for this context alone.
   std::shared_ptr<const TicketKeys> ticket_keys;
+  // Where ticket_keys came from (--tls-ticket-key): reload_server reads it again. Empty: the
+  // keys stay (a random key lives as long as the process).
+  std::string ticket_key_file;
 };
 
 struct TlsClientOptions {
@@ -83,10 +86,12 @@ class TlsContext {
   // Builds a client context (verification, versions, ALPN offer http/1.1).
   static TlsContext client(const TlsClientOptions& options, std::string* error);
 
-  // Reload (SIGHUP): builds a context from `options` and, only if that succeeds, replaces
-  // *current with it. On failure *current is kept and *error says why. Sessions made from the
-  // old context keep working: they hold their own reference to it.
-  static bool reload_server(TlsContext* current, const TlsServerOptions& options, std::string* error);
+  // Reload (SIGHUP): reads the certificate, the key and the ticket key file (if any) again,
+  // builds a context and, only if all of that succeeds, replaces *current with it and
+  // options->ticket_keys with the keys read. On failure both are kept (old keys stay valid) and
+  // *error names the file at fault. Sessions made from the old context keep working: they hold
+  // their own reference to it.
+  static bool reload_server(TlsContext* current, TlsServerOptions* options, std::string* error);
 
   explicit operator bool() const { return ctx_ != nullptr; }
   bool is_server() const { return server_; }

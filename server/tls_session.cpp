@@ -244,6 +244,15 @@ TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_
   return result;
 }
 
+bool TlsSession::hold(std::span<const uint8_t> input) {
+  if (!ssl_ || failed() || close_received_ || (sniffed_ < 2 && !check_first_bytes(input)) ||
+      (!input.empty() && !stash_append(input))) {
+    drop_stash();
+    return false;
+  }
+  return true;
+}
+
 TlsStatus TlsSession::handshake_step(TlsIo& io, bool* handshake_done) {
   const int r = SSL_do_handshake(ssl_);
   if (r == 1) {

@@ -121,6 +121,11 @@ class TlsSession {
   // `input` is advanced past what was consumed: empty unless the status is PlainFull.
   TlsReadResult read(std::span<const uint8_t>& input, std::span<uint8_t> plain, CiphertextSink& out);
 
+  // Keeps `input` for a later read() without running OpenSSL (the caller defers handshake work
+  // to a later turn): the bytes join the stash, so the caller's buffer can go back at once.
+  // False when the session failed instead (the bytes are not TLS, or too much is held).
+  bool hold(std::span<const uint8_t> input);
+
   // Encrypts `pieces` in order. False if the session cannot send (not established, failed,
   // closed by close(), or the sink ran dry: error() says which).
   bool encrypt(std::span<const iovec> pieces, CiphertextSink& out);

@@ -10,6 +10,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from wsharness import (OP_BINARY, OP_TEXT, ServerTestCase, bound, build_frame,  # noqa: E402
                        frame_header, mask_payload, pattern_bytes, valid_utf8_text)
 
+RUNS_OVER_TLS = True  # run.py runs these cases over wss:// too (the same bodies)
+
 LENGTHS = [0, 1, 125, 126, 127, 128, 65535, 65536]
 
 

@@ -10,6 +10,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from wsharness import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, ServerTestCase,  # noqa: E402
                        build_frame, close_payload, pattern_bytes)
 
+RUNS_OVER_TLS = True  # run.py runs these cases over wss:// too (the same bodies)
+
 
 class Fragmentation(ServerTestCase):
     """5.x: fragmented messages, control frames among fragments, and fragmentation errors."""

@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from wsharness import (OP_BINARY, OP_CONT, OP_TEXT, ServerTestCase, bound, build_frame,  # noqa: E402
                        frame_header, mask_payload)
 
+RUNS_OVER_TLS = True  # run.py runs these cases over wss:// too (the same bodies)
+
 VALID_TEXTS = [
     ("ascii", "Hello, world!"),
     ("latin1_supplement", "Hello-µ@ßöäüàá-UTF-8!!"),

@@ -10,6 +10,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from wsharness import (OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, ServerTestCase, bound, build_frame,  # noqa: E402
                        close_payload)
 
+RUNS_OVER_TLS = True  # run.py runs these cases over wss:// too (the same bodies)
+
 # RFC 6455 7.4.1/7.4.2: 1000-1003, 1007-1011 are defined and may be sent; 3000-4999 are for
 # libraries, frameworks and applications. 1012-1014 were registered with IANA after the RFC:
 # an endpoint may either accept them or treat them as not (yet) valid, so both answers pass.

@@ -4,8 +4,10 @@
 Usage: /usr/bin/python3 tests/integration/run.py [--build DIR] [-k PATTERN]... [--backend io_uring|epoll|both]
 
 Discovers unittest modules tests/integration/test_*.py and tests/conformance/test_*.py, runs
-every test once per selected backend (classes marked backend_independent run once), prints one
-line per test and the failure details, and ends with exactly one line
+every test once per selected backend (classes marked backend_independent run once), then the
+modules that set RUNS_OVER_TLS once more per backend over wss:// (--transport; the same test
+bodies, wsharness.transport_tls()), prints one line per test and the failure details, and ends
+with exactly one line
 "N passed, N failed, N skipped". Exit status 1 if anything failed.
 """
 
@@ -38,6 +40,8 @@ def parse_args(argv):
     parser.add_argument("-k", dest="patterns", action="append", default=[],
                         help="only tests whose id matches (substring or fnmatch pattern); repeatable")
     parser.add_argument("--backend", choices=["io_uring", "epoll", "both"], default="both")
+    parser.add_argument("--transport", choices=["plain", "tls", "both"], default="both",
+                        help="tls: the modules that set RUNS_OVER_TLS, over wss:// (default both)")
     parser.add_argument("--test-timeout", type=float, default=None,
                         help="hard limit per test in seconds (default 120, x4 when sanitized)")
     parser.add_argument("--list", action="store_true", help="list the selected tests and exit")
@@ -189,22 +193,28 @@ def main(argv):
 
     modules = load_modules()
     loader = unittest.TestLoader()
-    tests = []
+    tests, tls_tests = [], []
     for module in modules:
-        tests += list(flatten(loader.loadTestsFromModule(module)))
+        if args.transport != "tls":
+            tests += list(flatten(loader.loadTestsFromModule(module)))
+        if args.transport != "plain" and getattr(module, "RUNS_OVER_TLS", False):
+            tls_tests += list(flatten(loader.loadTestsFromModule(module)))  # fresh instances
     tests = [t for t in tests if matches(t.id(), args.patterns)]
+    tls_tests = [t for t in tls_tests if matches(t.id(), args.patterns)]
 
     backends = ["io_uring", "epoll"] if args.backend == "both" else [args.backend]
     if args.list:
         for test in tests:
             print(test.id())
-        print("%d tests" % len(tests))
+        for test in tls_tests:
+            print(test.id() + " (over TLS)")
+        print("%d tests" % (len(tests) + len(tls_tests)))
         return 0
 
     binary = os.path.join(build, "wsring-echo")
-    print("wsring integration: binary %s%s, backends %s, %d tests selected"
-          % (binary, "" if os.path.exists(binary) else " (MISSING)", "+".join(backends), len(tests)),
-          flush=True)
+    print("wsring integration: binary %s%s, backends %s, %d tests selected (%d more over TLS)"
+          % (binary, "" if os.path.exists(binary) else " (MISSING)", "+".join(backends), len(tests),
+             len(tls_tests)), flush=True)
 
     signal.signal(signal.SIGALRM, on_alarm)
     # Last resort if something wedges outside a test (e.g. a fixture): dump stacks and exit.
@@ -213,16 +223,22 @@ def main(argv):
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     details = []
     started = time.monotonic()
-    for index, name in enumerate(backends):
+    passes = [(name, False) for name in backends] + [(name, True) for name in backends if tls_tests]
+    for index, (name, over_tls) in enumerate(passes):
         os.environ["WSRING_BACKEND"] = name
-        selected = [t for t in tests if index == 0 or not getattr(t, "backend_independent", False)]
-        result = LineResult(name, None, test_timeout)
+        os.environ["WSRING_TRANSPORT"] = "tls" if over_tls else "plain"
+        if over_tls:
+            selected = tls_tests
+        else:
+            selected = [t for t in tests if index == 0 or not getattr(t, "backend_independent", False)]
+        label = name + ("+tls" if over_tls else "")
+        result = LineResult(label, None, test_timeout)
         suite = unittest.TestSuite(selected)
         try:
             suite.run(result)
         except TestTimeout:
             result.failed += 1
-            result.details.append((name, "hard time limit hit outside a test:\n" + traceback.format_exc(), ""))
+            result.details.append((label, "hard time limit hit outside a test:\n" + traceback.format_exc(), ""))
         totals["passed"] += result.passed
         totals["failed"] += result.failed
         totals["skipped"] += result.skipped_count

@@ -1451,6 +1451,39 @@ class SessionResumption(TlsTestCase):
         _, reused = self.connect_and_echo(only_new, context, renewed)
         self.assertTrue(reused, "the ticket issued after the rotation is not under the new key")
 
+    def test_sighup_rereads_the_ticket_key_file(self):
+        """SIGHUP reads --tls-ticket-key again with the certificate and key: a file that is
+        not whole keys is refused (logged, naming it; the old key still opens old tickets), a
+        new key replaces the old one (old tickets no longer resume, new ones do)."""
+        key = self.ticket_key_file()
+        server = self.start_server(*tls_args(self.pki), "--tls-ticket-key", key)
+        context = self.context()
+        old_session, _ = self.connect_and_echo(server, context)
+
+        with open(key, "wb") as out:
+            out.write(b"x" * 79)
+        mark = server.log_line_count()
+        server.signal(signal.SIGHUP)
+        deadline = time.monotonic() + bound(3.0)
+        while "refused" not in server.log_since(mark) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refusal = [line for line in server.log_since(mark).splitlines() if "refused" in line]
+        self.assertTrue(refusal and key in refusal[0], server.log_tail())
+        _, reused = self.connect_and_echo(server, context, old_session)
+        self.assertTrue(reused, "a refused reload dropped the old ticket key")
+
+        self.pki.openssl("rand", "-out", key, "80")
+        mark = server.log_line_count()
+        server.signal(signal.SIGHUP)
+        deadline = time.monotonic() + bound(3.0)
+        while "reloaded" not in server.log_since(mark) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertIn("ticket keys from " + key, server.log_since(mark), server.log_tail())
+        new_session, reused = self.connect_and_echo(server, context, old_session)
+        self.assertFalse(reused, "a ticket under the replaced key still resumed")
+        _, reused = self.connect_and_echo(server, context, new_session)
+        self.assertTrue(reused, "a ticket under the new key did not resume")
+
     def test_no_resumption_across_servers_with_their_own_keys(self):
         """Without a shared key file each process has its own ticket key: a full handshake."""
         first = self.start_server(*tls_args(self.pki))

@@ -18,16 +18,20 @@ Configuration comes from the environment, set by run.py:
                     heavy tests scaled down.
 """
 
+import atexit
 import base64
 import collections
 import hashlib
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -73,6 +77,38 @@ def bound(seconds):
 
 def scaled(normal, sanitized):
     return sanitized if SANITIZED else normal
+
+
+# The conformance categories that set RUNS_OVER_TLS run a second time over wss:// (run.py
+# --transport): then every Server also serves wss:// with a self-signed ECDSA P-256
+# certificate and ServerTestCase.client() connects through TLS.
+def transport_tls():
+    return os.environ.get("WSRING_TRANSPORT") == "tls"
+
+
+_tls_mode_files = None
+
+
+def tls_mode_files():
+    """(certificate, key): self-signed ECDSA P-256 for 127.0.0.1, made once per run."""
+    global _tls_mode_files
+    if _tls_mode_files is None:
+        directory = tempfile.mkdtemp(prefix="wsring-tls-mode-")
+        atexit.register(shutil.rmtree, directory, True)
+        cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       check=True, capture_output=True, timeout=60)
+        _tls_mode_files = (cert, key)
+    return _tls_mode_files
+
+
+def tls_mode_context():
+    """A client context trusting tls_mode_files()'s certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(tls_mode_files()[0])
+    return context
 
 
 def raise_fd_limit():
@@ -238,6 +274,9 @@ class Server:
                  start_timeout=5.0):
         self.binary = os.path.join(build_dir(), binary)
         self.args = [str(a) for a in args]
+        if transport_tls() and binary == "wsring-echo" and "--tls-listen" not in self.args:
+            cert, key = tls_mode_files()
+            self.args += ["--tls-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key]
         self.listen = listen
         self.use_backend = use_backend
         self.start_timeout = start_timeout
@@ -974,10 +1013,15 @@ class ServerTestCase(unittest.TestCase):
 
     def client(self, server=None, path="/", handshake=True, extra=(), timeout=None):
         server = server or self.server
-        client = RawClient(server.host, server.port, timeout)
+        if transport_tls() and server.tls_ports:  # the TLS pass of the conformance suite
+            client = RawClient(server.tls_hosts[0], server.tls_ports[0], timeout, tls_context=tls_mode_context())
+            host = server.tls_host_header()
+        else:
+            client = RawClient(server.host, server.port, timeout)
+            host = server.host_header()
         self.clients.append(client)
         if handshake:
-            client.handshake(server.host_header(), path=path, extra=extra)
+            client.handshake(host, path=path, extra=extra)
         return client
 
     def tls_client(self, context, server=None, path="/", handshake=True, server_hostname=None, session=None,

@@ -104,6 +104,13 @@ TEST(ParseCommandLine, MaxHeaders) {
   expect_bad("--max-headers", {"3", "257", "x", ""});
 }
 
+TEST(ParseCommandLine, TlsHandshakesPerTurn) {
+  EXPECT_EQ(Parse({}).config.tls_handshakes_per_turn, 4u);
+  EXPECT_EQ(Parse({"--tls-handshakes-per-turn", "0"}).config.tls_handshakes_per_turn, 0u);  // no bound
+  EXPECT_EQ(Parse({"--tls-handshakes-per-turn", "4096"}).config.tls_handshakes_per_turn, 4096u);
+  expect_bad("--tls-handshakes-per-turn", {"4097", "-1", "x", ""});
+}
+
 TEST(ParseCommandLine, Timeouts) {
   EXPECT_DOUBLE_EQ(Parse({"--handshake-timeout", "0.5"}).config.handshake_timeout_s, 0.5);
   EXPECT_DOUBLE_EQ(Parse({"--idle-timeout", "0"}).config.idle_timeout_s, 0);

@@ -13,7 +13,7 @@ using tls_test::pki;
 
 std::string server_error(const std::string& cert, const std::string& key) {
   std::string error;
-  TlsContext context = TlsContext::server({cert, key, nullptr}, &error);
+  TlsContext context = TlsContext::server({cert, key, nullptr, {}}, &error);
   EXPECT_FALSE(context);
   EXPECT_EQ(error.find('\n'), std::string::npos) << "one line: " << error;
   return error;
@@ -25,7 +25,7 @@ TEST(TlsContext, LoadsEcRsaAndChainedCertificates) {
   for (auto [cert, key] : {std::pair{pki().ec_cert, pki().ec_key}, std::pair{pki().rsa_cert, pki().rsa_key},
                            std::pair{pki().chain_cert, pki().chain_key}}) {
     std::string error;
-    TlsContext context = TlsContext::server({cert, key, nullptr}, &error);
+    TlsContext context = TlsContext::server({cert, key, nullptr, {}}, &error);
     EXPECT_TRUE(context) << error;
     EXPECT_TRUE(context.is_server());
   }
@@ -150,12 +150,14 @@ TEST(TlsContext, FailedReloadKeepsTheOldContext) {
   TlsContext current = tls_test::server_context(pki().ec_cert, pki().ec_key);
   SSL_CTX* before = current.native_handle();
   std::string error;
-  EXPECT_FALSE(TlsContext::reload_server(&current, {pki().ec_cert, pki().other_ec_key, nullptr}, &error));
+  TlsServerOptions mismatched{pki().ec_cert, pki().other_ec_key, nullptr, {}};
+  EXPECT_FALSE(TlsContext::reload_server(&current, &mismatched, &error));
   EXPECT_TRUE(contains(error, "does not match")) << error;
   EXPECT_EQ(current.native_handle(), before);
   tls_test::Pair still(tls_test::client_context(), current);
   EXPECT_TRUE(still.connect());
-  EXPECT_TRUE(TlsContext::reload_server(&current, {pki().rsa_cert, pki().rsa_key, nullptr}, &error)) << error;
+  TlsServerOptions rsa{pki().rsa_cert, pki().rsa_key, nullptr, {}};
+  EXPECT_TRUE(TlsContext::reload_server(&current, &rsa, &error)) << error;
   EXPECT_NE(current.native_handle(), before);
 }
 
@@ -169,7 +171,8 @@ TEST(TlsContext, SessionsOutliveTheirContextHandle) {
   halfway.client.session.start(halfway.client.out);
   tls_test::deliver(halfway.client, halfway.server, halfway.chunker);
   std::string error;
-  ASSERT_TRUE(TlsContext::reload_server(&current, {pki().rsa_cert, pki().rsa_key, nullptr}, &error)) << error;
+  TlsServerOptions rsa{pki().rsa_cert, pki().rsa_key, nullptr, {}};
+  ASSERT_TRUE(TlsContext::reload_server(&current, &rsa, &error)) << error;
   halfway.pump_all();
   EXPECT_TRUE(halfway.server.session.established()) << halfway.server.session.describe();
   const std::vector<uint8_t> data(3000, 'd');

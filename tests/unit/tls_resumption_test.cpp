@@ -106,6 +106,33 @@ TEST_P(TlsResumptionByVersion, RotatedKeyStillOpensOldTickets) {
 
 INSTANTIATE_TEST_SUITE_P(Versions, TlsResumptionByVersion, testing::Values(TlsVersion::Tls12, TlsVersion::Tls13));
 
+// SIGHUP: the ticket key file is read again with the certificate and key. A new key file is
+// taken (tickets under the new key resume); a bad one refuses the whole reload and the old
+// keys stay (old tickets still resume).
+TEST(TlsResumption, ReloadReadsTheTicketKeyFileAgain) {
+  const TlsContext client_ctx = client_for(TlsVersion::Tls13);
+  const std::string path = pki().path("reloaded.key");
+  tls_test::write_file(path, key_bytes('1'));
+  std::string error;
+  TlsServerOptions options{pki().ec_cert, pki().ec_key, TicketKeys::load(path, &error), path};
+  ASSERT_TRUE(options.ticket_keys) << error;
+  TlsContext current = tls_test::server_context(options.certificate_file, options.key_file, options.ticket_keys);
+  const TlsResumption first_key_ticket = first_connection(client_ctx, current);
+
+  tls_test::write_file(path, key_bytes('1').substr(0, 79));  // not a whole key
+  EXPECT_FALSE(TlsContext::reload_server(&current, &options, &error));
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_TRUE(resumes(client_ctx, current, first_key_ticket)) << "the old keys stay after a refused reload";
+
+  tls_test::write_file(path, key_bytes('2'));
+  ASSERT_TRUE(TlsContext::reload_server(&current, &options, &error)) << error;
+  EXPECT_FALSE(resumes(client_ctx, current, first_key_ticket)) << "the file's new key replaced the old one";
+  EXPECT_TRUE(resumes(client_ctx, current, first_connection(client_ctx, current)));
+  EXPECT_TRUE(resumes(client_ctx, server_with(keys_from_file("second.key", key_bytes('2'))),
+                      first_connection(client_ctx, current)))
+      << "tickets are sealed with the key from the file";
+}
+
 TEST(TlsResumption, NotResumableBeforeAHandshake) {
   TlsSession client = TlsSession::client(tls_test::client_context(), "localhost");
   EXPECT_FALSE(client.resumption());

@@ -156,7 +156,7 @@ inline const TestPki& pki() {
 inline server::TlsContext server_context(const std::string& cert, const std::string& key,
                                          std::shared_ptr<const server::TicketKeys> tickets = nullptr) {
   std::string error;
-  server::TlsContext context = server::TlsContext::server({cert, key, std::move(tickets)}, &error);
+  server::TlsContext context = server::TlsContext::server({cert, key, std::move(tickets), {}}, &error);
   require(bool(context), error.c_str());
   return context;
 }
