@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
         stop = true;
       } else if (running && options.messages > 0 && s.exhausted) {
         stop = true;
-      } else if (running && !options.handshake_only && !options.reconnect && s.open == 0) {
+      } else if (running && !options.handshake_only && !options.reconnect && options.stages.empty() && s.open == 0) {
         stop = true;  // every connection failed or was closed by the server: nothing left to measure
       } else if (!running && now >= connect_deadline) {
         std::fprintf(stderr,

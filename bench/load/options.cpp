@@ -355,7 +355,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
   if (o.tls.min_version > o.tls.max_version)
     return bad(std::string("--tls-min: ") + tls_version_text(o.tls.min_version) + " is above --tls-max " +
                tls_version_text(o.tls.max_version));
-  if (std::string why = check_any_server_options(o, saw_text || saw_binary); !why.empty()) return bad(why);
+  if (std::string why = check_any_server_options(o, saw_text || saw_binary, saw_duration || saw_messages); !why.empty()) return bad(why);
   if (o.handshake_only && saw_messages) return bad("--messages: not with --handshake-only (use --duration)");
   if (o.handshake_only && o.rate > 0) return bad("--rate: not with --handshake-only (use --connect-rate)");
   if (!o.source_addresses.empty()) {

@@ -9,6 +9,7 @@
 
 #include "bench/load/reply_match.hpp"
 #include "bench/load/size_mix.hpp"
+#include "bench/load/stages.hpp"
 #include "bench/load/upgrade_options.hpp"
 #include "net/reactor.hpp"
 #include "server/cli_values.hpp"
@@ -83,6 +84,7 @@ struct LoadOptions {
   double text_ratio = -1;        // --text-ratio: share of text messages; < 0: all --text or --binary
   MatchMode match = MatchMode::Echo;  // --match
   bool reconnect = false;        // --reconnect: reopen a connection the server closed, with back-off
+  StagePlan stages;              // --stage: connections and rate over time (sets connections, duration)
   bool json_stdout() const { return json_path == "-"; }  // --json -: the JSON on stdout, the summary on stderr
   // ---- end ----
 };
@@ -103,7 +105,8 @@ bool is_any_server_valued_flag(std::string_view name);
 AnyServerFlag parse_any_server_flag(std::string_view name, std::string_view value, LoadOptions& options,
                                     std::string& error);
 // The group's checks across flags, after every flag was read; empty when all is well.
-std::string check_any_server_options(const LoadOptions& options, bool saw_text_or_binary);
+// --stage also sets the connections (the plan's peak) and the duration (the plan's length).
+std::string check_any_server_options(LoadOptions& options, bool saw_text_or_binary, bool saw_duration_or_messages);
 extern const char kAnyServerUsage[];
 // ---- end ----
 

@@ -20,6 +20,10 @@ const char kAnyServerUsage[] =
     "  --match echo|count|none   echo: byte-exact echoes (default); count: any reply answers the\n"
     "                            oldest message outstanding; none: send only, no reply expected\n"
     "  --text-ratio R            share of text messages, 0 to 1 (the rest binary)\n"
+    "  --stage DURATION:TARGETS  a stage, e.g. 30s:1000c or 10s:100c:5000r (repeatable): connections\n"
+    "                            and/or rate move linearly to the targets over the stage, from 0 at\n"
+    "                            the start; sets the connections and the duration; with rates the\n"
+    "                            run is open loop, without them closed loop (--pipeline)\n"
     "  --reconnect               reopen a connection the server closed or that failed, with back-off\n"
     "  --json -                  the JSON report on stdout (the summary then goes to stderr)\n";
 
@@ -72,6 +76,17 @@ AnyServerFlag parse_any_server_flag(std::string_view name, std::string_view valu
       error = "--match: expected echo, count or none, got " + shown;
       return AnyServerFlag::Bad;
     }
+  } else if (name == "--stage") {
+    Stage stage;
+    if (!parse_stage(value, stage, error)) {
+      error = "--stage: " + error;
+      return AnyServerFlag::Bad;
+    }
+    if (o.stages.size() >= 1000) {
+      error = "--stage: at most 1000 stages";
+      return AnyServerFlag::Bad;
+    }
+    o.stages.add(stage);
   } else if (name == "--text-ratio") {
     if (!TextRatio::parse(value, o.text_ratio, error)) {
       error = "--text-ratio: " + error;
@@ -85,10 +100,20 @@ AnyServerFlag parse_any_server_flag(std::string_view name, std::string_view valu
 
 bool is_any_server_valued_flag(std::string_view name) {
   return name == "--header" || name == "--origin" || name == "--subprotocol" || name == "--token-file" ||
-         name == "--token-env" || name == "--match" || name == "--text-ratio";
+         name == "--token-env" || name == "--match" || name == "--text-ratio" || name == "--stage";
 }
 
-std::string check_any_server_options(const LoadOptions& o, bool saw_text_or_binary) {
+std::string check_any_server_options(LoadOptions& o, bool saw_text_or_binary, bool saw_duration_or_messages) {
+  if (!o.stages.empty()) {
+    if (saw_duration_or_messages) return "--stage: not with --duration or --messages (the stages set the length)";
+    if (o.rate > 0) return "--stage: not with --rate (give each stage a rate, e.g. 30s:100c:5000r)";
+    if (o.ramp_up_s > 0) return "--stage: not with --ramp-up (a stage ramps)";
+    if (o.handshake_only) return "--stage: not with --handshake-only";
+    if (o.stages.max_connections() == 0) return "--stage: no stage asks for a connection (e.g. 30s:100c)";
+    if (o.stages.duration_s() < 0.001) return "--stage: the stages last less than 1ms in all";
+    o.connections = o.stages.max_connections();
+    o.duration_s = o.stages.duration_s();
+  }
   if (o.text_ratio >= 0 && saw_text_or_binary) return "--text-ratio: not with --text or --binary (it sets the mix)";
   if (!o.upgrade.bearer_token.empty())
     for (const std::string& n : o.upgrade.header_names)

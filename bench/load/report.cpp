@@ -63,13 +63,21 @@ void print_distribution(std::FILE* out, const char* name, const LatencyHistogram
 }
 
 // ---- any server, mixes, open loop, reconnects: their lines of the summary and the JSON ----
+// --rate, or for --stage with rates the plan's mean rate (its messages over its length).
+double stage_or_flat_rate(const LoadOptions& o) {
+  if (o.rate > 0) return o.rate;
+  if (!o.stages.has_rate() || o.stages.duration_s() <= 0) return 0;
+  return o.stages.messages_by(o.stages.duration_s()) / o.stages.duration_s();
+}
+
 void print_any_server(std::FILE* out, const RunReport& r) {
   const LoadOptions& o = *r.options;
   const WorkerTotals& t = r.totals;
-  if (o.rate > 0) {
+  const double target = stage_or_flat_rate(o);
+  if (target > 0) {
     std::fprintf(out, "  open loop      target %.0f msg/s, achieved %.0f msg/s; late %llu (written > 1 ms after their "
                       "time), dropped %llu (due, never written)\n",
-                 o.rate, per_second(r.window_sent, r.window_s), static_cast<unsigned long long>(t.late),
+                 target, per_second(r.window_sent, r.window_s), static_cast<unsigned long long>(t.late),
                  static_cast<unsigned long long>(t.dropped));
   }
   if (o.match == MatchMode::None)
@@ -96,15 +104,15 @@ std::string any_server_parameters_json(const LoadOptions& o) {
          (o.upgrade.origin.empty() ? std::string("null") : json_string(o.upgrade.origin)) +
          ", \"subprotocols\": " + subprotocols + "], \"token_from\": " +
          (o.upgrade.token_source.empty() ? std::string("null") : json_string(o.upgrade.token_source)) +
-         ", \"reconnect\": " + (o.reconnect ? "true" : "false");
+         ", \"reconnect\": " + (o.reconnect ? "true" : "false") + ", \"stages\": " + number(uint64_t(o.stages.size()));
 }
 
 std::string any_server_json(const RunReport& r) {
   const LoadOptions& o = *r.options;
   const WorkerTotals& t = r.totals;
   std::string j = "  \"open_loop\": ";
-  if (o.rate > 0)
-    j += "{\"target_rate\": " + number(o.rate) + ", \"achieved_rate\": " + number(per_second(r.window_sent, r.window_s)) +
+  if (stage_or_flat_rate(o) > 0)
+    j += "{\"target_rate\": " + number(stage_or_flat_rate(o)) + ", \"achieved_rate\": " + number(per_second(r.window_sent, r.window_s)) +
          ", \"late\": " + number(t.late) + ", \"late_threshold_us\": " + number(uint64_t(kLateSendNs / 1000)) +
          ", \"dropped\": " + number(t.dropped) + ", \"send_lag_us\": " + distribution_json(t.send_lag_us) + "}";
   else

@@ -116,6 +116,13 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
     reconnect_waiting_.reserve(count);
   }
 
+  if (!options.stages.empty()) {
+    stages_ = &options.stages;
+    staged_rate_ = stages_->has_rate();
+    if (staged_rate_) stage_due_.resize(count);
+    ready_.clear();  // the plan says when each connection opens
+    live_.connect_done.store(true);
+  }
   if (options.rate > 0)
     scheduler_ = std::make_unique<RateScheduler>(options.rate, options.connections, plan.index, plan.workers, count);
   if (count == 0) live_.connect_done.store(true);
@@ -127,7 +134,7 @@ LoadWorker::~LoadWorker() = default;
 void LoadWorker::run() {
   // --rate waits for each send's time in the kernel: 50 us of default timer slack would make
   // every paced send that much late.
-  if (scheduler_) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  if (scheduler_ || staged_rate_) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   start_connects(now_ns());
   reactor_.run(*this);
   live_.finished.store(true);
@@ -178,6 +185,7 @@ void LoadWorker::start_connects(uint64_t now) {
        --budget) {
     const uint32_t local = ready_.back();
     ready_.pop_back();
+    if (connections_[local].retired || connections_[local].state != ConnState::Idle) continue;  // --stage
     if (connect_interval_ns_) {
       // Keep the pace; after a stall allow a short burst, not an unbounded catch-up.
       next_connect_ns_ = std::max(next_connect_ns_ + connect_interval_ns_, now > connect_interval_ns_ ? now - connect_interval_ns_ : 0);
@@ -338,15 +346,17 @@ void LoadWorker::top_up(Connection& c, uint64_t now) {
   if (c.state != ConnState::Open || !sending_allowed()) return;
   uint64_t limit = c.acked_seq + pipeline_;
   if (scheduler_) limit = std::min(limit, c.due_seq);
+  if (staged_rate_) limit = std::min<uint64_t>(limit, c.next_seq + stage_due_[c.local].size());
   if (plan_.message_budget) limit = std::min(limit, c.next_seq + (plan_.message_budget - sent_));
-  if (!scheduler_) {
+  if (!scheduler_ && !staged_rate_) {
     while (c.next_seq < limit)
       if (!write_message(c, now)) break;
     return;
   }
   while (c.next_seq < limit) {
-    const uint64_t intended = scheduler_->intended_ns(c.local, c.next_seq);
+    const uint64_t intended = scheduler_ ? scheduler_->intended_ns(c.local, c.next_seq) : stage_due_[c.local].front();
     if (!write_message(c, intended)) break;
+    if (staged_rate_) stage_due_[c.local].pop_front();
     const uint64_t lag = now > intended ? now - intended : 0;  // the open loop's own honesty
     totals_.send_lag_us.record(ns_to_us(lag));
     if (lag > kLateSendNs) ++totals_.late;
@@ -381,6 +391,10 @@ bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
 
 void LoadWorker::pump_rate(uint64_t now) {
   if (!rate_started_ || draining_) return;
+  if (staged_rate_) {
+    pump_staged(now);
+    return;
+  }
   while (scheduler_->due(now)) {
     Connection& c = connections_[scheduler_->next_local()];
     const uint64_t sequence = scheduler_->next_sequence();
@@ -703,7 +717,17 @@ void LoadWorker::on_closed(net::Token t) {
   c.send_in_flight = false;
   if (c.tls) c.tls->reset(options_.tls.resume);  // the reactor is done with its buffers now
   --live_connections_;
-  if (options_.reconnect && !options_.handshake_only && !draining_ && !aborted_) schedule_reconnect(c, now_ns());
+  if (staged_rate_ && !stage_due_[c.local].empty()) {  // due on a connection that is gone: never written
+    totals_.dropped += stage_due_[c.local].size();
+    stage_due_[c.local].clear();
+  }
+  const bool wanted = !stages_ || (!c.retired && c.local < stage_target_);  // --stage: still targeted
+  if (stages_ && c.retired) {
+    c.retired = false;
+    if (c.local < stage_target_ && !draining_) ready_.push_back(c.local);  // the target rose again meanwhile
+  }
+  if (options_.reconnect && wanted && !options_.handshake_only && !draining_ && !aborted_)
+    schedule_reconnect(c, now_ns());
   if (options_.handshake_only && !draining_ && !aborted_) {
     ready_.insert(ready_.begin(), c.local);  // oldest idle first
     start_connects(now_ns());
@@ -725,6 +749,7 @@ void LoadWorker::on_tick(uint64_t) {
     start_connects(now);
     if (!running_ && phase == RunPhase::Running) {
       running_ = true;
+      if (stages_) start_stages(now);
       if (scheduler_) {
         scheduler_->start(run_.steady_start_ns.load(std::memory_order_relaxed));
         rate_started_ = true;
@@ -735,6 +760,7 @@ void LoadWorker::on_tick(uint64_t) {
         }
       }
     }
+    if (stages_ && running_) apply_stage_connections(now);
     pump_rate(now);
   } else if (now >= run_.drain_deadline_ns.load(std::memory_order_relaxed)) {
     // The echoes had their time: close every connection still waiting for some.
@@ -768,6 +794,7 @@ void LoadWorker::begin_drain(uint64_t now) {
       case ConnState::Open:
         // --rate: messages due but still waiting for room in the pipeline are never sent.
         if (scheduler_ && c.due_seq > c.next_seq) totals_.dropped += c.due_seq - c.next_seq;
+        if (staged_rate_) totals_.dropped += stage_due_[c.local].size();
         if (outstanding(c) == 0) begin_close(c.local, c, now);
         break;
       default:
@@ -834,7 +861,9 @@ void LoadWorker::update_flags() {
 namespace wsring::load {
 
 uint64_t LoadWorker::wake_at_us() const {
-  if (!rate_started_ || draining_ || !scheduler_->due(~uint64_t{0})) return 0;
+  if (staged_rate_ && rate_started_ && !draining_)
+    return stage_next_ns_ == ~uint64_t{0} ? 0 : (run_.epoch_ns + stage_next_ns_) / 1000;
+  if (!rate_started_ || draining_ || !scheduler_ || !scheduler_->due(~uint64_t{0})) return 0;
   // Rounded down: a wake-up a fraction of a microsecond early finds nothing due and waits again
   // for at most that fraction; one rounded up would make every send late.
   return (run_.epoch_ns + scheduler_->next_ns()) / 1000;

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -108,6 +109,7 @@ class LoadWorker final : public net::EventHandler {
     bool msg_active = false;      // an echo is being received
     bool msg_bad = false;
     bool msg_text = false;        // --text-ratio: the type of the message being answered
+    bool retired = false;         // --stage: closed (or closing) because the target went below it
     uint8_t fill = 0;             // index of the buffer taking new frames; the other one is in flight
     uint32_t local = 0;
     uint32_t global_id = 0;
@@ -238,6 +240,18 @@ class LoadWorker final : public net::EventHandler {
   void schedule_reconnect(Connection& c, uint64_t now);
   void start_due_reconnects(uint64_t now);
   void complete_unanswered(Connection& c);       // --match none: the send holding them completed
+  // --stage (worker_stages.cpp): connections follow the plan's target, messages its rate.
+  const StagePlan* stages_ = nullptr;
+  bool staged_rate_ = false;
+  uint64_t stage_start_ns_ = 0;       // run clock of the plan's time zero (the window's start)
+  uint32_t stage_target_ = 0;         // this worker's connections targeted now
+  uint64_t stage_next_message_ = 0;   // the next global message of this worker (index, index + workers, ...)
+  uint64_t stage_next_ns_ = ~uint64_t{0};  // when it is due (run clock)
+  std::vector<std::deque<uint64_t>> stage_due_;  // per connection: due times of messages not yet written
+  void start_stages(uint64_t now);
+  void apply_stage_connections(uint64_t now);
+  void pump_staged(uint64_t now);
+  uint64_t stage_message_ns(uint64_t message) const;
   // ---- end ----
   bool running_ = false;       // the run reached RunPhase::Running
   bool rate_started_ = false;

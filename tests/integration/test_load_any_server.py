@@ -230,6 +230,29 @@ class LoadMixesAgainstWsringEcho(ServerTestCase):
         self.assertEqual(len(latency), 1, err)
         self.assertRegex(latency[0], r"\d+(\.\d+)? (us|ms|s)\b")
 
+    def test_stages_ramp_connections_up_and_down(self):
+        status, report, out, err = run_load(self.server.url(), "--stage", "500ms:8c", "--stage", "500ms:8c",
+                                            "--stage", "500ms:0c", "--pipeline", 2)
+        self.assertEqual(status, 0, err + out)
+        self.assertEqual(report["parameters"]["connections"], 8)
+        self.assertAlmostEqual(report["parameters"]["duration_s"], 1.5)
+        self.assertEqual(report["connections"]["opened"], 8)
+        self.assertEqual(report["connections"]["closed_cleanly"], 8)
+        m = report["messages"]
+        self.assertGreater(m["received"], 100)
+        self.assertEqual(m["sent"], m["received"] + m["in_flight"] + m["lost"])
+        self.assertEqual(m["mismatched"], 0)
+
+    def test_stages_with_rates_send_what_the_plan_adds_up_to(self):
+        # 0 -> 1000/s over 1 s (500 messages), then 1000/s for 1 s (1000): 1500 due.
+        status, report, out, err = run_load(self.server.url(), "--stage", "0s:10c", "--stage", "1s:1000r",
+                                            "--stage", "1s:1000r", "-t", 2)
+        self.assertEqual(status, 0, err + out)
+        o = report["open_loop"]
+        self.assertEqual(report["messages"]["sent"] + o["dropped"], 1500)
+        self.assertLessEqual(o["dropped"], 20)
+        self.assertAlmostEqual(o["target_rate"], 750.0)
+
     def test_an_unwritable_json_path_is_refused_before_the_run(self):
         status, out, err = run_raw(self.server.url(), "-d", 30, "--json", "/nonexistent-dir/report.json", timeout=5)
         self.assertEqual(status, 2)
