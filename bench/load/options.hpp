@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/load/message_source.hpp"
 #include "bench/load/reply_match.hpp"
 #include "bench/load/size_mix.hpp"
 #include "bench/load/stages.hpp"
@@ -84,6 +85,7 @@ struct LoadOptions {
   double text_ratio = -1;        // --text-ratio: share of text messages; < 0: all --text or --binary
   MatchMode match = MatchMode::Echo;  // --match
   bool reconnect = false;        // --reconnect: reopen a connection the server closed, with back-off
+  MessageSource messages_from;   // --message / --messages-file: bodies from templates, not stamped
   StagePlan stages;              // --stage: connections and rate over time (sets connections, duration)
   bool json_stdout() const { return json_path == "-"; }  // --json -: the JSON on stdout, the summary on stderr
   // ---- end ----
@@ -108,6 +110,7 @@ AnyServerFlag parse_any_server_flag(std::string_view name, std::string_view valu
 // --stage also sets the connections (the plan's peak) and the duration (the plan's length).
 std::string check_any_server_options(LoadOptions& options, bool saw_text_or_binary, bool saw_duration_or_messages);
 extern const char kAnyServerUsage[];
+extern const char kDefaultIdTemplate[];  // --match id without --message
 // ---- end ----
 
 extern const char* const kLoadVersion;

@@ -4,7 +4,11 @@
 
 #include <strings.h>
 
+#include <algorithm>
+
 namespace wsring::load {
+
+const char kDefaultIdTemplate[] = "{\"id\":{id},\"method\":\"echo\",\"params\":{\"seq\":{seq},\"ts_ns\":{ts_ns}}}";
 
 const char kAnyServerUsage[] =
     "\n"
@@ -19,6 +23,11 @@ const char kAnyServerUsage[] =
     "  --token-env NAME          the same, from the environment variable NAME\n"
     "  --match echo|count|none   echo: byte-exact echoes (default); count: any reply answers the\n"
     "                            oldest message outstanding; none: send only, no reply expected\n"
+    "  --match id                a correlation id ({id} in the message) is found in the reply's first\n"
+    "                            256 bytes as \"id\": N; default message {\"id\":{id},\"method\":\"echo\",...}\n"
+    "  --message TEMPLATE        message body with placeholders {seq} {conn} {id} {ts_ns} (repeatable,\n"
+    "                            round-robin); needs --match count, id or none\n"
+    "  --messages-file FILE      one message template per line (JSON lines), round-robin\n"
     "  --text-ratio R            share of text messages, 0 to 1 (the rest binary)\n"
     "  --stage DURATION:TARGETS  a stage, e.g. 30s:1000c or 10s:100c:5000r (repeatable): connections\n"
     "                            and/or rate move linearly to the targets over the stage, from 0 at\n"
@@ -73,7 +82,14 @@ AnyServerFlag parse_any_server_flag(std::string_view name, std::string_view valu
     o.upgrade.token_source = (name == "--token-file" ? "file " : "environment ") + where;
   } else if (name == "--match") {
     if (!parse_match_mode(value, o.match)) {
-      error = "--match: expected echo, count or none, got " + shown;
+      error = "--match: expected echo, count, id or none, got " + shown;
+      return AnyServerFlag::Bad;
+    }
+  } else if (name == "--message" || name == "--messages-file") {
+    const bool ok = name == "--message" ? o.messages_from.add_template(value, error)
+                                        : o.messages_from.load_file(std::string(value), error);
+    if (!ok) {
+      error = flag + ": " + error;
       return AnyServerFlag::Bad;
     }
   } else if (name == "--stage") {
@@ -100,10 +116,27 @@ AnyServerFlag parse_any_server_flag(std::string_view name, std::string_view valu
 
 bool is_any_server_valued_flag(std::string_view name) {
   return name == "--header" || name == "--origin" || name == "--subprotocol" || name == "--token-file" ||
-         name == "--token-env" || name == "--match" || name == "--text-ratio" || name == "--stage";
+         name == "--token-env" || name == "--match" || name == "--text-ratio" || name == "--stage" ||
+         name == "--message" || name == "--messages-file";
 }
 
 std::string check_any_server_options(LoadOptions& o, bool saw_text_or_binary, bool saw_duration_or_messages) {
+  if (o.match == MatchMode::Id && o.messages_from.empty()) {
+    std::string unused;
+    o.messages_from.add_template(kDefaultIdTemplate, unused);
+  }
+  if (!o.messages_from.empty()) {
+    if (o.match == MatchMode::Echo)
+      return "--match: echo checks wsring-load's own stamped payloads; with --message/--messages-file use count, id "
+             "or none";
+    if (o.match == MatchMode::Id && !o.messages_from.every_template_has_id())
+      return "--match: id needs {id} in every message template";
+    if (!o.sizes.fixed() || o.sizes.min() != 32) return "--size: not with --message/--messages-file";
+    if (o.text_ratio >= 0) return "--text-ratio: not with --message/--messages-file";
+    if (!saw_text_or_binary) o.text = true;  // templates are text unless --binary says otherwise
+    o.size_min = 1;
+    o.size_max = std::max<uint64_t>(kMinMessageSize, o.messages_from.max_size());
+  }
   if (!o.stages.empty()) {
     if (saw_duration_or_messages) return "--stage: not with --duration or --messages (the stages set the length)";
     if (o.rate > 0) return "--stage: not with --rate (give each stage a rate, e.g. 30s:100c:5000r)";

@@ -364,8 +364,10 @@ void LoadWorker::top_up(Connection& c, uint64_t now) {
 }
 
 bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
-  uint64_t size = options_.size_min;
-  if (!options_.sizes.fixed()) size = options_.sizes.pick(next_random(rng_state_), next_random(rng_state_));
+  const bool templated = !options_.messages_from.empty();
+  if (templated) render_message(c, stamp_ns);
+  uint64_t size = templated ? rendered_.size() : options_.size_min;
+  if (!templated && !options_.sizes.fixed()) size = options_.sizes.pick(next_random(rng_state_), next_random(rng_state_));
   const bool text = mixed_types_ ? text_ratio_.draw(next_random(rng_state_)) : opcode_ == Opcode::Text;
   const size_t header = core::frame_header_size(size, true);
   if (header + size > room(c, 2 * kControlFrameMax)) return false;  // cannot happen: the window bounds the buffer
@@ -379,7 +381,12 @@ bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
   uint8_t key[4];
   masks_.next(key);
   core::write_frame_header(dst, text ? Opcode::Text : Opcode::Binary, true, size, key);
-  write_masked_payload(dst + header, size, stamp, pattern_, key);
+  if (templated) {
+    std::memcpy(dst + header, rendered_.data(), size);
+    core::apply_mask(dst + header, size, key, 0);
+  } else {
+    write_masked_payload(dst + header, size, stamp, pattern_, key);
+  }
   c.fill_len += uint32_t(header + size);
   ++c.next_seq;
   ++sent_;
@@ -510,6 +517,7 @@ bool LoadWorker::begin_echo(Connection& c, Opcode opcode) {
   c.msg_active = true;
   c.msg_offset = 0;
   c.msg_bad = false;
+  c.reply_head.clear();
   const size_t slot = size_t(c.local) * pipeline_ + c.acked_seq % pipeline_;
   c.msg_expected = ring_size_[slot] & ~kRingText;
   c.msg_text = (ring_size_[slot] & kRingText) != 0;
@@ -528,6 +536,8 @@ bool LoadWorker::begin_echo(Connection& c, Opcode opcode) {
 void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
   const uint64_t offset = c.msg_offset;
   c.msg_offset += size;
+  if (options_.match == MatchMode::Id && c.msg_active && c.reply_head.size() < kReplyIdWindow)
+    c.reply_head.append(reinterpret_cast<const char*>(data), std::min(size, kReplyIdWindow - c.reply_head.size()));
   if (!c.msg_active || c.msg_bad || options_.match != MatchMode::Echo) return;
   const uint64_t room = c.msg_expected > offset ? c.msg_expected - offset : 0;
   const size_t comparable = size_t(std::min<uint64_t>(size, room));
@@ -553,6 +563,10 @@ void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
 void LoadWorker::finish_echo(Connection& c, uint64_t now) {
   if (!c.msg_active) {  // --match count|none: it answered nothing outstanding
     live_.unsolicited.add();
+    return;
+  }
+  if (options_.match == MatchMode::Id) {
+    finish_reply_by_id(c, now);
     return;
   }
   c.msg_active = false;
@@ -662,7 +676,7 @@ void LoadWorker::fail_protocol(net::Token t, Connection& c, ErrorKind kind, uint
 }
 
 void LoadWorker::lose_outstanding(Connection& c) {
-  live_.lost.add(outstanding(c));
+  live_.lost.add(outstanding(c) - answered_early(c));
   outstanding_total_ -= outstanding(c);
   c.acked_seq = c.next_seq;
 }
@@ -670,7 +684,7 @@ void LoadWorker::lose_outstanding(Connection& c) {
 void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
   if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   // Closed by us at the end of the run: what is still outstanding was in flight, not lost.
-  live_.in_flight_at_close.add(outstanding(c));
+  live_.in_flight_at_close.add(outstanding(c) - answered_early(c));
   outstanding_total_ -= outstanding(c);
   c.acked_seq = c.next_seq;
   if (c.state == ConnState::Closed) ++totals_.closed_cleanly;
@@ -776,6 +790,7 @@ void LoadWorker::on_tick(uint64_t) {
 
 void LoadWorker::begin_drain(uint64_t now) {
   const bool overdue = run_.connect_overdue.load(std::memory_order_relaxed);
+  count_unpumped(now);
   draining_ = true;
   ready_.clear();
   for (Connection& c : connections_) {
@@ -867,6 +882,20 @@ uint64_t LoadWorker::wake_at_us() const {
   // Rounded down: a wake-up a fraction of a microsecond early finds nothing due and waits again
   // for at most that fraction; one rounded up would make every send late.
   return (run_.epoch_ns + scheduler_->next_ns()) / 1000;
+}
+
+void LoadWorker::count_unpumped(uint64_t now) {
+  // Messages due within the window that this thread had not taken up when the window ended (it
+  // was not scheduled in time, or the end came between two wake-ups): dropped, never written.
+  if (!rate_started_ || options_.messages) return;
+  const uint64_t window_end = std::min(now, run_.steady_start_ns.load(std::memory_order_relaxed) +
+                                                uint64_t(options_.duration_s * 1e9));
+  if (staged_rate_) {
+    for (; stage_next_ns_ <= window_end; stage_next_ns_ = stage_message_ns(stage_next_message_ += plan_.workers))
+      ++totals_.dropped;
+  } else if (scheduler_) {
+    for (; scheduler_->due(window_end); scheduler_->advance()) ++totals_.dropped;
+  }
 }
 
 void LoadWorker::complete_unanswered(Connection& c) {

@@ -70,7 +70,9 @@ uint64_t run_clock_ns(const SharedRun& run);
 // --rate: a message written into its send buffer more than this after its intended time is late.
 constexpr uint64_t kLateSendNs = 1'000'000;
 // ring_size_'s top bit: the message was sent as text (--text-ratio); sizes stay below 2^28.
-constexpr uint32_t kRingText = 0x8000'0000u;  // nanoseconds since run.epoch_ns
+constexpr uint32_t kRingText = 0x8000'0000u;
+// ring_size_'s next bit: --match id: the message's reply came (perhaps ahead of older ones).
+constexpr uint32_t kRingAnswered = 0x4000'0000u;  // nanoseconds since run.epoch_ns
 
 class LoadWorker final : public net::EventHandler {
  public:
@@ -110,6 +112,7 @@ class LoadWorker final : public net::EventHandler {
     bool msg_bad = false;
     bool msg_text = false;        // --text-ratio: the type of the message being answered
     bool retired = false;         // --stage: closed (or closing) because the target went below it
+    std::string reply_head;       // --match id: the first bytes of the reply being received
     uint8_t fill = 0;             // index of the buffer taking new frames; the other one is in flight
     uint32_t local = 0;
     uint32_t global_id = 0;
@@ -240,6 +243,12 @@ class LoadWorker final : public net::EventHandler {
   void schedule_reconnect(Connection& c, uint64_t now);
   void start_due_reconnects(uint64_t now);
   void complete_unanswered(Connection& c);       // --match none: the send holding them completed
+  void count_unpumped(uint64_t now);             // --rate, --stage: due in the window, never taken up
+  // --message/--messages-file and --match id (worker_messages.cpp).
+  std::string rendered_;                         // the message being written
+  void render_message(Connection& c, uint64_t stamp_ns);
+  void finish_reply_by_id(Connection& c, uint64_t now);
+  uint64_t answered_early(const Connection& c) const;  // --match id: outstanding, but answered already
   // --stage (worker_stages.cpp): connections follow the plan's target, messages its rate.
   const StagePlan* stages_ = nullptr;
   bool staged_rate_ = false;

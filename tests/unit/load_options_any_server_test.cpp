@@ -80,7 +80,9 @@ TEST(LoadOptionsAnyServer, BadValues) {
   expect_bad({"--origin", ""}, "--origin");
   expect_bad({"--subprotocol", "a,b"}, "--subprotocol");
   expect_bad({"--subprotocol", "a", "--subprotocol", "a"}, "--subprotocol");
-  expect_bad({"--match", "id"}, "--match");
+  expect_bad({"--match", "ids"}, "--match");
+  expect_bad({"--match", "id", "--message", "no id"}, "--match");
+  expect_bad({"--message", "{seq}"}, "--match");
   expect_bad({"--text-ratio", "1.1"}, "--text-ratio");
   expect_bad({"--text-ratio", "0.1", "--binary"}, "--text-ratio");
   expect_bad({"--token-file", "/nonexistent/token"}, "--token-file");
