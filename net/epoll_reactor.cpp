@@ -215,10 +215,20 @@ class EpollReactor final : public ReactorBackend {
 
   // --- the loop (ReactorBackend::run)
 
-  void wait(uint64_t timeout_ms) override {
+  void wait(uint64_t timeout_us) override {
     deliver_completions();
-    const int timeout = completions_.empty() ? int(timeout_ms < INT_MAX ? timeout_ms : INT_MAX) : 0;
-    ready_ = epoll_wait(epfd_, events_.data(), int(events_.size()), timeout);
+    if (!completions_.empty()) timeout_us = 0;
+    // epoll_pwait2 (Linux 5.11) waits to the microsecond; epoll_wait only to the millisecond
+    // (rounded up, so that a wake-up is never early).
+    const timespec timeout{time_t(timeout_us / 1000000), long(timeout_us % 1000000) * 1000};
+    if (pwait2_) {
+      ready_ = epoll_pwait2(epfd_, events_.data(), int(events_.size()), &timeout, nullptr);
+      if (ready_ < 0 && errno == ENOSYS) pwait2_ = false;
+    }
+    if (!pwait2_) {
+      const uint64_t ms = (timeout_us + 999) / 1000;
+      ready_ = epoll_wait(epfd_, events_.data(), int(events_.size()), int(ms < INT_MAX ? ms : INT_MAX));
+    }
     if (ready_ < 0) ready_ = 0;  // EINTR
   }
 
@@ -337,6 +347,7 @@ class EpollReactor final : public ReactorBackend {
   int epfd_ = -1;
   std::vector<epoll_event> events_;
   int ready_ = 0;
+  bool pwait2_ = true;  // epoll_pwait2 available (until it says ENOSYS)
   std::vector<PendingSend> pending_;
   std::vector<uint16_t> free_buffers_;
   std::vector<Completion> completions_;

@@ -65,12 +65,17 @@ class EventHandler {
   virtual void on_send(Token token, int result) = 0;
   // After close(token): every operation is over and the fd is closed.
   virtual void on_closed(Token token) = 0;
-  // Called about every tick_ms (Options) with a monotonic clock in milliseconds.
+  // Called about every tick_ms (Options) with a monotonic clock in milliseconds, and as soon as
+  // possible after the time wake_at_us() asks for.
   virtual void on_tick(uint64_t /*now_ms*/) {}
   // Called after each turn's batch of events. True: the handler left work for the next turn
   // (a bounded amount of work per turn), so the reactor only collects what is ready and runs
   // another turn at once instead of sleeping.
   virtual bool on_turn_end() { return false; }
+  // A precise wake-up between ticks: a monotonic_us() time at which on_tick should run (0: none).
+  // Read once per loop turn; the wait ends then, to the microsecond, instead of polling (a paced
+  // sender needs microseconds, a server's timers need milliseconds).
+  virtual uint64_t wake_at_us() const { return 0; }
 };
 
 struct ReactorOptions {

@@ -40,21 +40,26 @@ void ReactorBackend::close(Token token, bool reset) {
 
 void ReactorBackend::run(EventHandler& handler) {
   handler_ = &handler;
-  now_ms_ = monotonic_ms();
-  uint64_t next_tick = now_ms_ + options_.tick_ms;
+  uint64_t now_us = monotonic_us();
+  now_ms_ = now_us / 1000;
+  uint64_t next_tick_us = now_us + uint64_t(options_.tick_ms) * 1000;
   bool work_left = false;  // the handler deferred work to the next turn: do not sleep
   while (!stop_requested_.load(std::memory_order_relaxed)) {
-    wait(!work_left && next_tick > now_ms_ ? next_tick - now_ms_ : 0);
-    now_ms_ = monotonic_ms();
+    const uint64_t wake_us = handler.wake_at_us();
+    const uint64_t until_us = wake_us && wake_us < next_tick_us ? wake_us : next_tick_us;
+    wait(!work_left && until_us > now_us ? until_us - now_us : 0);
+    now_us = monotonic_us();
+    now_ms_ = now_us / 1000;
     handle_events();
     work_left = handler.on_turn_end();
     if (!starved_.empty() && buffers_left()) rearm_starved();
-    if (now_ms_ >= next_tick) {
-      next_tick = now_ms_ + options_.tick_ms;
+    const bool tick = now_us >= next_tick_us;
+    if (tick) {
+      next_tick_us = now_us + uint64_t(options_.tick_ms) * 1000;
       for (size_t i = 0; i < listen_fds_.size(); ++i)
         if (accept_due(i)) arm_accept(i);
-      handler.on_tick(now_ms_);
     }
+    if (tick || (wake_us && now_us >= wake_us)) handler.on_tick(now_ms_);
   }
 }
 

@@ -37,9 +37,9 @@ class ReactorBackend : public Reactor {
     return slab_.map(options_.recv_buffer_size, options_.recv_buffer_count, error);
   }
 
-  // The backend's part of the loop: wait up to timeout_ms for events (less if it has work
+  // The backend's part of the loop: wait up to timeout_us for events (less if it has work
   // left over), then handle what arrived (now_ms_ has been read in between).
-  virtual void wait(uint64_t timeout_ms) = 0;
+  virtual void wait(uint64_t timeout_us) = 0;
   virtual void handle_events() = 0;
   // Start / stop watching listener i (listen_fds_[i]); accept_armed_[i] says whether it is watched.
   virtual void arm_accept(size_t i) = 0;

@@ -154,12 +154,12 @@ class UringReactor final : public ReactorBackend {
 
   // --- the loop (ReactorBackend::run)
 
-  void wait(uint64_t timeout_ms) override {
+  void wait(uint64_t timeout_us) override {
     ring_.flush_buffers();
-    if (!backlog_.empty()) timeout_ms = 0;  // work left over: only collect what is ready
+    if (!backlog_.empty()) timeout_us = 0;  // work left over: only collect what is ready
     __kernel_timespec timeout{};
-    timeout.tv_sec = (long long)(timeout_ms / 1000);
-    timeout.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+    timeout.tv_sec = (long long)(timeout_us / 1000000);
+    timeout.tv_nsec = (long long)(timeout_us % 1000000) * 1000;
     io_uring_cqe* cqe = nullptr;
     int rc = io_uring_submit_and_wait_timeout(ring_.ring(), &cqe, 1, &timeout, nullptr);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {

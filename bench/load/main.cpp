@@ -45,7 +45,7 @@ struct WorkerSlot {
 
 struct Sums {
   uint64_t sent = 0, received = 0, bytes_received = 0, lost = 0, in_flight_closed = 0, errors = 0, open = 0,
-           opened = 0, failed = 0, last_echo_ns = 0;
+           opened = 0, failed = 0, last_echo_ns = 0, unanswered = 0;
   bool connect_done = true, exhausted = true, finished = true;
 };
 
@@ -54,6 +54,7 @@ Sums sum(const std::vector<std::unique_ptr<WorkerSlot>>& slots) {
   for (const auto& w : slots) {
     const LiveCounters& l = w->live;
     s.sent += l.sent.get();
+    s.unanswered += l.unanswered.get();
     s.received += l.received.get();
     s.bytes_received += l.bytes_received.get();
     s.lost += l.lost.get();
@@ -97,6 +98,11 @@ int main(int argc, char** argv) {
 
   net::SocketAddress target;
   std::string error;
+  // An output that cannot be written is refused now, not after the run.
+  if (!options.json_path.empty() && !options.json_stdout() && !check_writable("--json", options.json_path, error)) {
+    std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
+    return 2;
+  }
   if (!net::parse_address(options.url.address, target, &error)) {
     std::fprintf(stderr, "wsring-load: URL '%s': %s\n", options.url_text.c_str(), error.c_str());
     return 2;
@@ -139,10 +145,9 @@ int main(int argc, char** argv) {
   run.epoch_ns = uint64_t(ts.tv_sec) * kSecond + uint64_t(ts.tv_nsec);
 
   net::ReactorOptions reactor_options;
-  // on_tick paces --connect-rate and --rate. A 1 ms tick would delay a paced send by up to 1 ms
-  // and charge it to the server's latency; the reactor has no finer timer, so open-loop runs use
-  // tick_ms = 0, under which both backends poll without sleeping and tick on every loop turn.
-  reactor_options.tick_ms = options.rate > 0 ? 0 : 1;
+  // on_tick paces --connect-rate (1 ms is fine for it); --rate's sends wake the reactor at their
+  // own time through LoadWorker::wake_at_us, to the microsecond, without polling.
+  reactor_options.tick_ms = 1;
   reactor_options.recv_buffer_size = 64 * 1024 + uint32_t(net::kRecvHeadroom);
   reactor_options.recv_buffer_count = 512;
 
@@ -203,6 +208,7 @@ int main(int argc, char** argv) {
   // The phases. All times are on the run clock (nanoseconds since run.epoch_ns).
   uint64_t steady_start = 0, drain_start = 0, abort_at = 0;
   bool running = false, draining = false, aborted = false, interrupted = false;
+  uint64_t window_start_sent = 0, window_end_sent = 0;  // --rate: the achieved rate
   uint64_t window_start_received = 0, window_start_bytes = 0, window_start_opened = 0;
   uint64_t window_end_received = 0, window_end_bytes = 0, window_end_opened = 0;
   uint64_t last_progress = 0, progress_received = 0, progress_bytes = 0, progress_opened = 0;
@@ -210,6 +216,7 @@ int main(int argc, char** argv) {
     running = true;
     steady_start = now;
     window_start_received = s.received;
+    window_start_sent = s.sent;
     window_start_bytes = s.bytes_received;
     window_start_opened = s.opened;
     run.steady_start_ns.store(now);
@@ -219,6 +226,7 @@ int main(int argc, char** argv) {
     draining = true;
     drain_start = now;
     window_end_received = s.received;
+    window_end_sent = s.sent;
     window_end_bytes = s.bytes_received;
     window_end_opened = s.opened;
     run.drain_deadline_ns.store(now + kDrainNs);
@@ -255,7 +263,7 @@ int main(int argc, char** argv) {
         stop = true;
       } else if (running && options.messages > 0 && s.exhausted) {
         stop = true;
-      } else if (running && !options.handshake_only && s.open == 0) {
+      } else if (running && !options.handshake_only && !options.reconnect && options.stages.empty() && s.open == 0) {
         stop = true;  // every connection failed or was closed by the server: nothing left to measure
       } else if (!running && now >= connect_deadline) {
         std::fprintf(stderr,
@@ -279,7 +287,7 @@ int main(int argc, char** argv) {
 
     if (now >= last_progress + kSecond) {
       const double dt = double(now - last_progress) / 1e9;
-      const uint64_t in_flight = s.sent - s.received - s.lost - s.in_flight_closed;
+      const uint64_t in_flight = s.sent - s.received - s.lost - s.in_flight_closed - s.unanswered;
       if (options.handshake_only) {
         std::fprintf(stderr, "[%6.1fs] %9.0f handshakes/s  open %llu  errors %llu\n", double(now) / 1e9,
                      double(s.opened - progress_opened) / dt, static_cast<unsigned long long>(s.open),
@@ -311,6 +319,7 @@ int main(int argc, char** argv) {
   if (!draining) {
     drain_start = end;
     window_end_received = final_sums.received;
+    window_end_sent = final_sums.sent;
     window_end_bytes = final_sums.bytes_received;
     window_end_opened = final_sums.opened;
   }
@@ -324,14 +333,20 @@ int main(int argc, char** argv) {
   report.window_s = double(window_end - std::min(window_end, steady_start)) / 1e9;
   report.window_messages = window_end_received - std::min(window_end_received, window_start_received);
   report.window_bytes = window_end_bytes - std::min(window_end_bytes, window_start_bytes);
+  report.window_sent = window_end_sent - std::min(window_end_sent, window_start_sent);
   report.window_handshakes = window_end_opened - std::min(window_end_opened, window_start_opened);
 
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   report.load_cpu_user_s = double(usage.ru_utime.tv_sec) + double(usage.ru_utime.tv_usec) / 1e6;
   report.load_cpu_system_s = double(usage.ru_stime.tv_sec) + double(usage.ru_stime.tv_usec) / 1e6;
-  print_summary(stdout, report);
-  if (!options.json_path.empty() && !write_json(options.json_path, report, &error)) {
+  // --json -: stdout carries the JSON alone; the summary goes to stderr.
+  print_summary(options.json_stdout() ? stderr : stdout, report);
+  if (options.json_stdout()) {
+    const std::string json = format_json(report);
+    std::fwrite(json.data(), 1, json.size(), stdout);
+    std::fflush(stdout);
+  } else if (!options.json_path.empty() && !write_json(options.json_path, report, &error)) {
     std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
     return 1;
   }

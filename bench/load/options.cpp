@@ -209,6 +209,24 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
   std::string first_tls_flag;  // TLS flags need a wss:// URL
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
+    // ---- any server, mixes, reconnects: wrk/k6 short forms, --reconnect, the valued flags ----
+    if (arg == "-c") arg = "--connections";
+    else if (arg == "-d") arg = "--duration";
+    else if (arg == "-t") arg = "--threads";
+    if (arg == "--reconnect") {
+      o.reconnect = true;
+      continue;
+    }
+    if (is_any_server_valued_flag(arg.substr(0, arg.find('=')))) {
+      const size_t eq = arg.find('=');
+      const std::string_view name = arg.substr(0, eq);
+      if (eq == std::string_view::npos && i + 1 >= argc) return bad(std::string(name) + " needs a value");
+      const std::string_view value = eq != std::string_view::npos ? arg.substr(eq + 1) : std::string_view(argv[++i]);
+      std::string error;
+      if (parse_any_server_flag(name, value, o, error) == AnyServerFlag::Bad) return bad(error);
+      continue;
+    }
+    // ---- end ----
     if (arg.size() < 2 || arg.substr(0, 2) != "--") {
       if (have_url) return bad("unexpected argument '" + std::string(arg) + "' (the URL is already given)");
       std::string error;
@@ -230,7 +248,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
 
     // Switches without a value.
     if (is_switch("--help")) {
-      message = kLoadUsage;
+      message = std::string(kLoadUsage) + kAnyServerUsage;
       return ParseOutcome::Exit0;
     }
     if (is_switch("--version")) {
@@ -283,25 +301,10 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
       if (!cli::parse_count_flag(flag, value, 1, kMaxMessages, o.messages, error)) return bad(error);
       saw_messages = true;
     } else if (name == "--size") {
-      const size_t dash = value.find('-');
-      uint64_t lo = 0, hi = 0;
-      bool ok;
-      if (dash == std::string_view::npos) {
-        ok = cli::parse_size(value, lo);
-        hi = lo;
-      } else {
-        ok = cli::parse_size(value.substr(0, dash), lo) && cli::parse_size(value.substr(dash + 1), hi);
-      }
-      if (!ok)
-        return bad(std::string("--size: expected SIZE or MIN-MAX (") + cli::kSizeForms + "), e.g. 32 or 16-1K, got " +
-                   shown);
-      if (lo < kMinMessageSize)
-        return bad("--size: at least " + std::to_string(kMinMessageSize) +
-                   " bytes (each payload carries a 16-byte stamp), got " + shown);
-      if (hi > kMaxMessageSize) return bad("--size: at most 256M, got " + shown);
-      if (hi < lo) return bad("--size: the range's maximum is below its minimum in " + shown);
-      o.size_min = lo;
-      o.size_max = hi;
+      // SIZE, MIN-MAX or a weighted list (bench/load/size_mix.hpp); at least the 16-byte stamp.
+      if (!o.sizes.parse(value, kMinMessageSize, kMaxMessageSize, error)) return bad("--size: " + error);
+      o.size_min = o.sizes.min();
+      o.size_max = o.sizes.max();
     } else if (name == "--pipeline") {
       if (!cli::parse_count_flag(flag, value, 1, kMaxPipeline, n, error)) return bad(error);
       o.pipeline = uint32_t(n);
@@ -352,6 +355,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
   if (o.tls.min_version > o.tls.max_version)
     return bad(std::string("--tls-min: ") + tls_version_text(o.tls.min_version) + " is above --tls-max " +
                tls_version_text(o.tls.max_version));
+  if (std::string why = check_any_server_options(o, saw_text || saw_binary, saw_duration || saw_messages); !why.empty()) return bad(why);
   if (o.handshake_only && saw_messages) return bad("--messages: not with --handshake-only (use --duration)");
   if (o.handshake_only && o.rate > 0) return bad("--rate: not with --handshake-only (use --connect-rate)");
   if (!o.source_addresses.empty()) {

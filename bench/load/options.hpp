@@ -7,6 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/load/message_source.hpp"
+#include "bench/load/reply_match.hpp"
+#include "bench/load/size_mix.hpp"
+#include "bench/load/stages.hpp"
+#include "bench/load/upgrade_options.hpp"
 #include "net/reactor.hpp"
 #include "server/cli_values.hpp"
 #include "server/tls_context.hpp"
@@ -73,6 +78,17 @@ struct LoadOptions {
   std::vector<std::string> source_addresses;  // IPv4/IPv6 literals to bind() before connect()
   net::Backend backend = net::Backend::Auto;
   LoadTlsOptions tls;            // used with a wss:// URL only
+
+  // ---- any server, message mixes, open-loop honesty, reconnect (bench/README.md) ----
+  UpgradeOptions upgrade;        // --header, --origin, --subprotocol, --token-file/--token-env
+  SizeMix sizes;                 // --size; size_min and size_max above are its bounds
+  double text_ratio = -1;        // --text-ratio: share of text messages; < 0: all --text or --binary
+  MatchMode match = MatchMode::Echo;  // --match
+  bool reconnect = false;        // --reconnect: reopen a connection the server closed, with back-off
+  MessageSource messages_from;   // --message / --messages-file: bodies from templates, not stamped
+  StagePlan stages;              // --stage: connections and rate over time (sets connections, duration)
+  bool json_stdout() const { return json_path == "-"; }  // --json -: the JSON on stdout, the summary on stderr
+  // ---- end ----
 };
 
 using ParseOutcome = cli::ParseOutcome;
@@ -83,6 +99,19 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& opt
 
 // "A", "A-B" (an IPv4 range, inclusive) or "A,B,C" (any literals). False with `error` set.
 bool parse_source_addresses(std::string_view text, std::vector<std::string>& out, std::string* error);
+
+// ---- any server, mixes, reconnects: flags parsed by options_any_server.cpp ----
+enum class AnyServerFlag { NotMine, Done, Bad };
+bool is_any_server_valued_flag(std::string_view name);
+// One valued flag of the group; on Bad `error` is one line naming the flag.
+AnyServerFlag parse_any_server_flag(std::string_view name, std::string_view value, LoadOptions& options,
+                                    std::string& error);
+// The group's checks across flags, after every flag was read; empty when all is well.
+// --stage also sets the connections (the plan's peak) and the duration (the plan's length).
+std::string check_any_server_options(LoadOptions& options, bool saw_text_or_binary, bool saw_duration_or_messages);
+extern const char kAnyServerUsage[];
+extern const char kDefaultIdTemplate[];  // --match id without --message
+// ---- end ----
 
 extern const char* const kLoadVersion;
 extern const char kLoadUsage[];

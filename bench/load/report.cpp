@@ -1,5 +1,10 @@
 #include "bench/load/report.hpp"
 
+#include "bench/load/worker.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -50,11 +55,74 @@ void print_distribution(std::FILE* out, const char* name, const LatencyHistogram
     std::fprintf(out, "  %-14s (none)\n", name);
     return;
   }
-  std::fprintf(out, "  %-14s %9llu %9llu %9llu %9llu %9llu %9llu %10.1f\n", name,
-               static_cast<unsigned long long>(h.percentile(50)), static_cast<unsigned long long>(h.percentile(90)),
-               static_cast<unsigned long long>(h.percentile(99)), static_cast<unsigned long long>(h.percentile(99.9)),
-               static_cast<unsigned long long>(h.percentile(99.99)), static_cast<unsigned long long>(h.max()), h.mean());
+  std::fprintf(out, "  %-14s %10s %10s %10s %10s %10s %10s %10s\n", name,
+               duration_text(double(h.percentile(50))).c_str(), duration_text(double(h.percentile(90))).c_str(),
+               duration_text(double(h.percentile(99))).c_str(), duration_text(double(h.percentile(99.9))).c_str(),
+               duration_text(double(h.percentile(99.99))).c_str(), duration_text(double(h.max())).c_str(),
+               duration_text(h.mean()).c_str());
 }
+
+// ---- any server, mixes, open loop, reconnects: their lines of the summary and the JSON ----
+// --rate, or for --stage with rates the plan's mean rate (its messages over its length).
+double stage_or_flat_rate(const LoadOptions& o) {
+  if (o.rate > 0) return o.rate;
+  if (!o.stages.has_rate() || o.stages.duration_s() <= 0) return 0;
+  return o.stages.messages_by(o.stages.duration_s()) / o.stages.duration_s();
+}
+
+void print_any_server(std::FILE* out, const RunReport& r) {
+  const LoadOptions& o = *r.options;
+  const WorkerTotals& t = r.totals;
+  const double target = stage_or_flat_rate(o);
+  if (target > 0) {
+    std::fprintf(out, "  open loop      target %.0f msg/s, achieved %.0f msg/s; late %llu (written > 1 ms after their "
+                      "time), dropped %llu (due, never written)\n",
+                 target, per_second(r.window_sent, r.window_s), static_cast<unsigned long long>(t.late),
+                 static_cast<unsigned long long>(t.dropped));
+  }
+  if (o.match == MatchMode::None)
+    std::fprintf(out, "  unanswered     %14llu (--match none: sent, no reply expected)\n",
+                 static_cast<unsigned long long>(t.unanswered));
+  if (o.match != MatchMode::Echo)
+    std::fprintf(out, "  unsolicited    %14llu (server messages answering nothing outstanding)\n",
+                 static_cast<unsigned long long>(t.unsolicited));
+  if (o.reconnect)
+    std::fprintf(out, "  reconnects     %14llu attempted, %llu upgraded\n", static_cast<unsigned long long>(t.reconnects),
+                 static_cast<unsigned long long>(t.reconnected));
+}
+
+std::string any_server_parameters_json(const LoadOptions& o) {
+  std::string headers = "[";
+  for (size_t i = 0; i < o.upgrade.header_names.size(); ++i)  // names only: values may be secrets too
+    headers += (i ? ", " : "") + json_string(o.upgrade.header_names[i]);
+  std::string subprotocols = "[";
+  for (size_t i = 0; i < o.upgrade.subprotocols.size(); ++i)
+    subprotocols += (i ? ", " : "") + json_string(o.upgrade.subprotocols[i]);
+  return ", \"match\": \"" + std::string(match_mode_name(o.match)) + "\", \"sizes\": " + json_string(o.sizes.text()) +
+         ", \"text_ratio\": " + (o.text_ratio >= 0 ? number(o.text_ratio) : std::string("null")) +
+         ", \"header_names\": " + headers + "], \"origin\": " +
+         (o.upgrade.origin.empty() ? std::string("null") : json_string(o.upgrade.origin)) +
+         ", \"subprotocols\": " + subprotocols + "], \"token_from\": " +
+         (o.upgrade.token_source.empty() ? std::string("null") : json_string(o.upgrade.token_source)) +
+         ", \"reconnect\": " + (o.reconnect ? "true" : "false") + ", \"stages\": " + number(uint64_t(o.stages.size()));
+}
+
+std::string any_server_json(const RunReport& r) {
+  const LoadOptions& o = *r.options;
+  const WorkerTotals& t = r.totals;
+  std::string j = "  \"open_loop\": ";
+  if (stage_or_flat_rate(o) > 0)
+    j += "{\"target_rate\": " + number(stage_or_flat_rate(o)) + ", \"achieved_rate\": " + number(per_second(r.window_sent, r.window_s)) +
+         ", \"late\": " + number(t.late) + ", \"late_threshold_us\": " + number(uint64_t(kLateSendNs / 1000)) +
+         ", \"dropped\": " + number(t.dropped) + ", \"send_lag_us\": " + distribution_json(t.send_lag_us) + "}";
+  else
+    j += "null";
+  j += ",\n  \"replies\": {\"unanswered\": " + number(t.unanswered) + ", \"unsolicited\": " + number(t.unsolicited) +
+       "},\n  \"reconnects\": {\"attempted\": " + number(t.reconnects) + ", \"upgraded\": " + number(t.reconnected) +
+       "},\n";
+  return j;
+}
+// ---- end ----
 
 const char* tls_verification_text(const LoadOptions& o) {
   if (o.tls.insecure) return "not verified (--insecure)";
@@ -101,10 +169,7 @@ std::string tls_json(const WorkerTotals& t) {
   return j + "}}";
 }
 
-std::string size_text(const LoadOptions& o) {
-  if (o.size_min == o.size_max) return std::to_string(o.size_min) + " B";
-  return std::to_string(o.size_min) + "-" + std::to_string(o.size_max) + " B";
-}
+std::string size_text(const LoadOptions& o) { return o.sizes.text(); }
 
 }  // namespace
 
@@ -121,8 +186,11 @@ void print_summary(std::FILE* out, const RunReport& r) {
   if (o.handshake_only) {
     std::fprintf(out, "  mode           handshake only (connect, upgrade, close)\n");
   } else {
-    std::fprintf(out, "  mode           %s %s, pipeline %u, %s", o.text ? "text" : "binary", size_text(o).c_str(),
-                 o.pipeline, o.rate > 0 ? "open loop" : "closed loop");
+    char types[48];
+    if (o.text_ratio >= 0) snprintf(types, sizeof types, "%.0f%% text", o.text_ratio * 100);
+    std::fprintf(out, "  mode           %s %s, pipeline %u, %s", o.text_ratio >= 0 ? types : o.text ? "text" : "binary",
+                 size_text(o).c_str(), o.pipeline, o.rate > 0 ? "open loop" : "closed loop");
+    if (o.match != MatchMode::Echo) std::fprintf(out, ", --match %s", match_mode_name(o.match));
     if (o.rate > 0) std::fprintf(out, " at %.0f msg/s", o.rate);
     std::fprintf(out, "\n");
   }
@@ -137,14 +205,16 @@ void print_summary(std::FILE* out, const RunReport& r) {
                  per_second(r.window_bytes, r.window_s) / 1e6);
     std::fprintf(out, "  in flight      %14llu\n", static_cast<unsigned long long>(t.in_flight));
     std::fprintf(out, "  lost           %14llu\n", static_cast<unsigned long long>(t.lost));
-    std::fprintf(out, "  mismatched     %14llu\n\n", static_cast<unsigned long long>(t.mismatched));
+    std::fprintf(out, "  mismatched     %14llu\n", static_cast<unsigned long long>(t.mismatched));
+    print_any_server(out, r);
+    std::fprintf(out, "\n");
   } else {
     std::fprintf(out, "  handshakes     %14llu %14.0f per second\n\n", static_cast<unsigned long long>(t.opened),
                  per_second(r.window_handshakes, r.window_s));
   }
 
-  std::fprintf(out, "  %-14s %9s %9s %9s %9s %9s %9s %10s\n", "(microseconds)", "p50", "p90", "p99", "p99.9",
-               "p99.99", "max", "mean");
+  std::fprintf(out, "  %-14s %10s %10s %10s %10s %10s %10s %10s\n", "", "p50", "p90", "p99", "p99.9", "p99.99", "max",
+               "mean");
   if (!o.handshake_only) print_distribution(out, "latency", t.latency_us);
   print_distribution(out, "connect", t.connect_us);
   if (o.url.tls) print_distribution(out, "tls handshake", t.tls_handshake_us);
@@ -195,7 +265,7 @@ std::string format_json(const RunReport& r) {
        ", \"handshake_timeout_s\": " + number(o.handshake_timeout_s) +
        ", \"handshake_only\": " + (o.handshake_only ? "true" : "false") + ", \"source_addrs\": " + sources +
        ", \"backend\": " + json_string(r.backend) + ", \"backend_requested\": " + json_string(net::backend_name(o.backend)) +
-       ", \"tls\": " + tls_parameters_json(o) + "},\n";
+       ", \"tls\": " + tls_parameters_json(o) + any_server_parameters_json(o) + "},\n";
   j += "  \"load_cpu_s\": {\"user\": " + number(r.load_cpu_user_s) + ", \"system\": " + number(r.load_cpu_system_s) + "},\n";
   j += "  \"elapsed_s\": " + number(r.elapsed_s) + ",\n  \"window_s\": " + number(r.window_s) +
        ",\n  \"interrupted\": " + (r.interrupted ? "true" : "false") + ",\n";
@@ -206,6 +276,7 @@ std::string format_json(const RunReport& r) {
   j += "  \"throughput\": {\"msgs_per_s\": " + number(per_second(r.window_messages, r.window_s)) +
        ", \"bytes_per_s\": " + number(per_second(r.window_bytes, r.window_s)) +
        ", \"handshakes_per_s\": " + number(per_second(r.window_handshakes, r.window_s)) + "},\n";
+  j += any_server_json(r);
   j += "  \"latency_us\": " + distribution_json(t.latency_us) + ",\n";
   j += "  \"connect_us\": " + distribution_json(t.connect_us) + ",\n";
   j += "  \"handshake_us\": " + distribution_json(t.handshake_us) + ",\n";
@@ -225,6 +296,32 @@ std::string format_json(const RunReport& r) {
   }
   j += "},\n  \"exit_status\": " + std::to_string(exit_status(t)) + "\n}\n";
   return j;
+}
+
+bool check_writable(const char* flag, const std::string& path, std::string& error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {  // it did not exist: leave nothing behind until the run writes it
+    ::close(fd);
+    ::unlink(path.c_str());
+    return true;
+  }
+  if (errno == EEXIST) {
+    const int existing = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (existing >= 0) {
+      ::close(existing);
+      return true;
+    }
+  }
+  error = std::string(flag) + ": cannot write " + path + ": " + strerror(errno);
+  return false;
+}
+
+std::string duration_text(double us) {
+  char text[32];
+  if (us < 1000) snprintf(text, sizeof text, "%.0f us", us);
+  else if (us < 1e6) snprintf(text, sizeof text, "%.*f ms", us < 10e3 ? 2 : us < 100e3 ? 1 : 0, us / 1e3);
+  else snprintf(text, sizeof text, "%.*f s", us < 10e6 ? 2 : us < 100e6 ? 1 : 0, us / 1e6);
+  return text;
 }
 
 bool write_json(const std::string& path, const RunReport& report, std::string* error) {

@@ -59,6 +59,13 @@ void WorkerTotals::merge(const WorkerTotals& other) {
   handshake_us.merge(other.handshake_us);
   upgrade_us.merge(other.upgrade_us);
   tls_handshake_us.merge(other.tls_handshake_us);
+  unanswered += other.unanswered;
+  unsolicited += other.unsolicited;
+  late += other.late;
+  dropped += other.dropped;
+  reconnects += other.reconnects;
+  reconnected += other.reconnected;
+  send_lag_us.merge(other.send_lag_us);
   tls_handshakes += other.tls_handshakes;
   tls_resume_offered += other.tls_resume_offered;
   tls_resumed += other.tls_resumed;

@@ -61,6 +61,11 @@ struct alignas(64) LiveCounters {
   LiveCounter opened;          // upgrades completed
   LiveCounter failed;          // connection attempts that failed before the upgrade
   LiveCounter last_echo_ns;    // run clock of the latest complete echo
+  // ---- any server, open loop, reconnects ----
+  LiveCounter unanswered;      // --match none: sent, the send complete, no reply expected
+  LiveCounter unsolicited;     // --match count|none: server messages that answered nothing outstanding
+  LiveCounter reconnects;      // --reconnect: connection attempts that reopen a closed connection
+  // ---- end ----
   std::atomic<bool> connect_done{false};  // every initial connection is open or has failed
   std::atomic<bool> exhausted{false};     // --messages: budget sent and nothing outstanding
   std::atomic<bool> finished{false};      // every connection closed; the reactor stopped
@@ -77,6 +82,15 @@ struct WorkerTotals {
   LatencyHistogram handshake_us;  // connect start -> valid 101 (the whole opening)
   LatencyHistogram upgrade_us;    // upgrade request written -> valid 101
   std::string first_detail[kErrorKindCount];  // what the first error of each kind was, for debugging
+
+  // ---- any server, open loop, reconnects (bench/README.md defines them) ----
+  uint64_t unanswered = 0;   // --match none: sent (the send complete) with no reply expected
+  uint64_t unsolicited = 0;  // --match count|none: server messages that answered nothing
+  uint64_t late = 0;         // --rate: written more than kLateNs after their intended time
+  uint64_t dropped = 0;      // --rate: due in the window but never written
+  uint64_t reconnects = 0, reconnected = 0;  // --reconnect: attempts, and those that upgraded
+  LatencyHistogram send_lag_us;  // --rate: intended send time -> written into the send buffer
+  // ---- end ----
 
   // wss:// only.
   LatencyHistogram tls_handshake_us;  // TCP connected -> TLS handshake complete

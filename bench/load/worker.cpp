@@ -1,6 +1,7 @@
 #include "bench/load/worker.hpp"
 
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bench/load/reconnect.hpp"
 #include "core/close.hpp"
 #include "core/frame.hpp"
 #include "core/unmask.hpp"
@@ -63,7 +65,8 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
       run_(run),
       live_(live),
       reactor_(reactor),
-      pattern_(options.handshake_only ? kStampSize : options.size_max, options.text),
+      // Mixed types use the printable pattern for binary messages too: valid as either.
+      pattern_(options.handshake_only ? kStampSize : options.size_max, options.text || options.text_ratio >= 0),
       handshake_timeout_ns_(uint64_t(options.handshake_timeout_s * 1e9)),
       pipeline_(options.pipeline),
       opcode_(options.text ? Opcode::Text : Opcode::Binary),
@@ -71,7 +74,8 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
   const uint32_t count = local_count(options.connections, plan.workers, plan.index);
   // Room for `pipeline` data frames plus a pong and a close (the reserve), or for the upgrade request.
   const uint64_t frames = options.handshake_only ? 0 : uint64_t(pipeline_) * (options.size_max + core::kMaxFrameHeaderSize);
-  const uint64_t request = 512 + options.url.host_header.size() + options.url.path.size();
+  const uint64_t request =
+      512 + options.url.host_header.size() + options.url.path.size() + options.upgrade.request_bytes();
   buffer_capacity_ = uint32_t(frames + std::max<uint64_t>(request, 2 * kControlFrameMax));
   buffer_slab_.reset(new uint8_t[size_t(buffer_capacity_) * 2 * count]);
   if (!options.handshake_only) {
@@ -102,6 +106,23 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
   // Interleave the workers' connects: worker i starts i/workers of an interval late.
   next_connect_ns_ = connect_interval_ns_ / plan.workers * plan.index;
 
+  for (const std::string& p : options.upgrade.subprotocols) subprotocols_.push_back(p);
+  extra_headers_ = request_headers(options.upgrade, authorization_);
+  mixed_types_ = options.text_ratio >= 0;
+  text_ratio_ = TextRatio::from(std::max(0.0, options.text_ratio));
+  if (options.reconnect) {
+    reconnect_failures_.assign(count, 0);
+    reconnect_at_ns_.assign(count, 0);
+    reconnect_waiting_.reserve(count);
+  }
+
+  if (!options.stages.empty()) {
+    stages_ = &options.stages;
+    staged_rate_ = stages_->has_rate();
+    if (staged_rate_) stage_due_.resize(count);
+    ready_.clear();  // the plan says when each connection opens
+    live_.connect_done.store(true);
+  }
   if (options.rate > 0)
     scheduler_ = std::make_unique<RateScheduler>(options.rate, options.connections, plan.index, plan.workers, count);
   if (count == 0) live_.connect_done.store(true);
@@ -111,6 +132,9 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
 LoadWorker::~LoadWorker() = default;
 
 void LoadWorker::run() {
+  // --rate waits for each send's time in the kernel: 50 us of default timer slack would make
+  // every paced send that much late.
+  if (scheduler_ || staged_rate_) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   start_connects(now_ns());
   reactor_.run(*this);
   live_.finished.store(true);
@@ -126,6 +150,9 @@ WorkerTotals LoadWorker::take_totals() {
   totals_.mismatched = live_.mismatched.get();
   totals_.opened = live_.opened.get();
   totals_.failed = live_.failed.get();
+  totals_.unanswered = live_.unanswered.get();
+  totals_.unsolicited = live_.unsolicited.get();
+  totals_.reconnects = live_.reconnects.get();
   return std::move(totals_);
 }
 
@@ -158,6 +185,7 @@ void LoadWorker::start_connects(uint64_t now) {
        --budget) {
     const uint32_t local = ready_.back();
     ready_.pop_back();
+    if (connections_[local].retired || connections_[local].state != ConnState::Idle) continue;  // --stage
     if (connect_interval_ns_) {
       // Keep the pace; after a stall allow a short burst, not an unbounded catch-up.
       next_connect_ns_ = std::max(next_connect_ns_ + connect_interval_ns_, now > connect_interval_ns_ ? now - connect_interval_ns_ : 0);
@@ -172,7 +200,14 @@ void LoadWorker::start_connect(Connection& c, uint64_t now) {
   c.msg_active = c.msg_bad = false;
   c.fill = 0;
   c.fill_len = c.fly_len = c.fly_off = 0;
-  c.next_seq = c.wire_seq = c.acked_seq = c.due_seq = 0;
+  if (options_.reconnect) {
+    // Sequences go on where the last connection of this slot stopped: --rate keeps its schedule.
+    c.wire_seq = c.acked_seq = c.next_seq;
+    c.due_seq = std::max(c.due_seq, c.next_seq);
+    if (!c.first_attempt) live_.reconnects.add();
+  } else {
+    c.next_seq = c.wire_seq = c.acked_seq = c.due_seq = 0;
+  }
   c.head.clear();
   c.started_ns = now;
   c.deadline_ns = now + handshake_timeout_ns_;
@@ -186,6 +221,7 @@ void LoadWorker::start_connect(Connection& c, uint64_t now) {
     if (c.first_attempt) live_.failed.add();
     resolve_first_attempt(c);
     if (options_.handshake_only) ready_.insert(ready_.begin(), c.local);
+    else if (options_.reconnect && !draining_) schedule_reconnect(c, now);
   };
   if (fd < 0) {
     refuse("socket", errno);
@@ -241,6 +277,9 @@ void LoadWorker::queue_upgrade_request(Connection& c, uint64_t now) {
   core::ClientRequestOptions request;
   request.host = options_.url.host_header;
   request.path = options_.url.path;
+  request.subprotocols = subprotocols_;
+  request.extra_headers = extra_headers_;
+  request.origin = options_.upgrade.origin;
   const size_t n = core::write_client_request(
       std::span<char>(reinterpret_cast<char*>(c.buf[c.fill] + c.fill_len), buffer_capacity_ - c.fill_len),
       std::string_view(c.key, core::kClientKeySize), request);
@@ -257,7 +296,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
     base = reinterpret_cast<uint8_t*>(c.head.data());
   }
   const core::ClientHandshakeResult r =
-      core::validate_upgrade_response(input, std::string_view(c.key, core::kClientKeySize), {});
+      core::validate_upgrade_response(input, std::string_view(c.key, core::kClientKeySize), subprotocols_);
   if (r.error == core::ClientHandshakeError::NeedMore) {
     if (c.head.empty()) c.head.assign(input);
     return;
@@ -274,6 +313,10 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   --pending_handshakes_;
   live_.open.add();
   live_.opened.add();
+  if (options_.reconnect) {
+    if (!c.first_attempt) ++totals_.reconnected;
+    reconnect_failures_[c.local] = 0;
+  }
   resolve_first_attempt(c);
   c.deadline_ns = ~uint64_t{0};
   c.reader = core::MessageReader(core::Role::Client, reader_limits_);
@@ -303,34 +346,47 @@ void LoadWorker::top_up(Connection& c, uint64_t now) {
   if (c.state != ConnState::Open || !sending_allowed()) return;
   uint64_t limit = c.acked_seq + pipeline_;
   if (scheduler_) limit = std::min(limit, c.due_seq);
+  if (staged_rate_) limit = std::min<uint64_t>(limit, c.next_seq + stage_due_[c.local].size());
   if (plan_.message_budget) limit = std::min(limit, c.next_seq + (plan_.message_budget - sent_));
-  while (c.next_seq < limit)
-    if (!write_message(c, scheduler_ ? scheduler_->intended_ns(c.local, c.next_seq) : now)) break;
+  if (!scheduler_ && !staged_rate_) {
+    while (c.next_seq < limit)
+      if (!write_message(c, now)) break;
+    return;
+  }
+  while (c.next_seq < limit) {
+    const uint64_t intended = scheduler_ ? scheduler_->intended_ns(c.local, c.next_seq) : stage_due_[c.local].front();
+    if (!write_message(c, intended)) break;
+    if (staged_rate_) stage_due_[c.local].pop_front();
+    const uint64_t lag = now > intended ? now - intended : 0;  // the open loop's own honesty
+    totals_.send_lag_us.record(ns_to_us(lag));
+    if (lag > kLateSendNs) ++totals_.late;
+  }
 }
 
 bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
-  uint64_t size = options_.size_min;
-  if (options_.size_max > options_.size_min) {
-    // xorshift64*: a cheap, decent generator for sizes (not for masks).
-    rng_state_ ^= rng_state_ >> 12;
-    rng_state_ ^= rng_state_ << 25;
-    rng_state_ ^= rng_state_ >> 27;
-    const uint64_t r = rng_state_ * 0x2545F4914F6CDD1Dull;
-    size += r % (options_.size_max - options_.size_min + 1);
-  }
+  const bool templated = !options_.messages_from.empty();
+  if (templated) render_message(c, stamp_ns);
+  uint64_t size = templated ? rendered_.size() : options_.size_min;
+  if (!templated && !options_.sizes.fixed()) size = options_.sizes.pick(next_random(rng_state_), next_random(rng_state_));
+  const bool text = mixed_types_ ? text_ratio_.draw(next_random(rng_state_)) : opcode_ == Opcode::Text;
   const size_t header = core::frame_header_size(size, true);
   if (header + size > room(c, 2 * kControlFrameMax)) return false;  // cannot happen: the window bounds the buffer
   const size_t slot = size_t(c.local) * pipeline_ + c.next_seq % pipeline_;
   uint8_t* stamp = &ring_stamp_[slot * kStampSize];
   encode_stamp(Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns}, stamp);
   ring_time_[slot] = stamp_ns;
-  ring_size_[slot] = uint32_t(size);
+  ring_size_[slot] = uint32_t(size) | (text ? kRingText : 0);
 
   uint8_t* dst = c.buf[c.fill] + c.fill_len;
   uint8_t key[4];
   masks_.next(key);
-  core::write_frame_header(dst, opcode_, true, size, key);
-  write_masked_payload(dst + header, size, stamp, pattern_, key);
+  core::write_frame_header(dst, text ? Opcode::Text : Opcode::Binary, true, size, key);
+  if (templated) {
+    std::memcpy(dst + header, rendered_.data(), size);
+    core::apply_mask(dst + header, size, key, 0);
+  } else {
+    write_masked_payload(dst + header, size, stamp, pattern_, key);
+  }
   c.fill_len += uint32_t(header + size);
   ++c.next_seq;
   ++sent_;
@@ -342,11 +398,21 @@ bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
 
 void LoadWorker::pump_rate(uint64_t now) {
   if (!rate_started_ || draining_) return;
+  if (staged_rate_) {
+    pump_staged(now);
+    return;
+  }
   while (scheduler_->due(now)) {
     Connection& c = connections_[scheduler_->next_local()];
     const uint64_t sequence = scheduler_->next_sequence();
     scheduler_->advance();
-    if (c.state != ConnState::Open) continue;  // a closing or failed connection sends nothing
+    if (c.state != ConnState::Open) {
+      // A connection not open when its message is due (closed, or reopening with --reconnect)
+      // sends nothing: the message is dropped, and once open again it resumes on schedule.
+      ++totals_.dropped;
+      if (outstanding(c) == 0) c.next_seq = c.wire_seq = c.acked_seq = c.due_seq = sequence + 1;
+      continue;
+    }
     c.due_seq = sequence + 1;
     top_up(c, now);
     flush(c.local, c);
@@ -435,6 +501,11 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
 }
 
 bool LoadWorker::begin_echo(Connection& c, Opcode opcode) {
+  if (options_.match != MatchMode::Echo && (c.acked_seq == c.wire_seq || options_.match == MatchMode::None)) {
+    c.msg_active = false;  // --match count|none: a message that answers nothing is only counted
+    c.msg_offset = 0;
+    return true;
+  }
   if (c.acked_seq == c.wire_seq) {
     // Nothing sent is waiting for its echo (what is still in the filling buffer has not left):
     // taking this for an echo would let the server pace our sends.
@@ -446,15 +517,18 @@ bool LoadWorker::begin_echo(Connection& c, Opcode opcode) {
   c.msg_active = true;
   c.msg_offset = 0;
   c.msg_bad = false;
+  c.reply_head.clear();
   const size_t slot = size_t(c.local) * pipeline_ + c.acked_seq % pipeline_;
-  c.msg_expected = ring_size_[slot];
+  c.msg_expected = ring_size_[slot] & ~kRingText;
+  c.msg_text = (ring_size_[slot] & kRingText) != 0;
   std::memcpy(c.expect_stamp, &ring_stamp_[slot * kStampSize], kStampSize);
-  if (opcode != opcode_) {
+  if (options_.match != MatchMode::Echo) return true;  // count: any reply answers the oldest
+  if (opcode != (c.msg_text ? Opcode::Text : Opcode::Binary)) {
     c.msg_bad = true;
     if (totals_.errors[size_t(ErrorKind::Mismatch)] == 0)
       totals_.first_detail[size_t(ErrorKind::Mismatch)] =
           "connection " + std::to_string(c.global_id) + " message " + std::to_string(c.acked_seq) + ": sent " +
-          (opcode_ == Opcode::Text ? "text" : "binary") + ", echoed " + (opcode == Opcode::Text ? "text" : "binary");
+          (c.msg_text ? "text" : "binary") + ", echoed " + (opcode == Opcode::Text ? "text" : "binary");
   }
   return true;
 }
@@ -462,7 +536,9 @@ bool LoadWorker::begin_echo(Connection& c, Opcode opcode) {
 void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
   const uint64_t offset = c.msg_offset;
   c.msg_offset += size;
-  if (!c.msg_active || c.msg_bad) return;
+  if (options_.match == MatchMode::Id && c.msg_active && c.reply_head.size() < kReplyIdWindow)
+    c.reply_head.append(reinterpret_cast<const char*>(data), std::min(size, kReplyIdWindow - c.reply_head.size()));
+  if (!c.msg_active || c.msg_bad || options_.match != MatchMode::Echo) return;
   const uint64_t room = c.msg_expected > offset ? c.msg_expected - offset : 0;
   const size_t comparable = size_t(std::min<uint64_t>(size, room));
   const size_t first = find_mismatch(data, comparable, offset, c.expect_stamp, pattern_);
@@ -485,8 +561,16 @@ void LoadWorker::check_chunk(Connection& c, const uint8_t* data, size_t size) {
 }
 
 void LoadWorker::finish_echo(Connection& c, uint64_t now) {
+  if (!c.msg_active) {  // --match count|none: it answered nothing outstanding
+    live_.unsolicited.add();
+    return;
+  }
+  if (options_.match == MatchMode::Id) {
+    finish_reply_by_id(c, now);
+    return;
+  }
   c.msg_active = false;
-  if (!c.msg_bad && c.msg_offset != c.msg_expected) {
+  if (!c.msg_bad && options_.match == MatchMode::Echo && c.msg_offset != c.msg_expected) {
     c.msg_bad = true;
     if (totals_.errors[size_t(ErrorKind::Mismatch)] == 0 && totals_.first_detail[size_t(ErrorKind::Mismatch)].empty())
       totals_.first_detail[size_t(ErrorKind::Mismatch)] =
@@ -547,6 +631,7 @@ void LoadWorker::on_send(net::Token t, int result) {
     return;
   }
   c.fly_len = c.fly_off = 0;
+  if (options_.match == MatchMode::None) complete_unanswered(c);
   flush(t, c);
 }
 
@@ -591,7 +676,7 @@ void LoadWorker::fail_protocol(net::Token t, Connection& c, ErrorKind kind, uint
 }
 
 void LoadWorker::lose_outstanding(Connection& c) {
-  live_.lost.add(outstanding(c));
+  live_.lost.add(outstanding(c) - answered_early(c));
   outstanding_total_ -= outstanding(c);
   c.acked_seq = c.next_seq;
 }
@@ -599,7 +684,7 @@ void LoadWorker::lose_outstanding(Connection& c) {
 void LoadWorker::finish(net::Token t, Connection& c, bool reset) {
   if (c.state == ConnState::Dying || c.state == ConnState::Idle) return;
   // Closed by us at the end of the run: what is still outstanding was in flight, not lost.
-  live_.in_flight_at_close.add(outstanding(c));
+  live_.in_flight_at_close.add(outstanding(c) - answered_early(c));
   outstanding_total_ -= outstanding(c);
   c.acked_seq = c.next_seq;
   if (c.state == ConnState::Closed) ++totals_.closed_cleanly;
@@ -646,6 +731,17 @@ void LoadWorker::on_closed(net::Token t) {
   c.send_in_flight = false;
   if (c.tls) c.tls->reset(options_.tls.resume);  // the reactor is done with its buffers now
   --live_connections_;
+  if (staged_rate_ && !stage_due_[c.local].empty()) {  // due on a connection that is gone: never written
+    totals_.dropped += stage_due_[c.local].size();
+    stage_due_[c.local].clear();
+  }
+  const bool wanted = !stages_ || (!c.retired && c.local < stage_target_);  // --stage: still targeted
+  if (stages_ && c.retired) {
+    c.retired = false;
+    if (c.local < stage_target_ && !draining_) ready_.push_back(c.local);  // the target rose again meanwhile
+  }
+  if (options_.reconnect && wanted && !options_.handshake_only && !draining_ && !aborted_)
+    schedule_reconnect(c, now_ns());
   if (options_.handshake_only && !draining_ && !aborted_) {
     ready_.insert(ready_.begin(), c.local);  // oldest idle first
     start_connects(now_ns());
@@ -663,9 +759,11 @@ void LoadWorker::on_tick(uint64_t) {
   if (phase == RunPhase::Abort && !aborted_) abort_all();
   if (phase >= RunPhase::Draining && !draining_) begin_drain(now);
   if (!draining_) {
+    if (!reconnect_waiting_.empty()) start_due_reconnects(now);
     start_connects(now);
     if (!running_ && phase == RunPhase::Running) {
       running_ = true;
+      if (stages_) start_stages(now);
       if (scheduler_) {
         scheduler_->start(run_.steady_start_ns.load(std::memory_order_relaxed));
         rate_started_ = true;
@@ -676,6 +774,7 @@ void LoadWorker::on_tick(uint64_t) {
         }
       }
     }
+    if (stages_ && running_) apply_stage_connections(now);
     pump_rate(now);
   } else if (now >= run_.drain_deadline_ns.load(std::memory_order_relaxed)) {
     // The echoes had their time: close every connection still waiting for some.
@@ -691,6 +790,7 @@ void LoadWorker::on_tick(uint64_t) {
 
 void LoadWorker::begin_drain(uint64_t now) {
   const bool overdue = run_.connect_overdue.load(std::memory_order_relaxed);
+  count_unpumped(now);
   draining_ = true;
   ready_.clear();
   for (Connection& c : connections_) {
@@ -707,6 +807,9 @@ void LoadWorker::begin_drain(uint64_t now) {
         }
         break;
       case ConnState::Open:
+        // --rate: messages due but still waiting for room in the pipeline are never sent.
+        if (scheduler_ && c.due_seq > c.next_seq) totals_.dropped += c.due_seq - c.next_seq;
+        if (staged_rate_) totals_.dropped += stage_due_[c.local].size();
         if (outstanding(c) == 0) begin_close(c.local, c, now);
         break;
       default:
@@ -763,6 +866,63 @@ void LoadWorker::update_flags() {
     stopped_ = true;
     reactor_.stop();
   }
+}
+
+}  // namespace wsring::load
+
+// ---------------------------------------------------------------------------------------
+// --match none and --reconnect
+
+namespace wsring::load {
+
+uint64_t LoadWorker::wake_at_us() const {
+  if (staged_rate_ && rate_started_ && !draining_)
+    return stage_next_ns_ == ~uint64_t{0} ? 0 : (run_.epoch_ns + stage_next_ns_) / 1000;
+  if (!rate_started_ || draining_ || !scheduler_ || !scheduler_->due(~uint64_t{0})) return 0;
+  // Rounded down: a wake-up a fraction of a microsecond early finds nothing due and waits again
+  // for at most that fraction; one rounded up would make every send late.
+  return (run_.epoch_ns + scheduler_->next_ns()) / 1000;
+}
+
+void LoadWorker::count_unpumped(uint64_t now) {
+  // Messages due within the window that this thread had not taken up when the window ended (it
+  // was not scheduled in time, or the end came between two wake-ups): dropped, never written.
+  if (!rate_started_ || options_.messages) return;
+  const uint64_t window_end = std::min(now, run_.steady_start_ns.load(std::memory_order_relaxed) +
+                                                uint64_t(options_.duration_s * 1e9));
+  if (staged_rate_) {
+    for (; stage_next_ns_ <= window_end; stage_next_ns_ = stage_message_ns(stage_next_message_ += plan_.workers))
+      ++totals_.dropped;
+  } else if (scheduler_) {
+    for (; scheduler_->due(window_end); scheduler_->advance()) ++totals_.dropped;
+  }
+}
+
+void LoadWorker::complete_unanswered(Connection& c) {
+  const uint64_t done = c.wire_seq - c.acked_seq;
+  c.acked_seq = c.wire_seq;
+  outstanding_total_ -= done;
+  live_.unanswered.add(done);
+  if (c.state != ConnState::Open) return;
+  const uint64_t now = now_ns();
+  if (draining_ && outstanding(c) == 0) begin_close(c.local, c, now);
+  top_up(c, now);
+}
+
+void LoadWorker::schedule_reconnect(Connection& c, uint64_t now) {
+  uint32_t& failures = reconnect_failures_[c.local];
+  reconnect_at_ns_[c.local] = now + reconnect_delay_ns(failures, next_random(rng_state_));
+  if (failures < 64) ++failures;  // reset by the next upgrade
+  reconnect_waiting_.push_back(c.local);
+}
+
+void LoadWorker::start_due_reconnects(uint64_t now) {
+  size_t kept = 0;
+  for (const uint32_t local : reconnect_waiting_) {
+    if (now >= reconnect_at_ns_[local] && connections_[local].state == ConnState::Idle) ready_.insert(ready_.begin(), local);
+    else reconnect_waiting_[kept++] = local;
+  }
+  reconnect_waiting_.resize(kept);
 }
 
 }  // namespace wsring::load

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include "bench/load/options.hpp"
 #include "bench/load/payload.hpp"
 #include "bench/load/rate_scheduler.hpp"
+#include "bench/load/size_mix.hpp"
 #include "bench/load/stats.hpp"
 #include "bench/load/tls_link.hpp"
 #include "core/client_handshake.hpp"
@@ -63,7 +65,14 @@ constexpr uint64_t kCloseTimeoutNs = 3'000'000'000;       // our close frame -> 
 constexpr uint64_t kEofGraceNs = 1'000'000'000;           // both close frames -> the server's FIN
 constexpr uint32_t kMaxPendingHandshakes = 1024;          // per worker, connects not yet upgraded
 
-uint64_t run_clock_ns(const SharedRun& run);  // nanoseconds since run.epoch_ns
+uint64_t run_clock_ns(const SharedRun& run);
+
+// --rate: a message written into its send buffer more than this after its intended time is late.
+constexpr uint64_t kLateSendNs = 1'000'000;
+// ring_size_'s top bit: the message was sent as text (--text-ratio); sizes stay below 2^28.
+constexpr uint32_t kRingText = 0x8000'0000u;
+// ring_size_'s next bit: --match id: the message's reply came (perhaps ahead of older ones).
+constexpr uint32_t kRingAnswered = 0x4000'0000u;  // nanoseconds since run.epoch_ns
 
 class LoadWorker final : public net::EventHandler {
  public:
@@ -90,6 +99,8 @@ class LoadWorker final : public net::EventHandler {
   void on_send(net::Token token, int result) override;
   void on_closed(net::Token token) override;
   void on_tick(uint64_t now_ms) override;
+  // --rate: the reactor wakes when the next message is due (no polling between sends).
+  uint64_t wake_at_us() const override;
 
  private:
   struct Connection {
@@ -99,6 +110,9 @@ class LoadWorker final : public net::EventHandler {
     bool pong_queued = false;     // one pong per filling buffer is enough (RFC 6455 §5.5.3)
     bool msg_active = false;      // an echo is being received
     bool msg_bad = false;
+    bool msg_text = false;        // --text-ratio: the type of the message being answered
+    bool retired = false;         // --stage: closed (or closing) because the target went below it
+    std::string reply_head;       // --match id: the first bytes of the reply being received
     uint8_t fill = 0;             // index of the buffer taking new frames; the other one is in flight
     uint32_t local = 0;
     uint32_t global_id = 0;
@@ -215,6 +229,39 @@ class LoadWorker final : public net::EventHandler {
   uint64_t outstanding_total_ = 0;
   uint64_t rng_state_;
   uint64_t next_scan_ns_ = 0;
+
+  // ---- any server, mixes, open loop, reconnects ----
+  std::vector<std::string_view> subprotocols_;  // views of options_.upgrade.subprotocols
+  std::vector<core::HttpHeader> extra_headers_;  // --header and Authorization
+  std::string authorization_;                    // "Bearer <token>": never printed
+  TextRatio text_ratio_;
+  bool mixed_types_ = false;                     // --text-ratio given
+  // --reconnect: per connection, consecutive attempts that did not upgrade, and when to retry.
+  std::vector<uint32_t> reconnect_failures_;
+  std::vector<uint64_t> reconnect_at_ns_;
+  std::vector<uint32_t> reconnect_waiting_;      // locals waiting for their back-off
+  void schedule_reconnect(Connection& c, uint64_t now);
+  void start_due_reconnects(uint64_t now);
+  void complete_unanswered(Connection& c);       // --match none: the send holding them completed
+  void count_unpumped(uint64_t now);             // --rate, --stage: due in the window, never taken up
+  // --message/--messages-file and --match id (worker_messages.cpp).
+  std::string rendered_;                         // the message being written
+  void render_message(Connection& c, uint64_t stamp_ns);
+  void finish_reply_by_id(Connection& c, uint64_t now);
+  uint64_t answered_early(const Connection& c) const;  // --match id: outstanding, but answered already
+  // --stage (worker_stages.cpp): connections follow the plan's target, messages its rate.
+  const StagePlan* stages_ = nullptr;
+  bool staged_rate_ = false;
+  uint64_t stage_start_ns_ = 0;       // run clock of the plan's time zero (the window's start)
+  uint32_t stage_target_ = 0;         // this worker's connections targeted now
+  uint64_t stage_next_message_ = 0;   // the next global message of this worker (index, index + workers, ...)
+  uint64_t stage_next_ns_ = ~uint64_t{0};  // when it is due (run clock)
+  std::vector<std::deque<uint64_t>> stage_due_;  // per connection: due times of messages not yet written
+  void start_stages(uint64_t now);
+  void apply_stage_connections(uint64_t now);
+  void pump_staged(uint64_t now);
+  uint64_t stage_message_ns(uint64_t message) const;
+  // ---- end ----
   bool running_ = false;       // the run reached RunPhase::Running
   bool rate_started_ = false;
   bool draining_ = false;
