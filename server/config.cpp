@@ -192,7 +192,7 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       return true;
     }
     case kOptTlsHandshakesPerTurn:
-      return store(cli::parse_count_flag, "--tls-handshakes-per-turn", arg, 0, 4096, config.tls_handshakes_per_turn,
+      return store(cli::parse_count_flag, "--tls-handshakes-per-turn", arg, 1, 4096, config.tls_handshakes_per_turn,
                    error, "no bound");
     case kOptPath:
       if (arg.empty() || arg[0] != '/') return fail(error, "--path: expected a path starting with '/', got " + shown);

@@ -192,7 +192,10 @@ void Engine::end_of_input(Connection& c, int error) {
     return;
   }
   if (c.tls) {
-    if (c.tls_deferred) resume_handshake(c);  // what the peer sent before its end comes first
+    // What the peer sent before its end comes first, unless it is the first flight: a ClientHello
+    // followed by end of stream can never complete a handshake, so it costs no handshake work.
+    if (c.tls_deferred && c.tls->handshake_started()) resume_handshake(c);
+    c.tls_deferred = false;
     if (c.state == ConnState::ClosingFd) return;
     const bool counted = c.tls->failed();
     const TlsError e = c.tls->end_of_input();  // a stream cut short without close_notify is counted

@@ -76,7 +76,7 @@ std::string ServerStats::summary() const {
   count(s, receives, "receive", nullptr, "");
   count(s, sends, "send", nullptr, "");
   count(s, spills, "spill", nullptr, "");
-  if (tls_handshakes || tls_failures_total()) {
+  if (tls_handshakes || tls_handshakes_deferred || tls_failures_total()) {
     count(s, tls_handshakes, "TLS handshake", nullptr, "");
     count(s, tls_resumed, "resumed", "resumed", "");
     count(s, tls_handshakes_deferred, "handshake", nullptr, " deferred");

@@ -428,6 +428,8 @@ std::string TlsSession::describe() const {
   return line;
 }
 
+bool TlsSession::handshake_started() const { return ssl_ && (established_ || SSL_in_before(ssl_) == 0); }
+
 bool TlsSession::resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
 
 std::string_view TlsSession::alpn() const {

@@ -139,6 +139,8 @@ class TlsSession {
   TlsError end_of_input();
 
   bool established() const { return established_; }
+  // The handshake has begun: the peer's first flight (a server: its ClientHello) was processed.
+  bool handshake_started() const;
   bool failed() const { return error_ != TlsError::None; }
   bool close_notify_received() const { return close_received_; }
   TlsError error() const { return error_; }

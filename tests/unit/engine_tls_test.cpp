@@ -146,16 +146,38 @@ TEST_F(EngineTlsTest, EstablishedConnectionIsServedWhileAFloodOfHandshakesWaits)
   for (auto& c : flood) EXPECT_TRUE(server_answered(*c));
 }
 
-TEST_F(EngineTlsTest, DeferredHandshakeIsRunBeforeItsEndOfStream) {
+// A ClientHello then end of stream can never become a handshake: it costs no handshake work.
+TEST_F(EngineTlsTest, DeferredClientHelloThenEndOfStreamIsNotWorkedOn) {
   server->on_turn_end();
   std::vector<std::unique_ptr<Client>> clients;
   for (unsigned i = 0; i < kBudget + 1; ++i) clients.push_back(hello());
   Client& last = *clients.back();
   ASSERT_FALSE(server_answered(last));
   fake->end_stream(last.token, 0);
-  EXPECT_TRUE(server_answered(last)) << "the held ClientHello was answered before the end was taken";
-  receive_from_server(last);
+  EXPECT_FALSE(server_answered(last));
+  EXPECT_TRUE(fake->close_pending(last.token));
+  EXPECT_EQ(server->stats().tls_failures[size_t(TlsError::EofInHandshake)], 1u);
   EXPECT_FALSE(server->on_turn_end()) << "its queue entry is stale and skipped";
+  EXPECT_EQ(server->stats().tls_handshakes, 0u);
+}
+
+// A later step (the client's Finished and its upgrade request) held, then end of stream: the
+// held bytes are served first.
+TEST_F(EngineTlsTest, DeferredLaterStepIsRunBeforeItsEndOfStream) {
+  server->on_turn_end();
+  auto c = hello();
+  receive_from_server(*c);
+  ASSERT_TRUE(c->session.established());
+  const std::string request = fakes::upgrade_request();
+  ASSERT_TRUE(c->session.encrypt(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(request.data()), request.size()), c->out));
+  std::vector<std::unique_ptr<Client>> others;
+  for (unsigned i = 0; i < kBudget; ++i) others.push_back(hello());  // spend the turn's budget
+  send_to_server(*c);
+  EXPECT_EQ(server->stats().tls_handshakes, 0u) << "its step was deferred";
+  fake->end_stream(c->token, 0);
+  EXPECT_EQ(server->stats().tls_handshakes, 1u);
+  receive_from_server(*c);
+  EXPECT_NE(c->plain.find("101 Switching Protocols"), std::string::npos) << c->plain;
 }
 
 TEST_F(EngineTlsTest, DeferredConnectionStillTimesOutAndIsForgotten) {
