@@ -173,7 +173,7 @@ $(FUZZ_DIR)/libwsring-fuzz.a: $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(FUZZ_LIB_SR
 	rm -f $@ && $(AR) rcs $@ $^
 .SECONDARY: $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC))
 $(FUZZ_DIR)/%_fuzz: $(FUZZ_DIR)/obj/tests/fuzz/%_fuzz.o $(FUZZ_DIR)/libwsring-fuzz.a
-	clang++ -fsanitize=fuzzer,address,undefined $^ -o $@ $(PKG_LIBS) -lpthread
+	clang++ -fsanitize=fuzzer,address,undefined $^ -o $@ $(PKG_LIBS) -lpthread -lz
 
 ifneq ($(BUILD),build)
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)

@@ -25,11 +25,12 @@ struct Json {
   bool boolean = false;
   std::string text;
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  std::vector<std::string> keys;  // an object's members: keys[i] names values[i]
+  std::vector<Json> values;
 
   const Json* get(const std::string& key) const {
-    for (const auto& [k, v] : members)
-      if (k == key) return &v;
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (keys[i] == key) return &values[i];
     return nullptr;
   }
   double num(const std::string& key) const {
@@ -93,12 +94,14 @@ class JsonParser {
       if (at_ < s_.size() && s_[at_] == '}') return ++at_, true;
       for (;;) {
         space();
-        std::pair<std::string, Json> member;
-        if (!string(member.first)) return false;
+        std::string key;
+        if (!string(key)) return false;
         space();
         if (at_ >= s_.size() || s_[at_++] != ':') return false;
-        if (!value(member.second, depth + 1)) return false;
-        out.members.push_back(std::move(member));
+        Json member;
+        if (!value(member, depth + 1)) return false;
+        out.keys.push_back(std::move(key));
+        out.values.push_back(std::move(member));
         space();
         if (at_ < s_.size() && s_[at_] == ',') {
           ++at_;
@@ -202,8 +205,9 @@ bool parse_shard_result(const std::string& text, ShardResult& out, std::string* 
   out.opened = object("connections").count("opened");
   out.failed = object("connections").count("failed");
   out.closed_cleanly = object("connections").count("closed_cleanly");
-  for (const auto& [kind, n] : object("errors").members)
-    if (n.kind == Json::Number) out.errors.emplace_back(kind, uint64_t(n.number));
+  const Json& errors = object("errors");
+  for (size_t i = 0; i < errors.keys.size(); ++i)
+    if (errors.values[i].kind == Json::Number) out.errors.emplace_back(errors.keys[i], uint64_t(errors.values[i].number));
   out.exit_status = int(root.num("exit_status"));
   if (const Json* tl = root.get("timeline"); tl && tl->kind == Json::Array)
     for (const Json& item : tl->items) {
@@ -258,10 +262,11 @@ bool merge_runs(const std::vector<std::pair<std::string, HdrLog>>& logs, const s
     t.mismatched += r.mismatched, t.bytes_sent += r.bytes_sent, t.bytes_received += r.bytes_received;
     t.opened += r.opened, t.failed += r.failed, t.closed_cleanly += r.closed_cleanly;
     t.exit_status = std::max(t.exit_status, r.exit_status);
-    for (const auto& [kind, n] : r.errors) {
-      auto it = std::find_if(t.errors.begin(), t.errors.end(), [&](const auto& e) { return e.first == kind; });
-      if (it == t.errors.end()) t.errors.emplace_back(kind, n);
-      else it->second += n;
+    for (const auto& error_count : r.errors) {
+      const std::string& kind = error_count.first;
+      auto it = std::find_if(t.errors.begin(), t.errors.end(), [&kind](const auto& e) { return e.first == kind; });
+      if (it == t.errors.end()) t.errors.push_back(error_count);
+      else it->second += error_count.second;
     }
     for (const TimelinePoint& q : r.timeline) {
       TimelinePoint& p = point_at(out.timeline, r.start_unix_s + q.start_s - base);
