@@ -102,6 +102,10 @@ int main(int argc, char** argv) {
 
   net::SocketAddress target;
   std::string error;
+  if (!check_output_paths(options, error)) {  // before the run, not after it
+    std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
+    return 2;
+  }
   if (!net::parse_address(options.url.address, target, &error)) {
     std::fprintf(stderr, "wsring-load: URL '%s': %s\n", options.url_text.c_str(), error.c_str());
     return 2;

@@ -1,6 +1,10 @@
 #include "bench/load/run_extras.hpp"
 
 #include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 
 #include "bench/load/hdr_log.hpp"
@@ -52,6 +56,22 @@ HtmlReport html_of_run(const LoadOptions& o, const RunReport& r, const Timeline&
 
 bool is_extra_valued_flag(std::string_view name) {
   return name == "--threshold" || name == "--hdr-log" || name == "--report" || name == "--shard" || name == "--start-at";
+}
+
+bool check_output_paths(const LoadOptions& o, std::string& error) {
+  const std::pair<const char*, const std::string*> outputs[] = {{"--hdr-log", &o.hdr_log_path},
+                                                                {"--report", &o.report_path}};
+  for (const auto& [flag, path] : outputs) {
+    if (path->empty()) continue;
+    const size_t slash = path->rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path->substr(0, slash);
+    const bool exists = access(path->c_str(), F_OK) == 0;
+    if (exists ? access(path->c_str(), W_OK) != 0 : access(dir.c_str(), W_OK | X_OK) != 0) {
+      error = std::string(flag) + ": cannot write " + *path + ": " + strerror(errno);
+      return false;
+    }
+  }
+  return true;
 }
 
 double unix_now_s() {

@@ -23,6 +23,11 @@ bool parse_extra_flag(std::string_view name, std::string_view value, LoadOptions
 // After every flag: --shard takes its share of --connections, --messages, --rate, --connect-rate.
 bool finish_extra_options(LoadOptions& o, std::string& error);
 
+// --hdr-log and --report are written at the end: refuses, before the run, a file that cannot be
+// (its directory missing or not writable, or the file itself read-only). False with `error`
+// naming the flag.
+bool check_output_paths(const LoadOptions& o, std::string& error);
+
 double unix_now_s();
 // Sleeps until --start-at (at once without it). False if a stop signal came first.
 bool wait_for_start(const LoadOptions& o, const std::atomic<int>& signals);

@@ -236,6 +236,15 @@ class LoadResults(ServerTestCase):
         status, out, err = self.load("--start-at", "2020-01-01T00:00:00Z")
         self.assertEqual(status, 2)
 
+    def test_unwritable_outputs_are_refused_before_the_run(self):
+        for flag in ("--hdr-log", "--report"):
+            began = time.time()
+            status, out, err = self.load("--duration", 5, flag, self.path("no-such-dir/out"))
+            self.assertEqual(status, 2, out + err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertRegex(err, r"^wsring-load: %s: cannot write .*no-such-dir/out" % flag)
+            self.assertLess(time.time() - began, 4)  # refused at once, not after the run
+
     def test_merge_bad_input(self):
         with open(self.path("junk.hlog"), "w") as f:
             f.write("1.0,2.0,3.0,!!!\n")
