@@ -15,6 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -lssl -lcrypto)
 override CXXFLAGS += $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread
+LDLIBS   += -lz
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -32,6 +33,9 @@ PARALLEL = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS))
 # Debian packages the build and the tests need (see README).
 DEB_PACKAGES := g++ make pkg-config liburing-dev libssl-dev libgtest-dev libbenchmark-dev \
                 python3 python3-websockets nodejs node-ws clang libclang-rt-14-dev procps openssl curl
+# wsring-load's HdrHistogram logs (zlib: the compressed V2 format is DEFLATE) and the tests that
+# check them with HdrHistogram's own Java tools and render its HTML report in headless Chromium.
+DEB_PACKAGES += zlib1g-dev default-jre-headless libhdrhistogram-java chromium
 
 CORE_SRC   := $(wildcard core/*.cpp)
 NET_SRC    := $(wildcard net/*.cpp)

@@ -35,6 +35,15 @@ void LatencyHistogram::reset() {
   min_ = ~uint64_t{0};
 }
 
+void LatencyHistogram::add_bucket_count(size_t index, uint64_t n) {
+  if (index >= kBucketCount || n == 0) return;
+  counts_[index] += n;
+  total_ += n;
+  sum_ += bucket_lowest(index) * n;
+  max_ = std::max(max_, bucket_highest(index));
+  min_ = std::min(min_, bucket_lowest(index));
+}
+
 uint64_t LatencyHistogram::bucket_lowest(size_t index) {
   if (index < kSubBucketCount) return index;
   const uint64_t k = index - kSubBucketCount;

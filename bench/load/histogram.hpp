@@ -1,7 +1,10 @@
-// An HDR-style latency histogram: log-linear buckets at microsecond resolution in bounded
-// memory. Values below 1024 get a bucket each (exact); above, every power-of-two range is cut
-// into 512 equal buckets, so any value is known within 1/512 (0.2%) of itself. Recording is a
-// few instructions and never allocates; histograms of several threads merge by addition.
+// An HDR latency histogram: log-linear buckets at microsecond resolution in bounded memory.
+// Values below 2048 get a bucket each (exact); above, every power-of-two range is cut into 1024
+// equal buckets, so any value is known within 1/1024 (0.1%) of itself. The layout is exactly
+// HdrHistogram's for 3 significant digits, lowest discernible value 1 and highest trackable
+// 2^40-1 (bucket i here is counts index i there), so an interval log (hdr_log.hpp) carries the
+// counts as they are. Recording is a few instructions and never allocates; histograms of several
+// threads merge by addition.
 #pragma once
 
 #include <cstddef>
@@ -12,12 +15,13 @@ namespace wsring::load {
 
 class LatencyHistogram {
  public:
-  static constexpr unsigned kSubBucketBits = 10;                  // 1024 exact values at the bottom
+  static constexpr unsigned kSubBucketBits = 11;                  // 2048 exact values at the bottom
   static constexpr uint64_t kSubBucketCount = 1u << kSubBucketBits;
   static constexpr uint64_t kHalfCount = kSubBucketCount / 2;      // buckets per power of two above
   static constexpr unsigned kMaxBits = 40;                         // up to 2^40 us (12.7 days)
   static constexpr uint64_t kMaxTrackable = (uint64_t{1} << kMaxBits) - 1;
   static constexpr size_t kBucketCount = kSubBucketCount + (kMaxBits - kSubBucketBits) * kHalfCount;
+  static constexpr int kSignificantDigits = 3;  // HdrHistogram's name for this layout
 
   LatencyHistogram();
   LatencyHistogram(const LatencyHistogram& other);
@@ -53,6 +57,9 @@ class LatencyHistogram {
   static uint64_t bucket_lowest(size_t index);
   static uint64_t bucket_highest(size_t index);
   uint64_t bucket_count(size_t index) const { return counts_[index]; }
+  // Adds n to bucket `index` as if n values of bucket_lowest(index) were recorded (a decoded
+  // HdrHistogram carries counts, not values; its min, max and sum are those of the buckets).
+  void add_bucket_count(size_t index, uint64_t n);
 
  private:
   std::unique_ptr<uint64_t[]> counts_;

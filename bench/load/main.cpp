@@ -13,8 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench/load/merge.hpp"
 #include "bench/load/options.hpp"
 #include "bench/load/report.hpp"
+#include "bench/load/run_extras.hpp"
+#include "bench/load/timeline.hpp"
 #include "bench/load/worker.hpp"
 #include "net/reactor.hpp"
 #include "net/socket.hpp"
@@ -40,6 +43,7 @@ struct WorkerSlot {
   std::string backend;
   std::string error;
   WorkerTotals totals;
+  IntervalRecorder latency_intervals;  // the worker's echo latency per second (timeline.hpp)
   std::thread thread;
 };
 
@@ -83,6 +87,7 @@ std::string address_with_port0(const std::string& literal) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "merge") return merge_main(argc - 1, argv + 1);
   LoadOptions options;
   std::string message;
   switch (parse_load_args(argc, argv, options, message)) {
@@ -98,8 +103,7 @@ int main(int argc, char** argv) {
 
   net::SocketAddress target;
   std::string error;
-  // An output that cannot be written is refused now, not after the run.
-  if (!options.json_path.empty() && !options.json_stdout() && !check_writable("--json", options.json_path, error)) {
+  if (!check_output_paths(options, error)) {  // before the run, not after it
     std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
     return 2;
   }
@@ -139,7 +143,9 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  if (!wait_for_start(options, g_signals)) return 1;  // --start-at: the shards' common start
   SharedRun run;
+  const double start_unix_s = unix_now_s();
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   run.epoch_ns = uint64_t(ts.tv_sec) * kSecond + uint64_t(ts.tv_nsec);
@@ -161,6 +167,7 @@ int main(int argc, char** argv) {
     slot->plan.target = target;
     slot->plan.sources = sources;
     slot->plan.tls = tls_context;
+    slot->plan.latency_intervals = &slot->latency_intervals;
     slots.push_back(std::move(slot));
   }
   for (auto& slot_ptr : slots) {
@@ -211,7 +218,12 @@ int main(int argc, char** argv) {
   uint64_t window_start_sent = 0, window_end_sent = 0;  // --rate: the achieved rate
   uint64_t window_start_received = 0, window_start_bytes = 0, window_start_opened = 0;
   uint64_t window_end_received = 0, window_end_bytes = 0, window_end_opened = 0;
-  uint64_t last_progress = 0, progress_received = 0, progress_bytes = 0, progress_opened = 0;
+  Timeline timeline;
+  std::vector<const IntervalRecorder*> recorders;
+  for (auto& slot : slots) recorders.push_back(&slot->latency_intervals);
+  auto timeline_counters = [](const Sums& s) {
+    return TimelineCounters{s.open, s.sent, s.received, s.bytes_received, s.errors, s.opened};
+  };
   auto begin_running = [&](uint64_t now, const Sums& s) {
     running = true;
     steady_start = now;
@@ -285,28 +297,20 @@ int main(int argc, char** argv) {
         if (net::Reactor* r = slot->reactor.load()) r->stop();
     }
 
-    if (now >= last_progress + kSecond) {
-      const double dt = double(now - last_progress) / 1e9;
+    // Once a second (20 ms late, so that the workers have closed their latency interval): the
+    // timeline's next point and the progress line.
+    if (now >= uint64_t(timeline.next_end_s() * 1e9) + 20'000'000) {
+      timeline.sample(timeline.next_end_s(), timeline_counters(s));
       const uint64_t in_flight = s.sent - s.received - s.lost - s.in_flight_closed - s.unanswered;
-      if (options.handshake_only) {
-        std::fprintf(stderr, "[%6.1fs] %9.0f handshakes/s  open %llu  errors %llu\n", double(now) / 1e9,
-                     double(s.opened - progress_opened) / dt, static_cast<unsigned long long>(s.open),
-                     static_cast<unsigned long long>(s.errors));
-      } else {
-        std::fprintf(stderr, "[%6.1fs] %10.0f msg/s %9.2f MB/s  open %llu  in flight %llu  errors %llu%s\n",
-                     double(now) / 1e9, double(s.received - progress_received) / dt,
-                     double(s.bytes_received - progress_bytes) / dt / 1e6, static_cast<unsigned long long>(s.open),
-                     static_cast<unsigned long long>(in_flight), static_cast<unsigned long long>(s.errors),
-                     draining ? "  (stopping)" : running ? "" : "  (connecting)");
-      }
-      last_progress = now;
-      progress_received = s.received;
-      progress_bytes = s.bytes_received;
-      progress_opened = s.opened;
+      if (!options.quiet)
+        print_progress_line(stderr, options, timeline.points().back(),
+                            Timeline::live_latency(recorders, timeline.points().size() - 1), in_flight,
+                            draining ? "  (stopping)" : running ? "" : "  (connecting)");
     }
   }
   for (auto& slot : slots) slot->thread.join();
   const uint64_t end = run_clock_ns(run);
+  for (auto& slot : slots) slot->latency_intervals.close();
 
   RunReport report;
   report.options = &options;
@@ -315,6 +319,8 @@ int main(int argc, char** argv) {
   report.interrupted = interrupted;
   report.elapsed_s = double(end) / 1e9;
   const Sums final_sums = sum(slots);
+  if (double(end) / 1e9 > timeline.next_end_s() - 1) timeline.sample(double(end) / 1e9, timeline_counters(final_sums));
+  timeline.attach_latency(recorders);
   if (!running) steady_start = 0;  // stopped before every connection was open: measure it all
   if (!draining) {
     drain_start = end;
@@ -340,8 +346,13 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &usage);
   report.load_cpu_user_s = double(usage.ru_utime.tv_sec) + double(usage.ru_utime.tv_usec) / 1e6;
   report.load_cpu_system_s = double(usage.ru_stime.tv_sec) + double(usage.ru_stime.tv_usec) / 1e6;
-  // --json -: stdout carries the JSON alone; the summary goes to stderr.
-  print_summary(options.json_stdout() ? stderr : stdout, report);
+  // --json -: stdout carries the JSON alone; the summary and the threshold table go to stderr.
+  std::FILE* const human = options.json_stdout() ? stderr : stdout;
+  print_summary(human, report);
+  if (!finish_run_extras(human, options, report, timeline, start_unix_s, &error)) {
+    std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
+    return 1;
+  }
   if (options.json_stdout()) {
     const std::string json = format_json(report);
     std::fwrite(json.data(), 1, json.size(), stdout);
@@ -350,5 +361,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
     return 1;
   }
-  return exit_status(report.totals);
+  return std::max(exit_status(report.totals), report.extra_exit_status);
 }

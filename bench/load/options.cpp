@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include "bench/load/run_extras.hpp"
+
 #include <cstring>
 
 namespace wsring::load {
@@ -34,6 +36,16 @@ const char kLoadUsage[] =
     "  --json FILE            write the results as JSON (layout: bench/README.md)\n"
     "  --source-addrs A-B     bind connections to local addresses A..B (IPv4 range) or A,B,C\n"
     "  --backend auto|io_uring|epoll   I/O backend (default auto)\n"
+    "  --threshold 'p99<5ms'  pass/fail condition, repeatable: p50 p90 p99 p99.9 p99.99 min max mean\n"
+    "                         (ns us ms s), errors, connect_failures, lost, mismatched (counts), rate\n"
+    "                         (echoes/s); < <= > >= ==. Any failing: exit status 1\n"
+    "  --hdr-log FILE         HdrHistogram interval log of the echo latency (microseconds, 1 s intervals)\n"
+    "  --report FILE.html     one self-contained HTML page with the run's plots\n"
+    "  --shard I/N            run shard I (0..N-1) of N: its share of --connections, --messages, --rate\n"
+    "  --start-at TIME        start at this Unix time or ISO-8601 time (e.g. 2026-01-01T12:00:00Z)\n"
+    "  --quiet                no progress lines on stderr\n"
+    "  wsring-load merge A.hlog B.hlog... [A.json B.json...] [--json OUT] [--report OUT.html]\n"
+    "                         merges shard runs into one result\n"
     "  --help, --version\n"
     "\n"
     "TLS (wss:// only; without these the certificate is verified against the system store):\n"
@@ -46,7 +58,7 @@ const char kLoadUsage[] =
     "  --tls-min 1.2|1.3      lowest TLS version offered (default 1.2)\n"
     "  --tls-max 1.2|1.3      highest TLS version offered (default 1.3)\n"
     "\n"
-    "Exit status: 0 clean run, 1 errors or mismatches, 2 bad arguments.\n";
+    "Exit status: 0 clean run, 1 errors, mismatches or a failed --threshold, 2 bad arguments.\n";
 
 namespace {
 
@@ -273,6 +285,20 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
       continue;
     }
 
+    // --- results over time, pass/fail, logs, report, shards (bench/load/run_extras.cpp) ---
+    if (is_switch("--quiet")) {
+      if (has_inline) return bad(flag + " takes no value");
+      o.quiet = true;
+      continue;
+    }
+    if (is_extra_valued_flag(name)) {
+      if (!has_inline && i + 1 >= argc) return bad(flag + " needs a value");
+      std::string error;
+      if (!parse_extra_flag(name, has_inline ? inline_value : std::string_view(argv[++i]), o, error)) return bad(error);
+      continue;
+    }
+    // --- end of the block ---
+
     static const char* const kValued[] = {"--connections", "--duration", "--messages", "--size",
                                           "--pipeline", "--rate", "--ramp-up", "--threads",
                                           "--connect-rate", "--json", "--source-addrs", "--backend",
@@ -375,6 +401,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
   if (!o.handshake_only && buffer_bytes > double(kMaxSendBufferBytes))
     return bad("--size: " + std::to_string(o.connections) + " connections x pipeline " + std::to_string(o.pipeline) +
                " x " + std::to_string(o.size_max) + " bytes need more than 8 GiB of send buffers");
+  if (std::string error; !finish_extra_options(o, error)) return bad(error);  // --shard takes its share
   if (o.threads > o.connections) o.threads = o.connections;  // an idle thread would only skew the figures
   if (saw_messages) o.duration_s = 0;
   return ParseOutcome::Run;

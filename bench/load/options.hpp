@@ -12,6 +12,8 @@
 #include "bench/load/size_mix.hpp"
 #include "bench/load/stages.hpp"
 #include "bench/load/upgrade_options.hpp"
+#include "bench/load/shard.hpp"
+#include "bench/load/thresholds.hpp"
 #include "net/reactor.hpp"
 #include "server/cli_values.hpp"
 #include "server/tls_context.hpp"
@@ -89,6 +91,17 @@ struct LoadOptions {
   StagePlan stages;              // --stage: connections and rate over time (sets connections, duration)
   bool json_stdout() const { return json_path == "-"; }  // --json -: the JSON on stdout, the summary on stderr
   // ---- end ----
+  // --- results over time, pass/fail, logs, report, shards (bench/load/run_extras.hpp) ---
+  std::vector<Threshold> thresholds;  // --threshold, checked at the end
+  std::string hdr_log_path;           // --hdr-log FILE: HdrHistogram interval log
+  std::string report_path;            // --report FILE.html
+  Shard shard;                        // --shard I/N: this process's share of the load
+  uint32_t connections_total = 0;     // --connections as given, before --shard took its share
+  uint64_t messages_total = 0;        // --messages as given
+  double rate_total = 0;              // --rate as given
+  double start_at_unix_s = 0;         // --start-at: 0 starts at once
+  bool quiet = false;                 // --quiet: no progress lines
+  // --- end of the block ---
 };
 
 using ParseOutcome = cli::ParseOutcome;

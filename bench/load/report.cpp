@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -294,7 +295,8 @@ std::string format_json(const RunReport& r) {
     j += (first ? "" : ", ") + json_string(error_kind_name(ErrorKind(k))) + ": " + json_string(t.first_detail[k]);
     first = false;
   }
-  j += "},\n  \"exit_status\": " + std::to_string(exit_status(t)) + "\n}\n";
+  j += "},\n" + r.extra_json;
+  j += "  \"exit_status\": " + std::to_string(std::max(exit_status(t), r.extra_exit_status)) + "\n}\n";
   return j;
 }
 
@@ -325,7 +327,10 @@ std::string duration_text(double us) {
 }
 
 bool write_json(const std::string& path, const RunReport& report, std::string* error) {
-  const std::string text = format_json(report);
+  return write_text_file(path, format_json(report), error);
+}
+
+bool write_text_file(const std::string& path, const std::string& text, std::string* error) {
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f) {
     if (error) *error = "cannot write " + path + ": " + strerror(errno);

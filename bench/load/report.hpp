@@ -23,6 +23,8 @@ struct RunReport {
   bool interrupted = false;      // stopped by a signal
   double load_cpu_user_s = 0;    // wsring-load's own CPU time (getrusage), to show it was not the bottleneck
   double load_cpu_system_s = 0;
+  std::string extra_json;        // run_extras.hpp: members added before "exit_status" (each ending ",\n")
+  int extra_exit_status = 0;     // run_extras.hpp: 1 when a --threshold failed
 };
 
 // 0 clean, 1 when anything went wrong: errors of any kind, mismatches, lost messages.
@@ -39,5 +41,7 @@ std::string duration_text(double microseconds);
 
 // Writes format_json() to `path`. False with `error` set on failure.
 bool write_json(const std::string& path, const RunReport& report, std::string* error);
+// Writes `text` to `path` (created or truncated). False with `error` set on failure.
+bool write_text_file(const std::string& path, const std::string& text, std::string* error);
 
 }  // namespace wsring::load

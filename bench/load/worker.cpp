@@ -586,7 +586,9 @@ void LoadWorker::finish_echo(Connection& c, uint64_t now) {
     count_error(ErrorKind::Mismatch, keep);
   } else {
     const uint64_t sent_at = ring_time_[slot];
-    totals_.latency_us.record(ns_to_us(now > sent_at ? now - sent_at : 0));
+    const uint64_t latency_us = ns_to_us(now > sent_at ? now - sent_at : 0);
+    totals_.latency_us.record(latency_us);
+    if (plan_.latency_intervals) plan_.latency_intervals->record(now, latency_us);
   }
   ++c.acked_seq;
   --outstanding_total_;
@@ -781,6 +783,7 @@ void LoadWorker::on_tick(uint64_t) {
     for (Connection& c : connections_)
       if (c.state == ConnState::Open) begin_close(c.local, c, now);
   }
+  if (plan_.latency_intervals) plan_.latency_intervals->roll(now);  // closes a second without echoes
   if (now >= next_scan_ns_) {
     next_scan_ns_ = now + kScanIntervalNs;
     scan_deadlines(now);

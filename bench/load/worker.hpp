@@ -25,6 +25,7 @@
 #include "bench/load/rate_scheduler.hpp"
 #include "bench/load/size_mix.hpp"
 #include "bench/load/stats.hpp"
+#include "bench/load/timeline.hpp"
 #include "bench/load/tls_link.hpp"
 #include "core/client_handshake.hpp"
 #include "core/message_reader.hpp"
@@ -58,6 +59,7 @@ struct WorkerPlan {
   net::SocketAddress target;
   std::vector<net::SocketAddress> sources;  // bind() addresses, port 0
   server::TlsContext tls;  // wss://: the client context (one SSL_CTX shared by every worker)
+  IntervalRecorder* latency_intervals = nullptr;  // the timeline's latency per second (main's)
 };
 
 // Bounds on waiting, so that every run ends (the handshake's is --handshake-timeout).
