@@ -116,7 +116,8 @@ void Engine::receive_tls(Connection& c, const net::RecvBuffer& b) {
 void Engine::tls_failed(Connection& c) {
   const TlsError error = c.tls->error();
   ++stats_.tls_failures[size_t(error)];
-  log_.debug("connection %u: TLS failed: %s", c.token, c.tls->describe().c_str());
+  c.ended_by(EndReason::TlsError);
+  if (log_.enabled(LogLevel::Debug)) log_.debug("%s: TLS failed: %s", who(c.token).c_str(), c.tls->describe().c_str());
   peer_ended(c);
 }
 
