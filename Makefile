@@ -31,7 +31,8 @@ PARALLEL = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS))
 
 # Debian packages the build and the tests need (see README).
 DEB_PACKAGES := g++ make pkg-config liburing-dev libssl-dev libgtest-dev libbenchmark-dev \
-                python3 python3-websockets nodejs node-ws clang libclang-rt-14-dev procps openssl curl
+                python3 python3-websockets nodejs node-ws clang libclang-rt-14-dev procps openssl curl \
+                chromium
 
 CORE_SRC   := $(wildcard core/*.cpp)
 NET_SRC    := $(wildcard net/*.cpp)
