@@ -119,6 +119,10 @@ class Reactor {
   virtual void stop() = 0;
 
   virtual uint32_t buffers_in_use() const = 0;
+  // Times a socket found no receive buffer left and stopped reading until one came back.
+  virtual uint64_t buffer_starvations() const { return 0; }
+  // The socket of an open token (-1 if none), for cold-path questions such as getpeername().
+  virtual int socket_of(Token /*token*/) const { return -1; }
 
   // Monotonic milliseconds, read once per loop iteration: callbacks of one batch share it,
   // so the hot path reads no clock.

@@ -28,6 +28,11 @@ class ReactorBackend : public Reactor {
   void stop() final { stop_requested_.store(true, std::memory_order_relaxed); }
   uint64_t now_ms() const final { return now_ms_; }
   uint32_t buffers_in_use() const final { return buffers_out_; }
+  uint64_t buffer_starvations() const final { return starvations_; }
+  int socket_of(Token token) const final {
+    const SocketSlot* s = sockets_.find(token);
+    return s && (s->flags & kOpen) ? s->fd : -1;
+  }
 
  protected:
   static constexpr uint64_t kAcceptBackoffMs = 100;
@@ -60,6 +65,7 @@ class ReactorBackend : public Reactor {
     if (s.flags & kRecvStarved) return;
     s.flags |= kRecvStarved;
     starved_.push_back(token);
+    ++starvations_;
   }
   bool buffers_left() const { return buffers_out_ < slab_.count(); }
   // Out of descriptors or memory while accepting: keep serving what we have and try again
@@ -91,6 +97,7 @@ class ReactorBackend : public Reactor {
 
   std::vector<Token> starved_;
   uint64_t accept_retry_ms_ = 0;
+  uint64_t starvations_ = 0;
   std::atomic<bool> stop_requested_{false};
 };
 

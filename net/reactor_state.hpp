@@ -44,6 +44,7 @@ class SocketTable {
     if (t >= slots_.size()) slots_.resize(t < 1024 ? 1024 : size_t(t) * 2);
     return slots_[t];
   }
+  const SocketSlot* find(Token t) const { return t < slots_.size() ? &slots_[t] : nullptr; }
 
   // Closes every socket still owned (a reactor destroyed with connections open).
   void close_all();

@@ -81,8 +81,7 @@ const char kUsage[] =
     "  --subprotocol NAME         a subprotocol to offer, repeatable, in preference order\n"
     "  --allow-origin ORIGIN      accept browsers only from the server's own origin and ORIGIN\n"
     "                             (scheme://host[:port]), repeatable (default: any origin)\n"
-    "  --log-level LEVEL          error, warn, info or debug (default info)\n"
-    "  --help, --version\n";
+    "  --log-level LEVEL          error, warn, info or debug (default info)\n";
 
 enum OptionId {
   kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptTlsHandshakesPerTurn, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
@@ -120,6 +119,9 @@ const option kOptions[] = {
     {"subprotocol", required_argument, nullptr, kOptSubprotocol},
     {"allow-origin", required_argument, nullptr, kOptAllowOrigin},
     {"log-level", required_argument, nullptr, kOptLogLevel},
+    {"admin-listen", required_argument, nullptr, kObservabilityOptionBase + 0},
+    {"log-format", required_argument, nullptr, kObservabilityOptionBase + 1},
+    {"connection-log", required_argument, nullptr, kObservabilityOptionBase + 2},
     {"help", no_argument, nullptr, kOptHelp},
     {"version", no_argument, nullptr, kOptVersion},
     {nullptr, 0, nullptr, 0},
@@ -258,7 +260,9 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       else if (arg == "debug") config.log_level = LogLevel::Debug;
       else return fail(error, "--log-level: expected error, warn, info or debug, got " + shown);
       return true;
-    default: return fail(error, "unhandled option");
+    default:
+      if (id >= kObservabilityOptionBase) return apply_observability_option(id, arg, config, error);
+      return fail(error, "unhandled option");
   }
 }
 
@@ -339,7 +343,7 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
     const int c = getopt_long(argc, argv, ":", kOptions, &index);
     if (c == -1) break;
     if (c == kOptHelp) {
-      message = kUsage;
+      message = std::string(kUsage) + kObservabilityUsage + "  --help, --version\n";
       return ParseOutcome::Exit0;
     }
     if (c == kOptVersion) {

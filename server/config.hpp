@@ -14,6 +14,7 @@
 namespace wsring::server {
 
 enum class LogLevel { Error = 0, Warn, Info, Debug };
+enum class LogFormat { Text, Json };
 
 struct Config {
   std::string listen = "127.0.0.1:9001";  // always HOST:PORT (a bare port is stored as 127.0.0.1:PORT)
@@ -49,7 +50,18 @@ struct Config {
   std::vector<std::string> subprotocols;
   std::vector<std::string> allowed_origins;  // empty: any Origin
   LogLevel log_level = LogLevel::Info;
+  // --- observability (server/config_observability.cpp) ---
+  std::string admin_listen;          // HOST:PORT of /metrics, /healthz, /readyz; empty: off
+  LogFormat log_format = LogFormat::Text;
+  double connection_log = 0;         // fraction of connections logged when they close; 0: none
+  // --- end observability ---
 };
+
+// The observability flags' options (ids from kObservabilityOptionBase) and their usage lines;
+// apply_observability_option applies one (false with `error`: one line naming the flag).
+constexpr int kObservabilityOptionBase = 1000;
+extern const char kObservabilityUsage[];
+bool apply_observability_option(int id, const std::string& arg, Config& config, std::string& error);
 
 using ParseOutcome = cli::ParseOutcome;
 

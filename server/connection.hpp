@@ -40,6 +40,25 @@ enum class ConnEvent : uint8_t {
   Closed,        // the reactor reports the socket closed
 };
 
+// Why a connection ended: the first decisive event wins (metrics: closed by reason). Keep
+// kEndReasons (stats.hpp) and end_reason_name (metrics.cpp) in step.
+enum class EndReason : uint8_t {
+  Unknown,           // none recorded
+  PeerClose,         // the peer's close frame came first
+  ServerClose,       // the application closed
+  PeerEof,           // end of stream without a close frame
+  HttpResponse,      // an HTTP error or the page was answered
+  ProtocolError,
+  HandshakeTimeout,
+  IdleTimeout,
+  SendTimeout,
+  FrameTimeout,
+  Memory,
+  NetworkError,      // a receive or send error (reset by the peer...)
+  TlsError,
+  Shutdown,
+};
+
 const char* state_name(ConnState s);
 const char* event_name(ConnEvent e);
 
@@ -97,6 +116,12 @@ struct Connection {
   bool ping_outstanding = false; // our ping waits for any sign of life
   bool output_parked = false;    // listed to give its drained output queue back at the next tick
   bool tls_deferred = false;     // its TLS handshake input waits for a later turn (engine_tls.cpp)
+  EndReason end_reason = EndReason::Unknown;  // in the padding: the record does not grow
+  bool sampled = false;          // --connection-log keeps this connection's figures (ConnectionLog)
+
+  void ended_by(EndReason r) {
+    if (end_reason == EndReason::Unknown) end_reason = r;
+  }
 
   // Moves to the state the table gives; an illegal move is a bug (asserted in debug builds)
   // and leaves the state as it was.

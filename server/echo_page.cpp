@@ -53,6 +53,37 @@ $("send").onclick = () => {
   log("sent", "> " + text);
 };
 $("text").addEventListener("keydown", (e) => { if (e.key === "Enter") $("send").click(); });
+// ?selftest: echo a text message (non-ASCII included) and a binary one, then write PASS or
+// FAIL with details into #selftest (read by the browser test). Without it, nothing runs.
+if (new URLSearchParams(location.search).has("selftest")) {
+  const out = document.createElement("pre");
+  out.id = "selftest";
+  out.textContent = "RUNNING";
+  document.body.appendChild(out);
+  const done = (verdict) => { if (out.textContent === "RUNNING") out.textContent = verdict; };
+  const text = "h\u00e9llo w\u00f6rld \u2713 \ud83d\ude00 \u65e5\u672c";
+  const binary = new Uint8Array(300);
+  for (let i = 0; i < binary.length; i++) binary[i] = (i * 7) & 255;
+  setTimeout(() => done("FAIL: timeout"), 10000);
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const t = new WebSocket(scheme + location.host + location.pathname);
+  t.binaryType = "arraybuffer";
+  const got = [];
+  t.onopen = () => { t.send(text); t.send(binary); };
+  t.onerror = () => done("FAIL: WebSocket error");
+  t.onclose = (e) => done("FAIL: closed early with " + e.code);
+  t.onmessage = (e) => {
+    got.push(e.data);
+    if (got.length < 2) return;
+    const echoed = new Uint8Array(got[1] instanceof ArrayBuffer ? got[1] : new ArrayBuffer(0));
+    const textOk = got[0] === text;
+    const binaryOk = echoed.length === binary.length && echoed.every((b, i) => b === binary[i]);
+    t.onclose = null;
+    t.close(1000, "selftest done");
+    done(textOk && binaryOk ? "PASS text " + text.length + " chars, binary " + echoed.length + " bytes, " + scheme
+         : "FAIL: text " + (textOk ? "ok" : JSON.stringify(got[0])) + ", binary " + (binaryOk ? "ok" : echoed.length + " bytes"));
+  };
+}
 </script>
 </body>
 </html>

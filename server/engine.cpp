@@ -33,7 +33,8 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
       gather_pool_(config.max_header_size, kGatherBufferCount),
       chunks_(shared.memory),
       timers_(50, 4096),
-      tls_handshake_budget_(config.tls_handshakes_per_turn ? config.tls_handshakes_per_turn : UINT32_MAX) {
+      tls_handshake_budget_(config.tls_handshakes_per_turn ? config.tls_handshakes_per_turn : UINT32_MAX),
+      connection_log_(config.connection_log) {
   request_limits_.max_header_bytes = config.max_header_size;
   request_limits_.max_headers = config.max_headers;
   for (const std::string& s : config.subprotocols) subprotocol_views_.emplace_back(s);
@@ -80,6 +81,7 @@ bool Engine::refuse_over_limit(int fd, bool tls) {
   (void)ignored;
   ::close(fd);
   ++stats_.refused_over_limit;
+  ++stats_.upgrade_failures[http_status_bucket(503)];
   return true;
 }
 
@@ -124,6 +126,7 @@ void Engine::open_connection(int fd, bool tls) {
   ++live_;
   shared_.connections.fetch_add(1, std::memory_order_relaxed);
   timers_.schedule(c.timer, c.deadline_ms);
+  if (connection_log_.enabled()) sample_connection(c);
   if (!tls_ok) fail_for_memory(c);  // no TLS session could be had: the socket goes (counted)
 }
 
@@ -133,6 +136,8 @@ void Engine::open_connection(int fd, bool tls) {
 void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
   Connection& c = connections_[t];
   ++stats_.receives;
+  stats_.bytes_received += b.size;
+  if (c.sampled) [[unlikely]] sampled(c).bytes_in += b.size;
   c.last_activity_ms = reactor_.now_ms();
   try {
     receive(c, b);
@@ -188,6 +193,7 @@ void Engine::on_recv_end(net::Token t, int error) {
 void Engine::end_of_input(Connection& c, int error) {
   if (c.state == ConnState::ClosingFd || c.state == ConnState::Free) return;
   if (error != 0) {
+    c.ended_by(EndReason::NetworkError);
     close_now(c, true);
     return;
   }
@@ -201,6 +207,7 @@ void Engine::end_of_input(Connection& c, int error) {
     const TlsError e = c.tls->end_of_input();  // a stream cut short without close_notify is counted
     if (e != TlsError::None && !counted) ++stats_.tls_failures[size_t(e)];
   }
+  c.ended_by(EndReason::PeerEof);
   peer_ended(c);
   flush(c);
 }
@@ -255,6 +262,9 @@ void Engine::on_closed(net::Token t) {
   end_gather(c);
   timers_.cancel(c.timer);
   c.reader = core::MessageReader(core::Role::Server);  // gives back a split control frame's buffer now
+  ++stats_.connections_closed;
+  ++stats_.closed_by_reason[size_t(c.end_reason)];
+  if (c.sampled) log_connection_closed(c);
   enter(c, ConnEvent::Closed);
   app_.on_close(t);
   try {
@@ -279,6 +289,7 @@ void Engine::on_tick(uint64_t now_ms) {
   relieve_memory_pressure(now_ms);
   if (!tls_listen_fds_.empty()) refresh_tls_context();
   if (!shutting_down_ && shared_.stop.load(std::memory_order_relaxed)) begin_shutdown(now_ms);
+  publish(now_ms);
   if (shutting_down_) {
     if (live_ == 0) {
       reactor_.stop();
@@ -304,6 +315,7 @@ void Engine::begin_shutdown(uint64_t now_ms) {
     fd = -1;
   }
   connections_.for_each([&](Connection& c) {
+    if (c.state != ConnState::Free) c.ended_by(EndReason::Shutdown);
     try {
       if (c.state == ConnState::Handshaking) {
         close_now(c);

@@ -28,7 +28,9 @@
 #include "server/application.hpp"
 #include "server/config.hpp"
 #include "server/connection.hpp"
+#include "server/connection_log.hpp"
 #include "server/log.hpp"
+#include "server/metrics.hpp"
 #include "server/memory_budget.hpp"
 #include "server/output_queue.hpp"
 #include "server/stats.hpp"
@@ -59,6 +61,18 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   // passed). Returns when the reactor has stopped.
   void run();
   const ServerStats& stats() const { return stats_; }
+  // Publishes this engine's counters to slot `index` of `board` at every tick (the admin
+  // listener reads them there).
+  void publish_to(StatsBoard& board, unsigned index) {
+    board_ = &board;
+    board_index_ = index;
+  }
+  // The peer's address for a log line ("203.0.113.7:51234"), taken when asked (cold path): the
+  // connection record does not hold it.
+  std::string peer_name(net::Token token) const;
+  // "connection 7 (203.0.113.7:51234)": how a log line names a connection. Call it only when the
+  // line will be written (it asks the kernel).
+  std::string who(net::Token token) const;
   size_t open_connections() const { return live_; }
 
   // net::EventHandler
@@ -168,6 +182,10 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   void on_timer(Connection& c, uint64_t now_ms);
   bool check_send_progress(Connection& c, uint64_t now_ms);
   void begin_shutdown(uint64_t now_ms);
+  void publish(uint64_t now_ms);  // engine_observe.cpp: the tick's counters and connection log
+  void sample_connection(Connection& c);
+  void log_connection_closed(Connection& c);
+  ConnectionLog::Figures& sampled(const Connection& c) { return connection_log_.figures(c.token); }
   bool refuse_over_limit(int fd, bool tls);
 
   const Config& config_;
@@ -229,6 +247,9 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   uint64_t refusals_suppressed_ = 0;
   bool shutting_down_ = false;
   uint64_t shutdown_deadline_ms_ = 0;
+  StatsBoard* board_ = nullptr;  // where on_tick publishes stats_ (admin listener, SIGUSR1)
+  ConnectionLog connection_log_;
+  unsigned board_index_ = 0;
 };
 
 inline net::Token Session::token() const { return connection_.token; }

@@ -69,7 +69,14 @@ void Engine::consume_frames(Connection& c, uint8_t* data, size_t size) {
           reply_in_place(ev);
         else
           app_.on_data(session, ev);
-        if (ev.message_end) ++stats_.messages_echoed;
+        if (ev.message_end) {
+          ++stats_.messages_echoed;
+          stats_.messages_sent += echo_in_place_;  // echoed in place: one message out per message in
+          if (c.sampled) [[unlikely]] {
+            ++sampled(c).messages_in;
+            sampled(c).messages_out += echo_in_place_;
+          }
+        }
         break;
       case ReadEventType::Control:
         on_control(c, ev);
@@ -77,7 +84,9 @@ void Engine::consume_frames(Connection& c, uint8_t* data, size_t size) {
       case ReadEventType::Error:
         cut_region(c);
         ++stats_.protocol_errors;
-        log_.debug("connection %u: protocol error %u (%s)", c.token, ev.error_code, ev.error_reason);
+        c.ended_by(EndReason::ProtocolError);
+        if (log_.enabled(LogLevel::Debug))
+          log_.debug("%s: protocol error %u (%s)", who(c.token).c_str(), ev.error_code, ev.error_reason);
         queue_close(c, ev.error_code, ev.error_reason ? ev.error_reason : "");
         break;
     }
@@ -113,8 +122,13 @@ void Engine::on_control(Connection& c, const core::ReadEvent& ev) {
     default: {
       // Close: echo the peer's code (an empty close gets an empty close), then hang up.
       cut_region(c);
+      ++stats_.close_codes_received[close_code_bucket(ev.close.code)];
+      if (c.sampled) sampled(c).close_received = ev.close.code;
+      c.ended_by(EndReason::PeerClose);
       const SmallBuffer out = small_buffer();
       const size_t n = core::write_close_frame(out.data, ev.close.code, {});
+      ++stats_.close_codes_sent[close_code_bucket(ev.close.code)];
+      if (c.sampled) sampled(c).close_sent = ev.close.code;
       if (!queue_small(c, out, n)) return;
       enter(c, ConnEvent::PeerClosed);
       c.deadline_ms = reactor_.now_ms() + seconds_to_ms(config_.close_timeout_s);
@@ -133,6 +147,8 @@ void Engine::discard_input(Connection& c, uint8_t* data, size_t size) {
     pos += ev.consumed;
     if (ev.type == ReadEventType::NeedMore) break;
     if (ev.type == ReadEventType::Control && ev.control_opcode == Opcode::Close) {
+      ++stats_.close_codes_received[close_code_bucket(ev.close.code)];
+      if (c.sampled) sampled(c).close_received = ev.close.code;
       enter(c, ConnEvent::PeerClosed);
       return;
     }
@@ -151,6 +167,9 @@ void Engine::queue_close(Connection& c, uint16_t code, std::string_view reason) 
   cut_region(c);
   const SmallBuffer out = small_buffer();
   if (!queue_small(c, out, core::write_close_frame(out.data, code, reason))) return;
+  ++stats_.close_codes_sent[close_code_bucket(code)];
+  if (c.sampled) sampled(c).close_sent = code;
+  c.ended_by(EndReason::ServerClose);  // unless a timeout, an error or the shutdown said why first
   enter(c, ConnEvent::CloseQueued);
   c.deadline_ms = reactor_.now_ms() + seconds_to_ms(config_.close_timeout_s);
   schedule_timer(c, reactor_.now_ms());
@@ -160,6 +179,8 @@ void Engine::queue_close(Connection& c, uint16_t code, std::string_view reason) 
 bool Engine::send_message(Connection& c, Opcode opcode, const uint8_t* data, size_t size) {
   if (c.state != ConnState::Open) return false;
   cut_region(c);
+  ++stats_.messages_sent;
+  if (c.sampled) ++sampled(c).messages_out;
   uint8_t header[core::kMaxServerHeaderSize];
   const size_t n = core::write_frame_header(header, opcode, true, size);
   if (n + size <= kWriteBufferSize) {

@@ -110,6 +110,7 @@ bool Engine::answer_request(Connection& c, uint8_t* data, size_t size, size_t* c
     if (decision.plain_http && decision.status == 426) {
       // A browser opening the URL: serve the page with the JavaScript echo client.
       ++stats_.pages_served;
+      c.ended_by(EndReason::HttpResponse);
       end_gather(c);
       queue(c, Segment::unowned(page_response_.data(), page_response_.size()));
       enter(c, ConnEvent::FinalHttp);
@@ -143,6 +144,8 @@ bool Engine::answer_request(Connection& c, uint8_t* data, size_t size, size_t* c
 
 void Engine::send_http_error(Connection& c, int status, std::string_view body, bool version_mismatch) {
   ++stats_.http_errors;
+  ++stats_.upgrade_failures[http_status_bucket(status)];
+  c.ended_by(EndReason::HttpResponse);
   end_gather(c);
   log_refusal(c, status, body);
   const SmallBuffer out = small_buffer();
@@ -168,11 +171,12 @@ void Engine::log_refusal(Connection& c, int status, std::string_view reason) {
   }
   refusals_logged_ms_ = now;
   if (refusals_suppressed_ > 0) {
-    log_.info("connection %u: upgrade refused with HTTP %d: %.*s (%llu more refused in the last second)", c.token,
+    log_.info("%s: upgrade refused with HTTP %d: %.*s (%llu more refused in the last second)", who(c.token).c_str(),
               status, int(reason.size()), reason.data(), static_cast<unsigned long long>(refusals_suppressed_));
     refusals_suppressed_ = 0;
   } else {
-    log_.info("connection %u: upgrade refused with HTTP %d: %.*s", c.token, status, int(reason.size()), reason.data());
+    log_.info("%s: upgrade refused with HTTP %d: %.*s", who(c.token).c_str(), status, int(reason.size()),
+              reason.data());
   }
 }
 

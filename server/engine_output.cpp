@@ -141,6 +141,8 @@ void Engine::sent(Connection& c, int result) {
     on_send_failed(c, result);
     return;
   }
+  stats_.bytes_sent += uint64_t(result);
+  if (c.sampled) [[unlikely]] sampled(c).bytes_out += uint64_t(result);
   if (q.progress.window_start_ms != 0) q.progress.window_sent += uint64_t(result);
   q.on_sent(size_t(result));
   if (q.empty()) park_output(c);
@@ -150,7 +152,8 @@ void Engine::sent(Connection& c, int result) {
 
 void Engine::on_send_failed(Connection& c, int result) {
   if (result != -EAGAIN) {
-    log_.debug("connection %u: send failed: %s", c.token, strerror(-result));
+    c.ended_by(EndReason::NetworkError);
+    if (log_.enabled(LogLevel::Debug)) log_.debug("%s: send failed: %s", who(c.token).c_str(), strerror(-result));
     close_now(c, true);
     return;
   }
@@ -188,6 +191,7 @@ void Engine::check_backpressure(Connection& c) {
   const bool pressure = c.out->stalled() && shared_.memory.under_pressure();
   if (!over && !pressure) return;
   c.recv_paused = true;
+  ++stats_.recv_pauses;
   reactor_.pause_recv(c.token);
   watch_send_progress(c);
 }
@@ -219,8 +223,10 @@ void Engine::maybe_finish(Connection& c) {
 
 void Engine::fail_for_memory(Connection& c) {
   ++stats_.memory_refusals;
-  log_.debug("connection %u: output memory refused (--max-memory %llu bytes in use)", c.token,
-             static_cast<unsigned long long>(shared_.memory.used()));
+  c.ended_by(EndReason::Memory);
+  if (log_.enabled(LogLevel::Debug))
+    log_.debug("%s: output memory refused (--max-memory %llu bytes in use)", who(c.token).c_str(),
+               static_cast<unsigned long long>(shared_.memory.used()));
   close_now(c, true);
 }
 
@@ -248,8 +254,9 @@ void Engine::relieve_memory_pressure(uint64_t now_ms) {
     if (used < mark) break;
     Connection& c = connections_[t];
     used -= std::min(used, c.out->queued_bytes());
-    log_.debug("connection %u: reset, %llu bytes unsent under memory pressure", t,
-               static_cast<unsigned long long>(c.out->queued_bytes()));
+    if (log_.enabled(LogLevel::Debug))
+      log_.debug("%s: reset, %llu bytes unsent under memory pressure", who(t).c_str(),
+                 static_cast<unsigned long long>(c.out->queued_bytes()));
     fail_for_memory(c);
     ++closed;
   }

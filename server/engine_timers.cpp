@@ -54,8 +54,10 @@ bool Engine::check_send_progress(Connection& c, uint64_t now_ms) {
     return true;
   }
   ++stats_.send_timeouts;
-  log_.debug("connection %u: send timeout, the peer drained %llu bytes in %.1f s", c.token,
-             static_cast<unsigned long long>(p.window_sent), config_.send_timeout_s);
+  c.ended_by(EndReason::SendTimeout);
+  if (log_.enabled(LogLevel::Debug))
+    log_.debug("%s: send timeout, the peer drained %llu bytes in %.1f s", who(c.token).c_str(),
+               static_cast<unsigned long long>(p.window_sent), config_.send_timeout_s);
   close_now(c, true);
   return false;
 }
@@ -67,14 +69,15 @@ void Engine::on_timer(Connection& c, uint64_t now_ms) {
       return;
     case ConnState::Handshaking:
       ++stats_.handshake_timeouts;
-      log_.debug("connection %u: handshake timeout", c.token);
+      c.ended_by(EndReason::HandshakeTimeout);
+      if (log_.enabled(LogLevel::Debug)) log_.debug("%s: handshake timeout", who(c.token).c_str());
       close_now(c, true);
       return;
     case ConnState::Responding:
     case ConnState::CloseSent:
     case ConnState::PeerDone:
     case ConnState::WriteShut:
-      log_.debug("connection %u: close timeout", c.token);
+      if (log_.enabled(LogLevel::Debug)) log_.debug("%s: close timeout", who(c.token).c_str());
       close_now(c, true);
       return;
     case ConnState::Open:
@@ -83,6 +86,7 @@ void Engine::on_timer(Connection& c, uint64_t now_ms) {
   if (!check_send_progress(c, now_ms)) return;
   if (c.deadline_ms && now_ms >= c.deadline_ms && c.reader.control_partial()) {
     ++stats_.frame_timeouts;
+    c.ended_by(EndReason::FrameTimeout);
     queue_close(c, core::close_code::policy_violation, "control frame incomplete (--frame-timeout)");
     flush(c);
     return;
@@ -90,12 +94,14 @@ void Engine::on_timer(Connection& c, uint64_t now_ms) {
   const uint64_t silent = now_ms - std::min(now_ms, c.last_activity_ms);
   if (config_.idle_timeout_s > 0 && silent >= seconds_to_ms(config_.idle_timeout_s)) {
     ++stats_.idle_timeouts;
+    c.ended_by(EndReason::IdleTimeout);
     queue_close(c, core::close_code::going_away, "idle timeout");
     flush(c);
     return;
   }
   if (config_.ping_interval_s > 0 && c.ping_outstanding && silent >= 2 * seconds_to_ms(config_.ping_interval_s)) {
     ++stats_.idle_timeouts;
+    c.ended_by(EndReason::IdleTimeout);
     queue_close(c, core::close_code::going_away, "ping timeout");
     flush(c);
     return;

@@ -170,7 +170,8 @@ void Engine::run_tls(Connection& c, std::span<const uint8_t> input) {
 void Engine::tls_failed(Connection& c) {
   const TlsError error = c.tls->error();
   ++stats_.tls_failures[size_t(error)];
-  log_.debug("connection %u: TLS failed: %s", c.token, c.tls->describe().c_str());
+  c.ended_by(EndReason::TlsError);
+  if (log_.enabled(LogLevel::Debug)) log_.debug("%s: TLS failed: %s", who(c.token).c_str(), c.tls->describe().c_str());
   peer_ended(c);
 }
 

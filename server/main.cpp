@@ -1,9 +1,11 @@
 // wsring-echo: parses the command line, opens one SO_REUSEPORT listener and one reactor per
 // thread (the port must be free unless --reuse-port), and serves until SIGINT/SIGTERM (then
-// closes every connection with 1001).
+// closes every connection with 1001). --admin-listen adds the admin listener's thread
+// (/metrics, /healthz, /readyz); SIGUSR1 logs the counters.
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -13,20 +15,30 @@
 
 #include "net/reactor.hpp"
 #include "net/socket.hpp"
+#include "server/admin_routes.hpp"
+#include "server/admin_server.hpp"
 #include "server/config.hpp"
 #include "server/echo_app.hpp"
 #include "server/engine.hpp"
 #include "server/listeners.hpp"
 #include "server/log.hpp"
+#include "server/metrics.hpp"
 
 using namespace wsring;
 
 namespace {
 
 server::SharedState* g_shared = nullptr;
+server::StatsBoard* g_board = nullptr;
 
 void on_stop_signal(int) {
-  if (g_shared) g_shared->stop.store(true, std::memory_order_relaxed);
+  if (!g_shared) return;
+  g_shared->draining.store(true, std::memory_order_relaxed);  // /readyz: 503 from now on
+  g_shared->stop.store(true, std::memory_order_relaxed);
+}
+
+void on_dump_signal(int) {
+  if (g_board) g_board->request_dump();
 }
 
 void on_reload_signal(int) {
@@ -59,13 +71,16 @@ net::ReactorOptions reactor_options(const server::Config& config) {
 struct Process {
   Process(const server::Config& c, const server::Logger& l, server::SharedState& s, const server::Listeners& ls,
           const std::vector<server::Listeners>& tls, uint64_t limit)
-      : config(c), log(l), shared(s), listeners(ls), tls_listeners(tls), fd_limit(limit) {}
+      : config(c), log(l), shared(s), listeners(ls), tls_listeners(tls), fd_limit(limit),
+        board(c.threads, net::monotonic_ms()) {}
   const server::Config& config;
   const server::Logger& log;
   server::SharedState& shared;
   const server::Listeners& listeners;
   const std::vector<server::Listeners>& tls_listeners;
   uint64_t fd_limit;
+  server::StatsBoard board;                // every thread's counters, for /metrics and SIGUSR1
+  std::atomic<const char*> backend{"none"};  // the backend thread 0 runs on (build_info)
   std::mutex mutex;  // guards exit_code and totals
   int exit_code = 0;
   server::ServerStats totals;
@@ -111,7 +126,11 @@ void serve(Process& p, unsigned index) {
     return;
   }
   for (const server::Listeners& l : p.tls_listeners) engine->add_tls_listener(l.fds[index], index == 0);
-  if (index == 0) log_start(p, *reactor, why);
+  engine->publish_to(p.board, index);
+  if (index == 0) {
+    p.backend.store(reactor->name());
+    log_start(p, *reactor, why);
+  }
   engine->run();
   std::lock_guard<std::mutex> lock(p.mutex);
   p.totals += engine->stats();
@@ -130,6 +149,18 @@ void install_signals(server::SharedState& shared) {
   sigemptyset(&reload.sa_mask);
   reload.sa_flags = SA_RESTART;
   sigaction(SIGHUP, &reload, nullptr);
+  struct sigaction dump {};
+  dump.sa_handler = on_dump_signal;
+  sigemptyset(&dump.sa_mask);
+  dump.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &dump, nullptr);
+}
+
+// What the admin listener answers (server/admin_routes.cpp).
+server::AdminRoutes admin_routes(Process& p) {
+  return [&p](std::string_view path) {
+    return server::answer_admin(path, p.board, p.shared, p.backend.load(), net::monotonic_ms());
+  };
 }
 
 // The TLS context and one set of listeners per --tls-listen. Returns the exit status on failure
@@ -169,7 +200,7 @@ int main(int argc, char** argv) {
     case server::ParseOutcome::Run:
       break;
   }
-  server::Logger log(config.log_level);
+  server::Logger log(config.log_level, config.log_format);
   server::SharedState shared(server::effective_max_memory(config));
   install_signals(shared);
   const uint64_t fd_limit = net::raise_fd_limit(1u << 20);
@@ -186,10 +217,23 @@ int main(int argc, char** argv) {
   if (const int status = open_tls(config, log, shared, tls_listeners); status != 0) return status;
 
   Process process(config, log, shared, listeners, tls_listeners, fd_limit);
+  g_board = &process.board;
+  server::AdminServer admin;
+  if (!config.admin_listen.empty()) {
+    net::SocketAddress address;
+    net::parse_address(config.admin_listen, address, &error);  // validated by the parser already
+    if (!admin.open(address, error)) {
+      log.error("%s", error.c_str());
+      return 1;
+    }
+    admin.start(admin_routes(process));
+    log.info("admin listener: http://%s/metrics, /healthz, /readyz", admin.address().to_string().c_str());
+  }
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back(serve, std::ref(process), i);
   serve(process, 0);
   for (std::thread& t : threads) t.join();
+  admin.stop();
   // The listeners were closed by their servers at shutdown.
   log.info("stopped: %s", process.totals.summary().c_str());
   return process.exit_code;

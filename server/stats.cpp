@@ -28,6 +28,17 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   tls_resumed += o.tls_resumed;
   tls_handshakes_deferred += o.tls_handshakes_deferred;
   for (size_t i = 0; i < std::size(tls_failures); ++i) tls_failures[i] += o.tls_failures[i];
+  // --- metrics ---
+  bytes_received += o.bytes_received;
+  bytes_sent += o.bytes_sent;
+  messages_sent += o.messages_sent;
+  recv_pauses += o.recv_pauses;
+  connections_closed += o.connections_closed;
+  for (size_t i = 0; i < kEndReasons; ++i) closed_by_reason[i] += o.closed_by_reason[i];
+  for (size_t i = 0; i < kCloseCodeBuckets; ++i) close_codes_sent[i] += o.close_codes_sent[i];
+  for (size_t i = 0; i < kCloseCodeBuckets; ++i) close_codes_received[i] += o.close_codes_received[i];
+  for (size_t i = 0; i < kHttpStatusBuckets; ++i) upgrade_failures[i] += o.upgrade_failures[i];
+  // --- end metrics ---
   return *this;
 }
 

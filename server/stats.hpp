@@ -11,7 +11,15 @@
 
 namespace wsring::server {
 
-// Plain counters: written by the owning thread only, summed at exit.
+// Buckets of the metrics counters below (names in server/metrics.cpp): fixed sets, so no peer can
+// create new series.
+constexpr size_t kCloseCodeBuckets = 11;   // none, 1000-1003, 1007-1011, other
+constexpr size_t kHttpStatusBuckets = 10;  // 400, 403, 404, 405, 413, 426, 431, 500, 503, other
+constexpr size_t kEndReasons = 14;         // EndReason (connection.hpp)
+
+// Plain counters: written by the owning thread only, summed at exit, and published to the admin
+// listener once per tick (StatsBoard, server/metrics.hpp). Every field is a uint64_t: the board
+// copies the struct word by word.
 struct ServerStats {
   uint64_t accepted = 0;
   uint64_t refused_over_limit = 0;
@@ -34,6 +42,17 @@ struct ServerStats {
   uint64_t tls_resumed = 0;
   uint64_t tls_handshakes_deferred = 0;  // handshakes that waited for a later loop turn (the per-turn budget)
   uint64_t tls_failures[16] = {};  // by TlsError
+  // --- metrics (admin listener) ---
+  uint64_t bytes_received = 0;      // socket bytes (TLS records included)
+  uint64_t bytes_sent = 0;
+  uint64_t messages_sent = 0;       // data messages queued for sending
+  uint64_t recv_pauses = 0;         // times backpressure stopped reading a connection
+  uint64_t connections_closed = 0;  // sockets closed (on_closed)
+  uint64_t closed_by_reason[kEndReasons] = {};
+  uint64_t close_codes_sent[kCloseCodeBuckets] = {};
+  uint64_t close_codes_received[kCloseCodeBuckets] = {};
+  uint64_t upgrade_failures[kHttpStatusBuckets] = {};  // by HTTP status
+  // --- end metrics ---
 
   ServerStats& operator+=(const ServerStats& o);
   std::string summary() const;  // one line for the log
@@ -62,6 +81,7 @@ struct SharedTls {
 struct SharedState {
   explicit SharedState(uint64_t max_memory = uint64_t(1) << 30) : memory(max_memory) {}
   std::atomic<bool> stop{false};
+  std::atomic<bool> draining{false};     // set when SIGTERM starts the stop: /readyz says 503
   std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
   MemoryBudget memory;                   // --max-memory: output waiting in memory
   SharedTls tls;

@@ -663,6 +663,7 @@ TEST_P(ReactorTest, ExhaustedBuffersPauseReceivingWithoutLosingBytes) {
     loop.received[t].append(reinterpret_cast<const char*>(b.data), b.size);
     held.push_back(b.id);  // hold every buffer until all eight are out
     max_in_use = std::max(max_in_use, reactor().buffers_in_use());
+    EXPECT_GE(reactor().socket_of(t), 0);  // an open token has its socket
   };
   loop.tick_fn = [&](uint64_t) {
     if (written < sent.size()) {
@@ -688,6 +689,8 @@ TEST_P(ReactorTest, ExhaustedBuffersPauseReceivingWithoutLosingBytes) {
   EXPECT_FALSE(loop.timed_out) << loop.received[1].size() << " bytes received";
   EXPECT_LE(max_in_use, 8u);
   EXPECT_GT(rounds_exhausted, 1);
+  EXPECT_GE(reactor().buffer_starvations(), 1u);  // the metric of ring exhaustion counted it
+  EXPECT_EQ(reactor().socket_of(1), -1);           // closed
   EXPECT_TRUE(loop.received[1] == sent) << "bytes lost or reordered: got " << loop.received[1].size();
   EXPECT_EQ(reactor().buffers_in_use(), 0u);
 }
