@@ -67,6 +67,9 @@ class EventHandler {
   virtual void on_closed(Token token) = 0;
   // Called about every tick_ms (Options) with a monotonic clock in milliseconds.
   virtual void on_tick(uint64_t /*now_ms*/) {}
+  // A value another reactor of this process posted to this one (Reactor::post), on this
+  // reactor's thread, in the order each sender posted.
+  virtual void on_message(uint64_t /*value*/) {}
 };
 
 struct ReactorOptions {
@@ -110,6 +113,15 @@ class Reactor {
   virtual void stop() = 0;
 
   virtual uint32_t buffers_in_use() const = 0;
+
+  // Cross-thread messages, without locks: called on this reactor's thread, queues `value` for
+  // `target` (another reactor of this process, of the same backend) and wakes it (io_uring:
+  // IORING_OP_MSG_RING from this ring, else an eventfd); target's handler gets on_message(value)
+  // on its own thread. False when target's mailbox is full: the value was not queued.
+  virtual bool post(Reactor& /*target*/, uint64_t /*value*/) { return false; }
+  // Hands every value still queued for this reactor to `handler` (after run() has returned, so
+  // that what they point to can be given back).
+  virtual void drain_messages(EventHandler& /*handler*/) {}
 
   // Monotonic milliseconds, read once per loop iteration: callbacks of one batch share it,
   // so the hot path reads no clock.

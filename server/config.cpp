@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/http_request.hpp"
+#include "server/config_fanout.hpp"
 #include "net/socket.hpp"
 
 namespace wsring::server {
@@ -79,7 +80,9 @@ const char kUsage[] =
     "  --allow-origin ORIGIN      accept browsers only from the server's own origin and ORIGIN\n"
     "                             (scheme://host[:port]), repeatable (default: any origin)\n"
     "  --log-level LEVEL          error, warn, info or debug (default info)\n"
-    "  --help, --version\n";
+    "  --help, --version\n"
+    "\n"
+    "Applications:\n";
 
 enum OptionId {
   kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
@@ -118,6 +121,13 @@ const option kOptions[] = {
     {"log-level", required_argument, nullptr, kOptLogLevel},
     {"help", no_argument, nullptr, kOptHelp},
     {"version", no_argument, nullptr, kOptVersion},
+    // --- fan-out applications (config_fanout.cpp)
+    {"mode", required_argument, nullptr, fanout_flags::kMode},
+    {"push-size", required_argument, nullptr, fanout_flags::kPushSize},
+    {"push-rate", required_argument, nullptr, fanout_flags::kPushRate},
+    {"push-total-rate", required_argument, nullptr, fanout_flags::kPushTotalRate},
+    {"slow-receiver", required_argument, nullptr, fanout_flags::kSlowReceiver},
+    // --- end fan-out
     {nullptr, 0, nullptr, 0},
 };
 
@@ -251,7 +261,9 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       else if (arg == "debug") config.log_level = LogLevel::Debug;
       else return fail(error, "--log-level: expected error, warn, info or debug, got " + shown);
       return true;
-    default: return fail(error, "unhandled option");
+    default:
+      if (id >= fanout_flags::kMode && id < fanout_flags::kEnd) return fanout_flags::apply(id, arg, config, error);
+      return fail(error, "unhandled option");
   }
 }
 
@@ -332,7 +344,7 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
     const int c = getopt_long(argc, argv, ":", kOptions, &index);
     if (c == -1) break;
     if (c == kOptHelp) {
-      message = kUsage;
+      message = std::string(kUsage) + fanout_flags::kUsage;
       return ParseOutcome::Exit0;
     }
     if (c == kOptVersion) {

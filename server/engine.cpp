@@ -32,7 +32,9 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
       write_pool_(kWriteBufferSize, kWriteBufferCount),
       gather_pool_(config.max_header_size, kGatherBufferCount),
       chunks_(shared.memory),
-      timers_(50, 4096) {
+      timers_(50, 4096),
+      own_frames_(std::make_unique<SharedFramePool>(shared.memory)),
+      frames_(own_frames_.get()) {
   request_limits_.max_header_bytes = config.max_header_size;
   request_limits_.max_headers = config.max_headers;
   for (const std::string& s : config.subprotocols) subprotocol_views_.emplace_back(s);
@@ -41,9 +43,12 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
   policy_.subprotocols = subprotocol_views_;
   policy_.allowed_origins = origin_views_;
   page_response_ = make_echo_page_response();
+  app_.attach(*this);
 }
 
 Engine::~Engine() {
+  // Frames other threads posted and nobody took: give back the references they carry.
+  reactor_.drain_messages(*this);
   // Queues hold pool buffers and chunks: give them back before the pools go.
   connections_.for_each([](Connection& c) {
     if (c.out) c.out->reset();
@@ -249,6 +254,10 @@ void Engine::on_closed(net::Token t) {
   timers_.cancel(c.timer);
   c.reader = core::MessageReader(core::Role::Server);  // gives back a split control frame's buffer now
   enter(c, ConnEvent::Closed);
+  if (t < skipped_.size() && skipped_[t]) {
+    log_.debug("connection %u: skipped %u fan-out messages as a slow receiver", t, skipped_[t]);
+    skipped_[t] = 0;
+  }
   app_.on_close(t);
   try {
     free_tokens_.push_back(t);
@@ -268,6 +277,7 @@ void Engine::on_tick(uint64_t now_ms) {
       fail_for_memory(c);
     }
   });
+  app_.on_tick(now_ms);
   return_parked_output();
   relieve_memory_pressure(now_ms);
   if (!tls_listen_fds_.empty()) refresh_tls_context();

@@ -27,6 +27,12 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   tls_handshakes += o.tls_handshakes;
   tls_resumed += o.tls_resumed;
   for (size_t i = 0; i < std::size(tls_failures); ++i) tls_failures[i] += o.tls_failures[i];
+  // --- fan-out
+  fanout_deliveries += o.fanout_deliveries;
+  fanout_skipped += o.fanout_skipped;
+  slow_receivers_closed += o.slow_receivers_closed;
+  fanout_post_failures += o.fanout_post_failures;
+  // --- end fan-out
   return *this;
 }
 
@@ -90,6 +96,14 @@ std::string ServerStats::summary() const {
     }
     if (sep[0] == ',') s += ')';
   }
+  // --- fan-out
+  if (fanout_deliveries || fanout_skipped || slow_receivers_closed || fanout_post_failures) {
+    count(s, fanout_deliveries, "fan-out delivery", "fan-out deliveries", "");
+    count(s, fanout_skipped, "skipped by a slow receiver", "skipped by slow receivers", "");
+    count(s, slow_receivers_closed, "slow receiver closed", "slow receivers closed", "");
+    count(s, fanout_post_failures, "cross-thread post refused", "cross-thread posts refused", "");
+  }
+  // --- end fan-out
   return s;
 }
 
