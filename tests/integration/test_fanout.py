@@ -342,7 +342,8 @@ class BoundedMemory(FanoutBase):
     receiver, and the budget bounds what is held."""
 
     def test_thousand_broadcasts_in_flight(self):
-        server = self.start("--mode", "shootout", "--max-backpressure", "64M", "--max-memory", "256M")
+        server = self.start("--mode", "shootout", "--max-backpressure", "64M", "--max-memory", "256M",
+                            "--close-timeout", "1")
         probe = ProcessProbe(server.process.pid)
         before = probe.rss_kib()
         stuck = []
@@ -362,7 +363,12 @@ class BoundedMemory(FanoutBase):
         grown_mib = (probe.rss_kib() - before) / 1024
         # 1,000 x 16 KB frames held by 50 receivers: 16 MB shared; copies would be 800 MB.
         self.assertLess(grown_mib, 120, "RSS grew %.0f MiB" % grown_mib)
-        self.assertTrue(server.alive())
+        # Nobody was reset for memory: copies per receiver (800 MB) would have exceeded the budget.
+        for s in stuck:
+            s.setblocking(False)
+            self.assertTrue(s.recv(1 << 16), "a stuck receiver was closed")
+        server.stop()
+        self.assertRegex(server.log(), r"\b0 memory refusals")
 
 
 if __name__ == "__main__":
