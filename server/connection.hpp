@@ -96,6 +96,7 @@ struct Connection {
   bool recv_paused = false;      // backpressure: the reactor does not read this socket
   bool ping_outstanding = false; // our ping waits for any sign of life
   bool output_parked = false;    // listed to give its drained output queue back at the next tick
+  bool fanout_pending = false;   // fan-out output queued, flushed at the end of the current callback
 
   // Moves to the state the table gives; an illegal move is a bug (asserted in debug builds)
   // and leaves the state as it was.

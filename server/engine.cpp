@@ -146,6 +146,7 @@ void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
     input_used_ = false;
     fail_for_memory(c);
   }
+  if (!fanout_pending_.empty()) [[unlikely]] flush_fanout();
 }
 
 // The transport seam: the one place where bytes enter a connection. Plaintext goes straight to
@@ -278,6 +279,7 @@ void Engine::on_tick(uint64_t now_ms) {
     }
   });
   app_.on_tick(now_ms);
+  flush_fanout();
   return_parked_output();
   relieve_memory_pressure(now_ms);
   if (!tls_listen_fds_.empty()) refresh_tls_context();

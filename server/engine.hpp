@@ -187,6 +187,10 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   Connection* fanout_target(net::Token token, size_t bytes);
   void cut_current_region();
   void slow_receiver(Connection& c);
+  // Fan-out output leaves at the end of the callback that queued it: a receiver of several
+  // broadcasts from one receive batch gets them in one send.
+  void flush_later(Connection& c);
+  void flush_fanout();
 
   // Life cycle (engine.cpp) and timers (engine_timers.cpp).
   void open_connection(int fd, bool tls);
@@ -255,6 +259,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   unsigned thread_index_ = 0;
   Connection* consuming_ = nullptr;
   std::vector<uint32_t> skipped_;
+  std::vector<net::Token> fanout_pending_;  // connections to flush at the end of the callback
 
   size_t live_ = 0;
   uint64_t pressure_since_ms_ = 0;   // when the memory budget came under pressure (0: it is not)

@@ -61,14 +61,14 @@ bool Engine::deliver(net::Token token, SharedFrame& f) {
   f.add_refs(1);
   if (!queue(*c, Segment{f.data(), f.size(), Owner::Shared, 0, reinterpret_cast<uint8_t*>(&f)})) return false;
   ++stats_.fanout_deliveries;
-  if (c != consuming_) flush(*c);
+  if (c != consuming_) flush_later(*c);
   return true;
 }
 
 bool Engine::send_to(net::Token token, core::Opcode opcode, const void* data, size_t size) {
   Connection* c = fanout_target(token, size + core::kMaxServerHeaderSize);
   if (!c || !send_message(*c, opcode, static_cast<const uint8_t*>(data), size)) return false;
-  if (c != consuming_) flush(*c);
+  if (c != consuming_) flush_later(*c);
   return true;
 }
 
@@ -78,6 +78,27 @@ void Engine::close(net::Token token, uint16_t code, std::string_view reason) {
   Connection& c = connections_[token];
   queue_close(c, code, reason);
   if (&c != consuming_) flush(c);
+}
+
+void Engine::flush_later(Connection& c) {
+  if (c.fanout_pending) return;
+  try {
+    fanout_pending_.push_back(c.token);
+  } catch (const std::bad_alloc&) {
+    flush(c);  // no room to remember it: send now
+    return;
+  }
+  c.fanout_pending = true;
+}
+
+void Engine::flush_fanout() {
+  // Index, don't iterate: a flush may fail a connection, never queue more fan-out.
+  for (size_t i = 0; i < fanout_pending_.size(); ++i) {
+    Connection& c = connections_[fanout_pending_[i]];
+    c.fanout_pending = false;
+    flush(c);
+  }
+  fanout_pending_.clear();
 }
 
 // One reference per thread it goes to; the receiving engine drops it after on_shared.
@@ -103,6 +124,7 @@ void Engine::on_message(uint64_t value) {
     ++stats_.memory_refusals;
   }
   f->release();
+  flush_fanout();
 }
 
 }  // namespace wsring::server
