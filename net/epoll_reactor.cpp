@@ -23,6 +23,7 @@ namespace wsring::net {
 namespace {
 
 constexpr uint64_t kListenerKey = uint64_t{1} << 40;  // + the listener's index (tokens are 32-bit)
+constexpr uint64_t kWakeKey = uint64_t{1} << 39;      // the reactor's wake eventfd (cross-thread messages)
 
 // This backend's own socket flags (SocketSlot::flags, above the shared ones).
 constexpr uint16_t kWatched = kFirstBackendFlag << 0;   // in the interest list
@@ -54,6 +55,12 @@ class EpollReactor final : public ReactorBackend {
     if (epfd_ < 0) {
       *error = std::string("cannot create an epoll instance: ") + strerror(errno);
       return false;
+    }
+    if (wake_fd_ >= 0) {
+      epoll_event ev{};
+      ev.data.u64 = kWakeKey;
+      ev.events = EPOLLIN;
+      (void)epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev);  // refused: wakes are seen at the next tick
     }
     return true;
   }
@@ -237,6 +244,8 @@ class EpollReactor final : public ReactorBackend {
       const uint64_t key = events_[size_t(i)].data.u64;
       if (key >= kListenerKey)
         accept_some(size_t(key - kListenerKey));
+      else if (key == kWakeKey)
+        take_wake();  // run() delivers the messages
       else
         on_socket_event(Token(key), events_[size_t(i)].events);
     }

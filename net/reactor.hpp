@@ -76,6 +76,9 @@ class EventHandler {
   // Read once per loop turn; the wait ends then, to the microsecond, instead of polling (a paced
   // sender needs microseconds, a server's timers need milliseconds).
   virtual uint64_t wake_at_us() const { return 0; }
+  // A value another reactor of this process posted to this one (Reactor::post), on this
+  // reactor's thread, in the order each sender posted.
+  virtual void on_message(uint64_t /*value*/) {}
 };
 
 struct ReactorOptions {
@@ -123,6 +126,15 @@ class Reactor {
   virtual uint64_t buffer_starvations() const { return 0; }
   // The socket of an open token (-1 if none), for cold-path questions such as getpeername().
   virtual int socket_of(Token /*token*/) const { return -1; }
+
+  // Cross-thread messages, without locks: called on this reactor's thread, queues `value` for
+  // `target` (another reactor of this process, of the same backend) and wakes it (io_uring:
+  // IORING_OP_MSG_RING from this ring, else an eventfd); target's handler gets on_message(value)
+  // on its own thread. False when target's mailbox is full: the value was not queued.
+  virtual bool post(Reactor& /*target*/, uint64_t /*value*/) { return false; }
+  // Hands every value still queued for this reactor to `handler` (after run() has returned, so
+  // that what they point to can be given back).
+  virtual void drain_messages(EventHandler& /*handler*/) {}
 
   // Monotonic milliseconds, read once per loop iteration: callbacks of one batch share it,
   // so the hot path reads no clock.

@@ -1,14 +1,57 @@
 #include "net/reactor_backend.hpp"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 
 #include "net/socket.hpp"
 
 namespace wsring::net {
 
-ReactorBackend::ReactorBackend(const ReactorOptions& options) : options_(options), now_ms_(monotonic_ms()) {}
+ReactorBackend::ReactorBackend(const ReactorOptions& options) : options_(options), now_ms_(monotonic_ms()) {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking: io_uring polls it; -1: wakes are seen at the next tick
+}
 
-ReactorBackend::~ReactorBackend() { sockets_.close_all(); }
+ReactorBackend::~ReactorBackend() {
+  sockets_.close_all();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+// The value is queued before the flag is raised: a receiver that clears the flag and then drains
+// sees every value pushed before a sender found the flag raised (so that sender need not wake it).
+bool ReactorBackend::post(Reactor& target, uint64_t value) {
+  auto& t = static_cast<ReactorBackend&>(target);
+  if (!t.mailbox_.push(value)) return false;
+  if (!t.wake_pending_.exchange(true, std::memory_order_acq_rel)) wake(t);
+  return true;
+}
+
+void ReactorBackend::wake(ReactorBackend& target) {
+  if (target.wake_fd_ < 0) return;
+  const uint64_t one = 1;
+  ssize_t ignored = ::write(target.wake_fd_, &one, sizeof one);
+  (void)ignored;
+}
+
+void ReactorBackend::take_wake() {
+  uint64_t count = 0;
+  ssize_t ignored = ::read(wake_fd_, &count, sizeof count);
+  (void)ignored;
+}
+
+void ReactorBackend::deliver_messages() {
+  if (!wake_pending_.exchange(false, std::memory_order_acq_rel)) return;
+  uint64_t value = 0;
+  while (mailbox_.pop(value)) handler_->on_message(value);
+}
+
+void ReactorBackend::drain_messages(EventHandler& handler) {
+  wake_pending_.store(false, std::memory_order_relaxed);
+  uint64_t value = 0;
+  while (mailbox_.pop(value)) handler.on_message(value);
+}
 
 void ReactorBackend::listen(int listen_fd) {
   listen_fds_.push_back(listen_fd);
@@ -51,6 +94,7 @@ void ReactorBackend::run(EventHandler& handler) {
     now_us = monotonic_us();
     now_ms_ = now_us / 1000;
     handle_events();
+    if (wake_pending_.load(std::memory_order_relaxed)) deliver_messages();
     work_left = handler.on_turn_end();
     if (!starved_.empty() && buffers_left()) rearm_starved();
     const bool tick = now_us >= next_tick_us;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "net/mailbox.hpp"
 #include "net/reactor_state.hpp"
 
 namespace wsring::net {
@@ -33,6 +34,9 @@ class ReactorBackend : public Reactor {
     const SocketSlot* s = sockets_.find(token);
     return s && (s->flags & kOpen) ? s->fd : -1;
   }
+  bool post(Reactor& target, uint64_t value) final;
+  void drain_messages(EventHandler& handler) final;
+  virtual int ring_fd() const { return -1; }  // io_uring: the ring's fd, for MSG_RING wakes
 
  protected:
   static constexpr uint64_t kAcceptBackoffMs = 100;
@@ -53,6 +57,15 @@ class ReactorBackend : public Reactor {
   virtual void close_socket(Token token, SocketSlot& s) = 0;
   // Buffers came back: read a starved socket again.
   virtual void rearm_recv(Token token, SocketSlot& s) = 0;
+
+  // Cross-thread messages. Every reactor has a mailbox and an eventfd; wake() tells `target`
+  // that its mailbox has values (the io_uring backend sends a MSG_RING to target's ring when
+  // both are io_uring, else writes target's eventfd). A backend watches its own wake_fd_ and
+  // calls take_wake() when it fires; run() drains the mailbox every turn a wake is pending.
+  static constexpr size_t kMailboxCapacity = 16384;
+  virtual void wake(ReactorBackend& target);
+  void take_wake();
+  int wake_fd_ = -1;
 
   // Called when a socket is opened, before its slot is used: the starved list (each socket at
   // most once) never has to grow inside the event loop, where a failed allocation could not be
@@ -95,9 +108,13 @@ class ReactorBackend : public Reactor {
  private:
   void rearm_starved();
 
+  void deliver_messages();
+
   std::vector<Token> starved_;
   uint64_t accept_retry_ms_ = 0;
   uint64_t starvations_ = 0;
+  Mailbox mailbox_{kMailboxCapacity};
+  std::atomic<bool> wake_pending_{false};  // a sender queued values since the last drain
   std::atomic<bool> stop_requested_{false};
 };
 

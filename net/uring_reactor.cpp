@@ -30,7 +30,7 @@
 namespace wsring::net {
 namespace {
 
-enum class Op : uint8_t { Accept = 1, Recv, Send, Connect, Cancel, Close, Poll };
+enum class Op : uint8_t { Accept = 1, Recv, Send, Connect, Cancel, Close, Poll, Wake, WakeSent, WakeRead };
 
 constexpr uint64_t pack(Op op, Token token) { return (uint64_t(op) << 56) | token; }
 constexpr Op op_of(uint64_t user_data) { return Op(user_data >> 56); }
@@ -61,6 +61,8 @@ class UringReactor final : public ReactorBackend {
     if (!map_buffers(error) || !ring_.setup(kSqEntries, error) || !ring_.setup_buffers(slab_, kBufferGroup, error))
       return false;
     backlog_.reserve(slab_.count() + 64);  // deferred completions hold buffers: bounded by the ring
+    msg_ring_ = ring_.supports(IORING_OP_MSG_RING);
+    arm_wake_read();
     return true;
   }
 
@@ -144,6 +146,32 @@ class UringReactor final : public ReactorBackend {
 
  private:
   io_uring_sqe* get_sqe() { return ring_.get_sqe(); }
+
+  // --- cross-thread wakes (ReactorBackend::post)
+
+  int ring_fd() const override { return ring_.fd(); }
+
+  // Another io_uring reactor is woken by a MSG_RING from this ring (one SQE, submitted with the
+  // rest of this turn's); anything else through its eventfd.
+  void wake(ReactorBackend& target) override {
+    const int fd = target.ring_fd();
+    if (!msg_ring_ || fd < 0) {
+      ReactorBackend::wake(target);
+      return;
+    }
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_msg_ring(sqe, fd, 0, pack(Op::Wake, 0), 0);
+    io_uring_sqe_set_data64(sqe, pack(Op::WakeSent, 0));
+    if (ring_.can_skip_cqes()) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  }
+
+  // The eventfd is read by the ring too (wakes from reactors that cannot MSG_RING this one).
+  void arm_wake_read() {
+    if (wake_fd_ < 0) return;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_read(sqe, wake_fd_, &wake_count_, sizeof wake_count_, 0);
+    io_uring_sqe_set_data64(sqe, pack(Op::WakeRead, 0));
+  }
 
   void submit_cancel(uint64_t target, Token token) {
     io_uring_sqe* sqe = get_sqe();
@@ -316,6 +344,13 @@ class UringReactor final : public ReactorBackend {
       case Op::Close: deliver_closed(token); break;
       case Op::Poll: sockets_[token].flags &= uint16_t(~kPollArmed); break;  // a failure shows in its send
       case Op::Cancel: break;  // the target's own completion tells what happened
+      case Op::Wake: break;    // run() delivers the messages
+      case Op::WakeSent:       // a failed MSG_RING: use eventfds from now on (the wake is seen at the next tick)
+        if (res < 0) msg_ring_ = false;
+        break;
+      case Op::WakeRead:
+        if (res > 0 || res == -EINTR) arm_wake_read();
+        break;
     }
   }
 
@@ -398,6 +433,8 @@ class UringReactor final : public ReactorBackend {
   uint32_t turn_ = 0;                 // loop turns so far (fairness budget, see kib_this_turn)
   std::deque<msghdr> msghdrs_;        // deque: addresses stay put while sends are in flight
   std::vector<uint32_t> free_msghdrs_;
+  bool msg_ring_ = false;    // the kernel has IORING_OP_MSG_RING
+  uint64_t wake_count_ = 0;  // the eventfd read's target
 };
 
 }  // namespace

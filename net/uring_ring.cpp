@@ -73,4 +73,12 @@ bool UringRing::setup_buffers(const RecvBufferSlab& slab, uint16_t group, std::s
   return true;
 }
 
+bool UringRing::supports(int op) {
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+  if (!probe) return false;
+  const bool yes = io_uring_opcode_supported(probe, op);
+  io_uring_free_probe(probe);
+  return yes;
+}
+
 }  // namespace wsring::net

@@ -27,6 +27,9 @@ class UringRing {
   bool setup_buffers(const RecvBufferSlab& slab, uint16_t group, std::string* error);
 
   io_uring* ring() { return &ring_; }
+  int fd() const { return ready_ ? ring_.ring_fd : -1; }
+  // The kernel knows this operation (io_uring_get_probe).
+  bool supports(int op);
   // The kernel can skip a successful request's completion (IOSQE_CQE_SKIP_SUCCESS).
   bool can_skip_cqes() const { return can_skip_cqes_; }
 

@@ -13,6 +13,8 @@
 namespace wsring::server {
 
 class Engine;
+class Fanout;
+class SharedFrame;
 struct Connection;
 
 // A connection, as an application may act on it during a callback.
@@ -50,6 +52,15 @@ class Application {
   virtual void on_close(net::Token) {}
   // The connection's output drained after backpressure had paused it.
   virtual void on_drain(Session&) {}
+
+  // For applications that fan out (fanout.hpp). attach: once, before anything else, with the
+  // engine that serves this application (one application object per reactor thread).
+  virtual void attach(Fanout&) {}
+  // About every tick of the reactor (50 ms; less with --mode push).
+  virtual void on_tick(uint64_t /*now_ms*/) {}
+  // A frame another thread posted (Fanout::post_to_other_threads): deliver it to this thread's
+  // receivers. The engine holds a reference for the duration of the call.
+  virtual void on_shared(SharedFrame&) {}
 };
 
 }  // namespace wsring::server

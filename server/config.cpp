@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/http_request.hpp"
+#include "server/config_fanout.hpp"
 #include "net/socket.hpp"
 
 namespace wsring::server {
@@ -124,6 +125,13 @@ const option kOptions[] = {
     {"connection-log", required_argument, nullptr, kObservabilityOptionBase + 2},
     {"help", no_argument, nullptr, kOptHelp},
     {"version", no_argument, nullptr, kOptVersion},
+    // --- fan-out applications (config_fanout.cpp)
+    {"mode", required_argument, nullptr, fanout_flags::kMode},
+    {"push-size", required_argument, nullptr, fanout_flags::kPushSize},
+    {"push-rate", required_argument, nullptr, fanout_flags::kPushRate},
+    {"push-total-rate", required_argument, nullptr, fanout_flags::kPushTotalRate},
+    {"slow-receiver", required_argument, nullptr, fanout_flags::kSlowReceiver},
+    // --- end fan-out
     {nullptr, 0, nullptr, 0},
 };
 
@@ -262,6 +270,7 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       return true;
     default:
       if (id >= kObservabilityOptionBase) return apply_observability_option(id, arg, config, error);
+      if (id >= fanout_flags::kMode && id < fanout_flags::kEnd) return fanout_flags::apply(id, arg, config, error);
       return fail(error, "unhandled option");
   }
 }
@@ -343,7 +352,8 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
     const int c = getopt_long(argc, argv, ":", kOptions, &index);
     if (c == -1) break;
     if (c == kOptHelp) {
-      message = std::string(kUsage) + kObservabilityUsage + "  --help, --version\n";
+      message = std::string(kUsage) + kObservabilityUsage + "\nApplications:\n" + fanout_flags::kUsage +
+                "  --help, --version\n";
       return ParseOutcome::Exit0;
     }
     if (c == kOptVersion) {

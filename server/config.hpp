@@ -15,6 +15,8 @@ namespace wsring::server {
 
 enum class LogLevel { Error = 0, Warn, Info, Debug };
 enum class LogFormat { Text, Json };
+enum class AppMode { Echo, Shootout, Push, Pubsub };
+const char* mode_name(AppMode mode);
 
 struct Config {
   std::string listen = "127.0.0.1:9001";  // always HOST:PORT (a bare port is stored as 127.0.0.1:PORT)
@@ -55,6 +57,13 @@ struct Config {
   LogFormat log_format = LogFormat::Text;
   double connection_log = 0;         // fraction of connections logged when they close; 0: none
   // --- end observability ---
+  // --- fan-out applications (config_fanout.cpp)
+  AppMode mode = AppMode::Echo;
+  uint32_t push_size = 64;        // bytes per pushed message (at least 16: time and sequence)
+  double push_rate = 1;           // messages per second per connection (unless push_total_rate)
+  double push_total_rate = 0;     // messages per second over all connections; 0: use push_rate
+  bool slow_receiver_close = false;  // --slow-receiver close (else drop: skip messages)
+  // --- end fan-out
 };
 
 // The observability flags' options (ids from kObservabilityOptionBase) and their usage lines;

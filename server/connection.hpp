@@ -122,6 +122,7 @@ struct Connection {
   void ended_by(EndReason r) {
     if (end_reason == EndReason::Unknown) end_reason = r;
   }
+  bool fanout_pending = false;   // fan-out output queued, flushed at the end of the current callback
 
   // Moves to the state the table gives; an illegal move is a bug (asserted in debug builds)
   // and leaves the state as it was.

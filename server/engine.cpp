@@ -34,7 +34,9 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
       chunks_(shared.memory),
       timers_(50, 4096),
       tls_handshake_budget_(config.tls_handshakes_per_turn ? config.tls_handshakes_per_turn : UINT32_MAX),
-      connection_log_(config.connection_log) {
+      connection_log_(config.connection_log),
+      own_frames_(std::make_unique<SharedFramePool>(shared.memory)),
+      frames_(own_frames_.get()) {
   request_limits_.max_header_bytes = config.max_header_size;
   request_limits_.max_headers = config.max_headers;
   for (const std::string& s : config.subprotocols) subprotocol_views_.emplace_back(s);
@@ -43,9 +45,12 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
   policy_.subprotocols = subprotocol_views_;
   policy_.allowed_origins = origin_views_;
   page_response_ = make_echo_page_response();
+  app_.attach(*this);
 }
 
 Engine::~Engine() {
+  // Frames other threads posted and nobody took: give back the references they carry.
+  reactor_.drain_messages(*this);
   // Queues hold pool buffers and chunks: give them back before the pools go.
   connections_.for_each([](Connection& c) {
     if (c.out) c.out->reset();
@@ -147,6 +152,7 @@ void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
     input_used_ = false;
     fail_for_memory(c);
   }
+  if (!fanout_pending_.empty()) [[unlikely]] flush_fanout();
 }
 
 // The transport seam: the one place where bytes enter a connection. Plaintext goes straight to
@@ -266,6 +272,10 @@ void Engine::on_closed(net::Token t) {
   ++stats_.closed_by_reason[size_t(c.end_reason)];
   if (c.sampled) log_connection_closed(c);
   enter(c, ConnEvent::Closed);
+  if (t < skipped_.size() && skipped_[t]) {
+    log_.debug("connection %u: skipped %u fan-out messages as a slow receiver", t, skipped_[t]);
+    skipped_[t] = 0;
+  }
   app_.on_close(t);
   try {
     free_tokens_.push_back(t);
@@ -285,6 +295,8 @@ void Engine::on_tick(uint64_t now_ms) {
       fail_for_memory(c);
     }
   });
+  app_.on_tick(now_ms);
+  flush_fanout();
   return_parked_output();
   relieve_memory_pressure(now_ms);
   if (!tls_listen_fds_.empty()) refresh_tls_context();

@@ -11,6 +11,7 @@
 // engine_handshake.cpp, engine_frames.cpp, engine_output.cpp, engine_timers.cpp.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -29,10 +30,12 @@
 #include "server/config.hpp"
 #include "server/connection.hpp"
 #include "server/connection_log.hpp"
+#include "server/fanout.hpp"
 #include "server/log.hpp"
 #include "server/metrics.hpp"
 #include "server/memory_budget.hpp"
 #include "server/output_queue.hpp"
+#include "server/shared_frame.hpp"
 #include "server/stats.hpp"
 #include "server/tls_context.hpp"
 
@@ -44,7 +47,16 @@ inline uint64_t seconds_to_ms(double s) { return uint64_t(s * 1000.0 + 0.5); }
 static_assert(net::kRecvHeadroom >= core::InPlaceFramer::headroom(),
               "the reactor's receive headroom must hold the largest server frame header");
 
-class Engine final : public net::EventHandler, public SegmentReleaser {
+// The reactor threads of one process, for fan-out across them: each thread's reactor (set while
+// it serves) and the pool its shared frames come from (pools outlive every thread's engine, as
+// frames made on one thread may be given back on another).
+struct ReactorThreads {
+  ReactorThreads(unsigned count, MemoryBudget& budget);
+  std::vector<std::atomic<net::Reactor*>> reactors;
+  std::vector<std::unique_ptr<SharedFramePool>> pools;
+};
+
+class Engine final : public net::EventHandler, public SegmentReleaser, public Fanout {
  public:
   static constexpr size_t kWriteBufferSize = 512;  // a 101 response, an HTTP error, a close or a pong
   static constexpr size_t kMaxParked = 256;        // drained output queues kept until the next tick
@@ -56,6 +68,9 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   // Serves wss:// on this listening socket too, with shared.tls's context; `reloads`: this
   // engine is the one that rebuilds the context when SIGHUP asks (one per process).
   void add_tls_listener(int listen_fd, bool reloads);
+  // Thread `index` of `threads`: shared frames come from its pool, and fan-out reaches the
+  // other threads' reactors. Without it, an engine fans out to its own connections only.
+  void join_threads(ReactorThreads& threads, unsigned index);
 
   // Serves until shared.stop is set and every connection has closed (or the close timeout
   // passed). Returns when the reactor has stopped.
@@ -83,6 +98,18 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   void on_closed(net::Token token) override;
   void on_tick(uint64_t now_ms) override;
   bool on_turn_end() override;  // resumes deferred TLS handshakes (engine_tls.cpp)
+  void on_message(uint64_t value) override;
+
+  // Fanout (engine_fanout.cpp)
+  SharedFrame* frame(core::Opcode opcode, std::initializer_list<std::string_view> parts,
+                     std::string_view key) override;
+  bool deliver(net::Token token, SharedFrame& frame) override;
+  void post_to_other_threads(SharedFrame& frame) override;
+  bool send_to(net::Token token, core::Opcode opcode, const void* data, size_t size) override;
+  void close(net::Token token, uint16_t code, std::string_view reason) override;
+  uint64_t now_ms() const override { return reactor_.now_ms(); }
+  unsigned thread_index() const override { return thread_index_; }
+  unsigned thread_count() const override { return threads_ ? unsigned(threads_->reactors.size()) : 1; }
 
  private:
   friend class Session;
@@ -173,6 +200,16 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   bool send_close_notify(Connection& c);
   void refresh_tls_context();
 
+  // Fan-out (engine_fanout.cpp): the connection a fan-out call may touch, if it is open and
+  // not a slow receiver (the current in-place region is queued to its own connection first).
+  Connection* fanout_target(net::Token token, size_t bytes);
+  void cut_current_region();
+  void slow_receiver(Connection& c);
+  // Fan-out output leaves at the end of the callback that queued it: a receiver of several
+  // broadcasts from one receive batch gets them in one send.
+  void flush_later(Connection& c);
+  void flush_fanout();
+
   // Life cycle (engine.cpp) and timers (engine_timers.cpp).
   void open_connection(int fd, bool tls);
   void peer_ended(Connection& c);
@@ -241,6 +278,16 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   std::vector<Segment> staged_;
   std::vector<iovec> staged_iov_;
   Connection* staged_for_ = nullptr;
+  // Fan-out: where shared frames come from, the other threads, the connection whose input is
+  // being consumed (its in-place region must be cut before other output), skips per connection.
+  std::unique_ptr<SharedFramePool> own_frames_;
+  SharedFramePool* frames_;
+  ReactorThreads* threads_ = nullptr;
+  unsigned thread_index_ = 0;
+  Connection* consuming_ = nullptr;
+  std::vector<uint32_t> skipped_;
+  std::vector<net::Token> fanout_pending_;  // connections to flush at the end of the callback
+
   size_t live_ = 0;
   uint64_t pressure_since_ms_ = 0;   // when the memory budget came under pressure (0: it is not)
   uint64_t refusals_logged_ms_ = 0;  // rate limit of the refused-upgrade log line
@@ -252,7 +299,6 @@ class Engine final : public net::EventHandler, public SegmentReleaser {
   unsigned board_index_ = 0;
 };
 
-inline net::Token Session::token() const { return connection_.token; }
 inline void Session::reply_in_place(const core::ReadEvent& chunk) { engine_.reply_in_place(chunk); }
 
 }  // namespace wsring::server

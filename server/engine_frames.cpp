@@ -35,9 +35,16 @@ inline void Engine::cut_region(Connection& c, const Segment* owner) {
   if (queue(c, s)) input_used_ = true;
 }
 
+// Output for another connection must not take the current connection's in-place region along.
+void Engine::cut_current_region() {
+  if (consuming_ && framer_.has_region()) cut_region(*consuming_);
+}
+
 void Engine::consume_frames_from(Connection& c, uint8_t* data, size_t size, const Segment& owner) {
   input_used_ = false;
+  consuming_ = &c;
   consume_frames(c, data, size);
+  consuming_ = nullptr;
   // The buffer goes back when the last output that points into it has been sent: the last
   // region framed in it carries it as owner (the common case, one segment per buffer), or else
   // an owner marker queued behind the output that points into it.
@@ -198,6 +205,8 @@ bool Engine::send_message(Connection& c, Opcode opcode, const uint8_t* data, siz
 bool Session::send(Opcode opcode, const void* data, size_t size) {
   return engine_.send_message(connection_, opcode, static_cast<const uint8_t*>(data), size);
 }
+
+net::Token Session::token() const { return connection_.token; }
 
 void Session::close(uint16_t code, std::string_view reason) { engine_.queue_close(connection_, code, reason); }
 

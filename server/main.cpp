@@ -18,7 +18,7 @@
 #include "server/admin_routes.hpp"
 #include "server/admin_server.hpp"
 #include "server/config.hpp"
-#include "server/echo_app.hpp"
+#include "server/applications.hpp"
 #include "server/engine.hpp"
 #include "server/listeners.hpp"
 #include "server/log.hpp"
@@ -63,6 +63,7 @@ net::ReactorOptions reactor_options(const server::Config& config) {
   net::ReactorOptions o;
   o.recv_buffer_size = config.recv_buffer_size + uint32_t(net::kRecvHeadroom);
   o.recv_buffer_count = config.recv_buffers;
+  if (config.mode == server::AppMode::Push) o.tick_ms = 10;  // pushes are paced by the tick
   return o;
 }
 
@@ -72,7 +73,8 @@ struct Process {
   Process(const server::Config& c, const server::Logger& l, server::SharedState& s, const server::Listeners& ls,
           const std::vector<server::Listeners>& tls, uint64_t limit)
       : config(c), log(l), shared(s), listeners(ls), tls_listeners(tls), fd_limit(limit),
-        board(c.threads, net::monotonic_ms()) {}
+        board(c.threads, net::monotonic_ms()),
+        threads(c.threads, s.memory) {}
   const server::Config& config;
   const server::Logger& log;
   server::SharedState& shared;
@@ -84,6 +86,11 @@ struct Process {
   std::mutex mutex;  // guards exit_code and totals
   int exit_code = 0;
   server::ServerStats totals;
+  // Fan-out across threads: the reactors, and the frame pools that outlive every engine. A
+  // thread's engine and reactor are destroyed only once every thread has stopped serving, so
+  // no thread posts to a reactor that is gone (see ServingThreads).
+  server::ReactorThreads threads;
+  std::atomic<unsigned> stopped_serving{0};
 
   void fail() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -98,6 +105,7 @@ void log_start(Process& p, const net::Reactor& reactor, const std::string& why) 
   p.log.info("wsring-echo %s: backend %s (%s), %u thread%s, listening on %s (fd limit %llu)", server::kVersion,
              reactor.name(), why.c_str(), config.threads, config.threads == 1 ? "" : "s",
              address.to_string().c_str(), static_cast<unsigned long long>(p.fd_limit));
+  if (config.mode != server::AppMode::Echo) p.log.info("application: %s", server::mode_name(config.mode));
   p.log.info("serving %s (echo page: %s)", server::url_for(address, "ws", config.path).c_str(),
              server::url_for(address, "http", config.path).c_str());
   for (const server::Listeners& l : p.tls_listeners)
@@ -105,9 +113,24 @@ void log_start(Process& p, const net::Reactor& reactor, const std::string& why) 
                server::url_for(l.address, "https", config.path).c_str());
 }
 
+// Counts a thread out of serving when it leaves (started or not), then waits (bounded) until
+// every thread has: only then may its reactor and engine go.
+struct ServingThread {
+  Process& p;
+  bool left = false;
+  void leave() {
+    if (left) return;
+    left = true;
+    p.stopped_serving.fetch_add(1);
+    for (int i = 0; i < 60000 && p.stopped_serving.load() < p.config.threads; ++i) usleep(1000);
+  }
+  ~ServingThread() { leave(); }
+};
+
 // One reactor thread. The reactor is created on the thread that runs it: an io_uring set up
 // with SINGLE_ISSUER|DEFER_TASKRUN may only be driven by its creator.
 void serve(Process& p, unsigned index) {
+  ServingThread serving{p};
   std::string why;
   auto reactor = net::make_reactor(p.config.backend, reactor_options(p.config), &why);
   if (!reactor) {
@@ -115,10 +138,10 @@ void serve(Process& p, unsigned index) {
     p.fail();
     return;
   }
-  server::EchoApp app;
+  std::unique_ptr<server::Application> app = server::make_application(p.config);
   std::unique_ptr<server::Engine> engine;
   try {  // its pools are allocated up front: a refusal is an error, not a crash
-    engine = std::make_unique<server::Engine>(p.config, *reactor, p.listeners.fds[index], p.shared, p.log, app);
+    engine = std::make_unique<server::Engine>(p.config, *reactor, p.listeners.fds[index], p.shared, p.log, *app);
   } catch (const std::exception& e) {
     p.log.error("cannot allocate the server's buffer pools (--max-header-size %u x 4096 gather buffers, "
                 "4 MiB of write buffers): %s", p.config.max_header_size, e.what());
@@ -127,13 +150,19 @@ void serve(Process& p, unsigned index) {
   }
   for (const server::Listeners& l : p.tls_listeners) engine->add_tls_listener(l.fds[index], index == 0);
   engine->publish_to(p.board, index);
+  engine->join_threads(p.threads, index);
   if (index == 0) {
     p.backend.store(reactor->name());
     log_start(p, *reactor, why);
   }
+  p.threads.reactors[index].store(reactor.get(), std::memory_order_release);
   engine->run();
-  std::lock_guard<std::mutex> lock(p.mutex);
-  p.totals += engine->stats();
+  p.threads.reactors[index].store(nullptr, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.totals += engine->stats();
+  }
+  serving.leave();  // before the engine and the reactor go (the engine drains its mailbox)
 }
 
 void install_signals(server::SharedState& shared) {

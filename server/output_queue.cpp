@@ -18,7 +18,7 @@ size_t room_in_chunk(const Segment& s) {
 }  // namespace
 
 bool OutputQueue::append_slow(const Segment& s) {
-  if (!stalled_) {
+  if (!stalled_ || s.owner == Owner::Shared) {
     try {
       segments_.push_back(s);
     } catch (const std::bad_alloc&) {  // an address-space limit: refused like the budget
@@ -138,7 +138,7 @@ bool OutputQueue::on_socket_full() {
   size_t i = head_;
   for (; i < segments_.size() && ok; ++i) {
     const Segment& s = segments_[i];
-    if (s.owner == Owner::Chunk) {
+    if (s.owner == Owner::Chunk || s.owner == Owner::Shared) {
       scratch_.push_back(s);
       continue;
     }

@@ -11,6 +11,7 @@
 // When a send finds the peer's socket full, spill() copies everything unsent into chunks charged
 // to the memory budget and gives every other owner back at once: a peer that stops reading pins
 // no receive buffer. Until the queue empties, new output is copied into chunks as it is queued.
+// Shared frames are the exception: already charged once, they stay referenced, never copied.
 #pragma once
 
 #include <sys/uio.h>
@@ -24,14 +25,16 @@
 
 namespace wsring::server {
 
-enum class Owner : uint8_t { None, RecvBuffer, WritePool, GatherPool, Chunk };
+// Shared: a frame many receivers share (shared_frame.hpp): one reference per segment. Like a
+// chunk, it is kept (not copied) when the queue spills: it is charged to the budget already.
+enum class Owner : uint8_t { None, RecvBuffer, WritePool, GatherPool, Chunk, Shared };
 
 struct Segment {
   const uint8_t* data = nullptr;
   uint32_t size = 0;
   Owner owner = Owner::None;
   uint16_t ring_id = 0;       // Owner::RecvBuffer
-  uint8_t* buffer = nullptr;  // WritePool, GatherPool, Chunk: the buffer to give back
+  uint8_t* buffer = nullptr;  // WritePool, GatherPool, Chunk: the buffer to give back; Shared: the SharedFrame
 
   static Segment unowned(const void* data, size_t size) {
     return Segment{static_cast<const uint8_t*>(data), uint32_t(size), Owner::None, 0, nullptr};

@@ -39,6 +39,12 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   for (size_t i = 0; i < kCloseCodeBuckets; ++i) close_codes_received[i] += o.close_codes_received[i];
   for (size_t i = 0; i < kHttpStatusBuckets; ++i) upgrade_failures[i] += o.upgrade_failures[i];
   // --- end metrics ---
+  // --- fan-out
+  fanout_deliveries += o.fanout_deliveries;
+  fanout_skipped += o.fanout_skipped;
+  slow_receivers_closed += o.slow_receivers_closed;
+  fanout_post_failures += o.fanout_post_failures;
+  // --- end fan-out
   return *this;
 }
 
@@ -103,6 +109,14 @@ std::string ServerStats::summary() const {
     }
     if (sep[0] == ',') s += ')';
   }
+  // --- fan-out
+  if (fanout_deliveries || fanout_skipped || slow_receivers_closed || fanout_post_failures) {
+    count(s, fanout_deliveries, "fan-out delivery", "fan-out deliveries", "");
+    count(s, fanout_skipped, "skipped by a slow receiver", "skipped by slow receivers", "");
+    count(s, slow_receivers_closed, "slow receiver closed", "slow receivers closed", "");
+    count(s, fanout_post_failures, "cross-thread post refused", "cross-thread posts refused", "");
+  }
+  // --- end fan-out
   return s;
 }
 

@@ -53,6 +53,12 @@ struct ServerStats {
   uint64_t close_codes_received[kCloseCodeBuckets] = {};
   uint64_t upgrade_failures[kHttpStatusBuckets] = {};  // by HTTP status
   // --- end metrics ---
+  // --- fan-out (shootout, push, pubsub)
+  uint64_t fanout_deliveries = 0;      // shared frames queued to a receiver (one reference each)
+  uint64_t fanout_skipped = 0;         // messages a slow receiver skipped (--slow-receiver drop)
+  uint64_t slow_receivers_closed = 0;  // slow receivers closed (--slow-receiver close)
+  uint64_t fanout_post_failures = 0;   // frames another thread's full mailbox refused
+  // --- end fan-out
 
   ServerStats& operator+=(const ServerStats& o);
   std::string summary() const;  // one line for the log
