@@ -34,9 +34,9 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
       chunks_(shared.memory),
       timers_(50, 4096),
       tls_handshake_budget_(config.tls_handshakes_per_turn ? config.tls_handshakes_per_turn : UINT32_MAX),
-      connection_log_(config.connection_log),
       own_frames_(std::make_unique<SharedFramePool>(shared.memory)),
-      frames_(own_frames_.get()) {
+      frames_(own_frames_.get()),
+      connection_log_(config.connection_log) {
   request_limits_.max_header_bytes = config.max_header_size;
   request_limits_.max_headers = config.max_headers;
   for (const std::string& s : config.subprotocols) subprotocol_views_.emplace_back(s);
