@@ -10,6 +10,7 @@
 
 #include "net/reactor.hpp"
 #include "server/cli_values.hpp"
+#include "server/proxy_trust.hpp"
 
 namespace wsring::server {
 
@@ -45,6 +46,10 @@ struct Config {
   std::vector<std::string> subprotocols;
   std::vector<std::string> allowed_origins;  // empty: any Origin
   LogLevel log_level = LogLevel::Info;
+  // Load balancers and restarts (README: PROXY protocol; drain and rolling restarts).
+  std::vector<std::string> proxy_listeners;  // "all" or HOST:PORT of --listen/--tls-listen
+  std::vector<Cidr> proxy_from;              // peers allowed to send a PROXY header
+  double drain_window_s = 1;                 // SIGTERM: closes (1001) spread over this; 0: at once
 };
 
 using ParseOutcome = cli::ParseOutcome;

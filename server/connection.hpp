@@ -96,6 +96,7 @@ struct Connection {
   bool recv_paused = false;      // backpressure: the reactor does not read this socket
   bool ping_outstanding = false; // our ping waits for any sign of life
   bool output_parked = false;    // listed to give its drained output queue back at the next tick
+  bool proxy_pending = false;    // a PROXY listener's connection whose header has not come yet
 
   // Moves to the state the table gives; an illegal move is a bug (asserted in debug builds)
   // and leaves the state as it was.

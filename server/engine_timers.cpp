@@ -66,8 +66,8 @@ void Engine::on_timer(Connection& c, uint64_t now_ms) {
     case ConnState::ClosingFd:
       return;
     case ConnState::Handshaking:
-      ++stats_.handshake_timeouts;
-      log_.debug("connection %u: handshake timeout", c.token);
+      ++(c.proxy_pending ? stats_.proxy_timeouts : stats_.handshake_timeouts);
+      log_.debug("connection %u: %s timeout", c.token, c.proxy_pending ? "PROXY header" : "handshake");
       close_now(c, true);
       return;
     case ConnState::Responding:
