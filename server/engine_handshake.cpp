@@ -167,12 +167,17 @@ void Engine::log_refusal(Connection& c, int status, std::string_view reason) {
     return;
   }
   refusals_logged_ms_ = now;
+  // A proxied connection is named by the client its PROXY header carried.
+  const std::string client = proxied_.empty() ? std::string() : peer_name(c.token);
+  const std::string who = client.empty() ? std::string() : " (client " + client + ")";
   if (refusals_suppressed_ > 0) {
-    log_.info("connection %u: upgrade refused with HTTP %d: %.*s (%llu more refused in the last second)", c.token,
-              status, int(reason.size()), reason.data(), static_cast<unsigned long long>(refusals_suppressed_));
+    log_.info("connection %u%s: upgrade refused with HTTP %d: %.*s (%llu more refused in the last second)", c.token,
+              who.c_str(), status, int(reason.size()), reason.data(),
+              static_cast<unsigned long long>(refusals_suppressed_));
     refusals_suppressed_ = 0;
   } else {
-    log_.info("connection %u: upgrade refused with HTTP %d: %.*s", c.token, status, int(reason.size()), reason.data());
+    log_.info("connection %u%s: upgrade refused with HTTP %d: %.*s", c.token, who.c_str(), status, int(reason.size()),
+              reason.data());
   }
 }
 

@@ -118,6 +118,16 @@ class ProxyProtocol(ServerTestCase):
         client.expect_message(OP_TEXT, b"glued")
         self.wait_for_log("client 203.0.113.7:4711")
 
+    def test_refusal_log_names_the_client(self):
+        client = proxied_client(self.server.host, self.server.port, [v1_header(source_port=8123)])
+        self.clients.append(client)
+        request, _ = upgrade_request(self.server.host_header(), version="8")
+        client.send(request)
+        from wsharness import read_http_response
+        response, _ = read_http_response(client.sock)
+        self.assertEqual(response.status, 426)
+        self.wait_for_log("(client 203.0.113.7:8123): upgrade refused with HTTP 426")
+
     def test_v1_tcp6(self):
         client = proxied_client(self.server.host, self.server.port, [v1_header("2001:db8::7", "2001:db8::1", 6000)])
         self.echo_through(client, self.server.host_header())
