@@ -82,13 +82,22 @@ const char kUsage[] =
     "  --subprotocol NAME         a subprotocol to offer, repeatable, in preference order\n"
     "  --allow-origin ORIGIN      accept browsers only from the server's own origin and ORIGIN\n"
     "                             (scheme://host[:port]), repeatable (default: any origin)\n"
-    "  --log-level LEVEL          error, warn, info or debug (default info)\n";
+    "  --log-level LEVEL          error, warn, info or debug (default info)\n"
+    "  --proxy-protocol all|ADDRESS   connections to every listener (all) or to this --listen or\n"
+    "                             --tls-listen address (repeatable) must start with a PROXY protocol\n"
+    "                             header, v1 or v2, within --handshake-timeout; needs --proxy-from\n"
+    "  --proxy-from CIDR          peers allowed to send that header (192.0.2.0/24, 2001:db8::/32, or\n"
+    "                             one address; repeatable); connections from others are closed\n"
+    "  --drain-window DURATION    on SIGTERM/SIGINT, spread the closes (1001) over this long, then\n"
+    "                             wait --close-timeout for replies; 0 (all at once) or 1ms to 1000h\n"
+    "                             (default 1s)\n";
 
 enum OptionId {
   kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptTlsHandshakesPerTurn, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
   kOptMaxHeaders, kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout,
   kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
   kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
+  kOptProxyProtocol, kOptProxyFrom, kOptDrainWindow,
 };
 
 const option kOptions[] = {
@@ -123,6 +132,9 @@ const option kOptions[] = {
     {"admin-listen", required_argument, nullptr, kObservabilityOptionBase + 0},
     {"log-format", required_argument, nullptr, kObservabilityOptionBase + 1},
     {"connection-log", required_argument, nullptr, kObservabilityOptionBase + 2},
+    {"proxy-protocol", required_argument, nullptr, kOptProxyProtocol},
+    {"proxy-from", required_argument, nullptr, kOptProxyFrom},
+    {"drain-window", required_argument, nullptr, kOptDrainWindow},
     {"help", no_argument, nullptr, kOptHelp},
     {"version", no_argument, nullptr, kOptVersion},
     // --- fan-out applications (config_fanout.cpp)
@@ -268,9 +280,12 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       else if (arg == "debug") config.log_level = LogLevel::Debug;
       else return fail(error, "--log-level: expected error, warn, info or debug, got " + shown);
       return true;
+    case kOptProxyProtocol: return parse_proxy_listener(arg, config.proxy_listeners, error);
+    case kOptProxyFrom: return parse_proxy_from(arg, config.proxy_from, error);
+    case kOptDrainWindow: return store_duration("--drain-window", arg, config.drain_window_s, error, "all at once");
     default:
-      if (id >= kObservabilityOptionBase) return apply_observability_option(id, arg, config, error);
       if (id >= fanout_flags::kMode && id < fanout_flags::kEnd) return fanout_flags::apply(id, arg, config, error);
+      if (id >= kObservabilityOptionBase) return apply_observability_option(id, arg, config, error);
       return fail(error, "unhandled option");
   }
 }
@@ -302,6 +317,8 @@ bool check_config(const Config& config, uint64_t physical_memory, std::string& m
     message = "--tls-cert, --tls-key and --tls-ticket-key need --tls-listen ADDRESS";
     return false;
   }
+  if (!check_proxy_flags(config.proxy_listeners, config.proxy_from, config.listen, config.tls_listen, message))
+    return false;
   const uint64_t budget = effective_max_memory(config, physical_memory);
   if (config.max_backpressure > budget) {
     const std::string memory =

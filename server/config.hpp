@@ -10,6 +10,7 @@
 
 #include "net/reactor.hpp"
 #include "server/cli_values.hpp"
+#include "server/proxy_trust.hpp"
 
 namespace wsring::server {
 
@@ -64,6 +65,10 @@ struct Config {
   double push_total_rate = 0;     // messages per second over all connections; 0: use push_rate
   bool slow_receiver_close = false;  // --slow-receiver close (else drop: skip messages)
   // --- end fan-out
+  // Load balancers and restarts (README: PROXY protocol; drain and rolling restarts).
+  std::vector<std::string> proxy_listeners;  // "all" or HOST:PORT of --listen/--tls-listen
+  std::vector<Cidr> proxy_from;              // peers allowed to send a PROXY header
+  double drain_window_s = 1;                 // SIGTERM: closes (1001) spread over this; 0: at once
 };
 
 // The observability flags' options (ids from kObservabilityOptionBase) and their usage lines;

@@ -8,7 +8,7 @@
 
 namespace wsring::server::fanout_flags {
 
-enum Id : int { kMode = 1000, kPushSize, kPushRate, kPushTotalRate, kSlowReceiver, kEnd };
+enum Id : int { kMode = 1100, kPushSize, kPushRate, kPushTotalRate, kSlowReceiver, kEnd };
 
 extern const char kUsage[];
 

@@ -123,6 +123,7 @@ struct Connection {
     if (end_reason == EndReason::Unknown) end_reason = r;
   }
   bool fanout_pending = false;   // fan-out output queued, flushed at the end of the current callback
+  bool proxy_pending = false;    // a PROXY listener's connection whose header has not come yet
 
   // Moves to the state the table gives; an illegal move is a bug (asserted in debug builds)
   // and leaves the state as it was.

@@ -60,6 +60,7 @@ Engine::~Engine() {
 void Engine::run() {
   reactor_.listen(listen_fd_);
   for (int fd : tls_listen_fds_) reactor_.listen(fd);
+  for (int fd : plain_listen_fds_) reactor_.listen(fd);
   reactor_.run(*this);
 }
 
@@ -93,16 +94,29 @@ bool Engine::refuse_over_limit(int fd, bool tls) {
 void Engine::on_accept(int fd, int listen_fd) {
   const bool tls = !tls_listen_fds_.empty() &&
                    std::find(tls_listen_fds_.begin(), tls_listen_fds_.end(), listen_fd) != tls_listen_fds_.end();
-  open_connection(fd, tls);
-}
-
-void Engine::open_connection(int fd, bool tls) {
-  ++stats_.accepted;
-  if (shutting_down_) {
-    ::close(fd);
+  const bool proxied = !proxy_listen_fds_.empty() &&
+                       std::find(proxy_listen_fds_.begin(), proxy_listen_fds_.end(), listen_fd) != proxy_listen_fds_.end();
+  if (!proxied) {
+    open_connection(fd, tls);
     return;
   }
-  if (refuse_over_limit(fd, tls)) return;
+  if (proxy_peer_refused(fd)) {
+    ++stats_.accepted;
+    return;
+  }
+  Connection* c = open_connection(fd, tls);
+  if (!c || c->state != ConnState::Handshaking) return;
+  try {
+    proxied_[c->token];
+    c->proxy_pending = true;
+  } catch (const std::bad_alloc&) {
+    fail_for_memory(*c);
+  }
+}
+
+Connection* Engine::open_connection(int fd, bool tls) {
+  ++stats_.accepted;
+  if (refuse_over_limit(fd, tls)) return nullptr;
   // The steps that may allocate come first (a new slot, the reactor's socket table): when memory
   // runs out there, the socket is closed and counted, and nothing else has changed.
   const bool reuse = !free_tokens_.empty();
@@ -114,7 +128,7 @@ void Engine::open_connection(int fd, bool tls) {
     ++stats_.memory_refusals;
     if (!reuse && connections_.size() > t) connections_.shrink_last();
     ::close(fd);
-    return;
+    return nullptr;
   }
   if (reuse) free_tokens_.pop_back();
   Connection& c = connections_[t];
@@ -133,6 +147,7 @@ void Engine::open_connection(int fd, bool tls) {
   timers_.schedule(c.timer, c.deadline_ms);
   if (connection_log_.enabled()) sample_connection(c);
   if (!tls_ok) fail_for_memory(c);  // no TLS session could be had: the socket goes (counted)
+  return &c;
 }
 
 // Memory exhaustion while serving one connection (under an address-space limit, a container
@@ -145,7 +160,11 @@ void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
   if (c.sampled) [[unlikely]] sampled(c).bytes_in += b.size;
   c.last_activity_ms = reactor_.now_ms();
   try {
-    receive(c, b);
+    net::RecvBuffer rest;
+    if (!c.proxy_pending) [[likely]]
+      receive(c, b);
+    else if (receive_proxy(c, b, rest))
+      receive(c, rest);
   } catch (const std::bad_alloc&) {
     // The receive buffer was queued or given back before anything that can still throw.
     framer_.cut();
@@ -264,6 +283,7 @@ void Engine::close_now(Connection& c, bool abort) {
 void Engine::on_closed(net::Token t) {
   Connection& c = connections_[t];
   end_tls(c);
+  forget_proxy(t);
   give_back_output(c);  // the send was cancelled: give back everything it held
   end_gather(c);
   timers_.cancel(c.timer);
@@ -303,6 +323,7 @@ void Engine::on_tick(uint64_t now_ms) {
   if (!shutting_down_ && shared_.stop.load(std::memory_order_relaxed)) begin_shutdown(now_ms);
   publish(now_ms);
   if (shutting_down_) {
+    drain(now_ms);
     if (live_ == 0) {
       reactor_.stop();
     } else if (now_ms >= shutdown_deadline_ms_) {
@@ -310,35 +331,6 @@ void Engine::on_tick(uint64_t now_ms) {
       if (now_ms >= shutdown_deadline_ms_ + 1000) reactor_.stop();  // the closes did not come back
     }
   }
-}
-
-void Engine::begin_shutdown(uint64_t now_ms) {
-  shutting_down_ = true;
-  shutdown_deadline_ms_ = now_ms + seconds_to_ms(config_.close_timeout_s);
-  reactor_.stop_accepting();
-  // Close the listeners too: connections still in their backlog are refused at once instead
-  // of hanging until the process exits.
-  if (listen_fd_ >= 0) {
-    ::close(listen_fd_);
-    listen_fd_ = -1;
-  }
-  for (int& fd : tls_listen_fds_) {
-    ::close(fd);
-    fd = -1;
-  }
-  connections_.for_each([&](Connection& c) {
-    if (c.state != ConnState::Free) c.ended_by(EndReason::Shutdown);
-    try {
-      if (c.state == ConnState::Handshaking) {
-        close_now(c);
-      } else if (c.state == ConnState::Open) {
-        queue_close(c, core::close_code::going_away, "server shutting down");
-        flush(c);
-      }
-    } catch (const std::bad_alloc&) {
-      fail_for_memory(c);
-    }
-  });
 }
 
 }  // namespace wsring::server

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "core/handshake.hpp"
 #include "core/http_request.hpp"
 #include "core/inplace_framer.hpp"
+#include "core/proxy_header.hpp"
 #include "net/reactor.hpp"
 #include "net/timer_wheel.hpp"
 #include "server/application.hpp"
@@ -71,6 +73,15 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   // Thread `index` of `threads`: shared frames come from its pool, and fan-out reaches the
   // other threads' reactors. Without it, an engine fans out to its own connections only.
   void join_threads(ReactorThreads& threads, unsigned index);
+  // Serves ws:// on one more listening socket (an inherited one that matched no flag).
+  void add_listener(int listen_fd);
+  // Connections from this listening socket (plain or TLS) start with a PROXY protocol header,
+  // and come only from --proxy-from peers (engine_proxy.cpp).
+  void add_proxy_listener(int listen_fd);
+
+  // The client a PROXY header named for this connection ("ip:port"), else "" (LOCAL, UNKNOWN,
+  // AF_UNIX, or not proxied): peer_name() prefers it to the socket's peer.
+  std::string proxied_client(net::Token token) const;
 
   // Serves until shared.stop is set and every connection has closed (or the close timeout
   // passed). Returns when the reactor has stopped.
@@ -209,20 +220,30 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   // broadcasts from one receive batch gets them in one send.
   void flush_later(Connection& c);
   void flush_fanout();
+  // The PROXY protocol (engine_proxy.cpp): the header is read before the transport starts.
+  bool proxy_peer_refused(int fd);
+  // True when bytes for the transport followed the header in `b`: they are in `rest`.
+  bool receive_proxy(Connection& c, const net::RecvBuffer& b, net::RecvBuffer& rest);
+  bool take_proxy_header(Connection& c, const core::ProxyHeader& h);
+  void forget_proxy(net::Token t);
 
   // Life cycle (engine.cpp) and timers (engine_timers.cpp).
-  void open_connection(int fd, bool tls);
+  Connection* open_connection(int fd, bool tls);
   void peer_ended(Connection& c);
   void enter(Connection& c, ConnEvent e, bool reset = false);
   void close_now(Connection& c, bool abort = false);
   void schedule_timer(Connection& c, uint64_t now_ms);
   void on_timer(Connection& c, uint64_t now_ms);
   bool check_send_progress(Connection& c, uint64_t now_ms);
+  // Shutdown (engine_drain.cpp).
   void begin_shutdown(uint64_t now_ms);
   void publish(uint64_t now_ms);  // engine_observe.cpp: the tick's counters and connection log
   void sample_connection(Connection& c);
   void log_connection_closed(Connection& c);
   ConnectionLog::Figures& sampled(const Connection& c) { return connection_log_.figures(c.token); }
+  void close_listeners();
+  void drain(uint64_t now_ms);
+  void close_going_away(Connection& c, bool window_over);
   bool refuse_over_limit(int fd, bool tls);
 
   const Config& config_;
@@ -297,6 +318,24 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   StatsBoard* board_ = nullptr;  // where on_tick publishes stats_ (admin listener, SIGUSR1)
   ConnectionLog connection_log_;
   unsigned board_index_ = 0;
+  // Drain: connections open at SIGTERM get their close (1001) spread over --drain-window, in
+  // this order; those upgraded later get theirs at the end of the window.
+  bool listeners_closed_ = false;
+  std::vector<net::Token> drain_order_;
+  size_t drain_next_ = 0;
+  uint64_t drain_start_ms_ = 0;
+
+  // More listeners: plain ones inherited without a matching flag, and those expecting PROXY.
+  std::vector<int> plain_listen_fds_;
+  std::vector<int> proxy_listen_fds_;
+  // Side table of proxied connections only (an idle plain connection pays nothing): the header
+  // gathered while it spans receives, then the client it named.
+  struct ProxiedPeer {
+    std::unique_ptr<uint8_t[]> partial;  // core::kProxyMaxLength bytes while the header is split
+    uint16_t partial_size = 0;
+    std::string client;  // "ip:port" from the header; "" for LOCAL, UNKNOWN, AF_UNIX
+  };
+  std::unordered_map<net::Token, ProxiedPeer> proxied_;
 };
 
 inline void Session::reply_in_place(const core::ReadEvent& chunk) { engine_.reply_in_place(chunk); }

@@ -39,7 +39,9 @@ void Engine::log_connection_closed(Connection& c) {
   connection_log_.close(c.token, end_reason_name(size_t(c.end_reason)), reactor_.now_ms(), log_);
 }
 
+// A proxied connection is named by the client its PROXY header carried, else by its socket's peer.
 std::string Engine::peer_name(net::Token token) const {
+  if (std::string client = proxied_client(token); !client.empty()) return client;
   const int fd = reactor_.socket_of(token);
   net::SocketAddress peer;
   peer.length = sizeof peer.storage;

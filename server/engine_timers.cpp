@@ -68,9 +68,10 @@ void Engine::on_timer(Connection& c, uint64_t now_ms) {
     case ConnState::ClosingFd:
       return;
     case ConnState::Handshaking:
-      ++stats_.handshake_timeouts;
+      ++(c.proxy_pending ? stats_.proxy_timeouts : stats_.handshake_timeouts);
       c.ended_by(EndReason::HandshakeTimeout);
-      if (log_.enabled(LogLevel::Debug)) log_.debug("%s: handshake timeout", who(c.token).c_str());
+      if (log_.enabled(LogLevel::Debug))
+        log_.debug("%s: %s timeout", who(c.token).c_str(), c.proxy_pending ? "PROXY header" : "handshake");
       close_now(c, true);
       return;
     case ConnState::Responding:

@@ -1,6 +1,7 @@
 // wsring-echo: parses the command line, opens one SO_REUSEPORT listener and one reactor per
-// thread (the port must be free unless --reuse-port), and serves until SIGINT/SIGTERM (then
-// closes every connection with 1001). --admin-listen adds the admin listener's thread
+// thread (the port must be free unless --reuse-port) or takes the listening sockets its parent
+// passed (socket activation), and serves until SIGINT/SIGTERM (then drains: closes every
+// connection with 1001 over --drain-window). --admin-listen adds the admin listener's thread
 // (/metrics, /healthz, /readyz); SIGUSR1 logs the counters.
 #include <signal.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "server/listeners.hpp"
 #include "server/log.hpp"
 #include "server/metrics.hpp"
+#include "server/socket_activation.hpp"
 
 using namespace wsring;
 
@@ -71,8 +73,8 @@ net::ReactorOptions reactor_options(const server::Config& config) {
 // Everything the reactor threads share while they serve.
 struct Process {
   Process(const server::Config& c, const server::Logger& l, server::SharedState& s, const server::Listeners& ls,
-          const std::vector<server::Listeners>& tls, uint64_t limit)
-      : config(c), log(l), shared(s), listeners(ls), tls_listeners(tls), fd_limit(limit),
+          const std::vector<server::Listeners>& tls, const std::vector<server::Listeners>& extra, uint64_t limit)
+      : config(c), log(l), shared(s), listeners(ls), tls_listeners(tls), extra_listeners(extra), fd_limit(limit),
         board(c.threads, net::monotonic_ms()),
         threads(c.threads, s.memory) {}
   const server::Config& config;
@@ -80,6 +82,7 @@ struct Process {
   server::SharedState& shared;
   const server::Listeners& listeners;
   const std::vector<server::Listeners>& tls_listeners;
+  const std::vector<server::Listeners>& extra_listeners;  // inherited, matching no flag: plain
   uint64_t fd_limit;
   server::StatsBoard board;                // every thread's counters, for /metrics and SIGUSR1
   std::atomic<const char*> backend{"none"};  // the backend thread 0 runs on (build_info)
@@ -111,6 +114,29 @@ void log_start(Process& p, const net::Reactor& reactor, const std::string& why) 
   for (const server::Listeners& l : p.tls_listeners)
     p.log.info("serving %s (echo page: %s)", server::url_for(l.address, "wss", config.path).c_str(),
                server::url_for(l.address, "https", config.path).c_str());
+  for (const server::Listeners& l : p.extra_listeners)
+    p.log.info("serving %s on an inherited socket that matches no --listen/--tls-listen (plain ws://)",
+               server::url_for(l.address, "ws", config.path).c_str());
+  if (!config.proxy_listeners.empty())
+    p.log.info("PROXY protocol header required on %s", config.proxy_listeners.front() == "all"
+                                                             ? "every listener"
+                                                             : "the --proxy-protocol listeners");
+}
+
+// Tells the engine which of its listeners expect a PROXY header, and adds the extra listeners.
+void add_listeners(Process& p, server::Engine& engine, unsigned index) {
+  const server::Config& config = p.config;
+  if (server::proxy_listener(config.proxy_listeners, config.listen))
+    engine.add_proxy_listener(p.listeners.fds[index]);
+  for (size_t i = 0; i < p.tls_listeners.size(); ++i) {
+    engine.add_tls_listener(p.tls_listeners[i].fds[index], index == 0);
+    if (server::proxy_listener(config.proxy_listeners, config.tls_listen[i]))
+      engine.add_proxy_listener(p.tls_listeners[i].fds[index]);
+  }
+  for (const server::Listeners& l : p.extra_listeners) {
+    engine.add_listener(l.fds[index]);
+    if (server::proxy_listener(config.proxy_listeners, "")) engine.add_proxy_listener(l.fds[index]);
+  }
 }
 
 // Counts a thread out of serving when it leaves (started or not), then waits (bounded) until
@@ -148,7 +174,7 @@ void serve(Process& p, unsigned index) {
     p.fail();
     return;
   }
-  for (const server::Listeners& l : p.tls_listeners) engine->add_tls_listener(l.fds[index], index == 0);
+  add_listeners(p, *engine, index);
   engine->publish_to(p.board, index);
   engine->join_threads(p.threads, index);
   if (index == 0) {
@@ -195,7 +221,7 @@ server::AdminRoutes admin_routes(Process& p) {
 // The TLS context and one set of listeners per --tls-listen. Returns the exit status on failure
 // (2: a TLS file, 1: an address), 0 on success.
 int open_tls(const server::Config& config, const server::Logger& log, server::SharedState& shared,
-             std::vector<server::Listeners>& out) {
+             std::vector<server::InheritedSocket>& inherited, std::vector<server::Listeners>& out) {
   if (config.tls_listen.empty()) return 0;
   std::string error;
   if (!load_tls(config, shared.tls, error)) {
@@ -206,6 +232,7 @@ int open_tls(const server::Config& config, const server::Logger& log, server::Sh
     net::SocketAddress address;
     net::parse_address(text, address, &error);  // validated by the parser already
     out.emplace_back();
+    if (server::adopt_inherited(inherited, address, config.threads, out.back())) continue;
     if (!server::open_listeners(address, config.threads, config.reuse_port, out.back(), error)) {
       log.error("%s", error.c_str());
       return 1;
@@ -234,18 +261,27 @@ int main(int argc, char** argv) {
   install_signals(shared);
   const uint64_t fd_limit = net::raise_fd_limit(1u << 20);
 
+  std::vector<std::string> problems;
+  std::vector<server::InheritedSocket> inherited = server::inherited_listeners(problems);
+  for (const std::string& problem : problems) log.warn("socket activation: %s", problem.c_str());
+  for (const server::InheritedSocket& s : inherited)
+    log.info("socket activation: inherited listening socket fd %d on %s%s%s", s.fd, s.address.to_string().c_str(),
+             s.name.empty() ? "" : " named ", s.name.c_str());
   net::SocketAddress requested;
   std::string error;
   net::parse_address(config.listen, requested, &error);  // validated by the parser already
   server::Listeners listeners;
-  if (!server::open_listeners(requested, config.threads, config.reuse_port, listeners, error)) {
+  if (!server::adopt_inherited(inherited, requested, config.threads, listeners) &&
+      !server::open_listeners(requested, config.threads, config.reuse_port, listeners, error)) {
     log.error("%s", error.c_str());
     return 1;
   }
   std::vector<server::Listeners> tls_listeners;
-  if (const int status = open_tls(config, log, shared, tls_listeners); status != 0) return status;
+  if (const int status = open_tls(config, log, shared, inherited, tls_listeners); status != 0) return status;
+  std::vector<server::Listeners> extra_listeners(inherited.size());
+  for (size_t i = 0; i < inherited.size(); ++i) server::adopt_socket(inherited[i], config.threads, extra_listeners[i]);
 
-  Process process(config, log, shared, listeners, tls_listeners, fd_limit);
+  Process process(config, log, shared, listeners, tls_listeners, extra_listeners, fd_limit);
   g_board = &process.board;
   server::AdminServer admin;
   if (!config.admin_listen.empty()) {

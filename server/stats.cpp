@@ -45,6 +45,10 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   slow_receivers_closed += o.slow_receivers_closed;
   fanout_post_failures += o.fanout_post_failures;
   // --- end fan-out
+  proxy_headers += o.proxy_headers;
+  proxy_untrusted += o.proxy_untrusted;
+  proxy_timeouts += o.proxy_timeouts;
+  for (size_t i = 0; i < std::size(proxy_errors); ++i) proxy_errors[i] += o.proxy_errors[i];
   return *this;
 }
 
@@ -72,6 +76,31 @@ uint64_t ServerStats::tls_failures_total() const {
   uint64_t n = 0;
   for (uint64_t f : tls_failures) n += f;
   return n;
+}
+
+uint64_t ServerStats::proxy_errors_total() const {
+  uint64_t n = 0;
+  for (uint64_t e : proxy_errors) n += e;
+  return n;
+}
+
+// The PROXY protocol part of the summary, when a PROXY listener saw any connection.
+static void append_proxy_summary(std::string& s, const ServerStats& st) {
+  if (!st.proxy_headers && !st.proxy_untrusted && !st.proxy_timeouts && !st.proxy_errors_total()) return;
+  count(s, st.proxy_headers, "PROXY header", nullptr, "");
+  count(s, st.proxy_untrusted, "untrusted PROXY peer", nullptr, "");
+  count(s, st.proxy_timeouts, "PROXY timeout", nullptr, "");
+  count(s, st.proxy_errors_total(), "bad PROXY header", nullptr, "");
+  const char* sep = " (";
+  for (size_t i = 0; i < std::size(st.proxy_errors); ++i) {
+    if (!st.proxy_errors[i]) continue;
+    s += sep;
+    s += core::proxy_error_name(core::ProxyError(i));
+    s += ' ';
+    s += std::to_string(st.proxy_errors[i]);
+    sep = ", ";
+  }
+  if (sep[0] == ',') s += ')';
 }
 
 std::string ServerStats::summary() const {
@@ -117,6 +146,7 @@ std::string ServerStats::summary() const {
     count(s, fanout_post_failures, "cross-thread post refused", "cross-thread posts refused", "");
   }
   // --- end fan-out
+  append_proxy_summary(s, *this);
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/proxy_header.hpp"
 #include "server/memory_budget.hpp"
 #include "server/tls_context.hpp"
 
@@ -59,10 +60,16 @@ struct ServerStats {
   uint64_t slow_receivers_closed = 0;  // slow receivers closed (--slow-receiver close)
   uint64_t fanout_post_failures = 0;   // frames another thread's full mailbox refused
   // --- end fan-out
+  // PROXY protocol listeners (--proxy-protocol).
+  uint64_t proxy_headers = 0;    // headers accepted
+  uint64_t proxy_untrusted = 0;  // connections closed unread: the peer is not in --proxy-from
+  uint64_t proxy_timeouts = 0;   // no complete header within --handshake-timeout
+  uint64_t proxy_errors[core::kProxyErrorKinds] = {};  // bad headers, by core::ProxyError
 
   ServerStats& operator+=(const ServerStats& o);
   std::string summary() const;  // one line for the log
   uint64_t tls_failures_total() const;
+  uint64_t proxy_errors_total() const;
 };
 
 // The TLS configuration every thread serves wss:// with. SIGHUP asks for a reload; one thread
@@ -89,6 +96,9 @@ struct SharedState {
   std::atomic<bool> stop{false};
   std::atomic<bool> draining{false};     // set when SIGTERM starts the stop: /readyz says 503
   std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
+  // SIGTERM/SIGINT: the listeners are closed and connections are being closed (1001) over
+  // --drain-window; /readyz says not ready from here on.
+  std::atomic<bool> draining{false};
   MemoryBudget memory;                   // --max-memory: output waiting in memory
   SharedTls tls;
 };

@@ -271,8 +271,12 @@ class Server:
     """One wsring-echo process. Use start(); stop() is idempotent."""
 
     def __init__(self, *args, listen="127.0.0.1:0", use_backend=True, binary="wsring-echo",
-                 start_timeout=5.0):
+                 start_timeout=5.0, launcher=(), pass_fds=()):
         self.binary = os.path.join(build_dir(), binary)
+        # launcher: a command that starts the server (e.g. activate.py ... --), with pass_fds
+        # the file descriptors it inherits.
+        self.launcher = [str(a) for a in launcher]
+        self.pass_fds = tuple(pass_fds)
         self.args = [str(a) for a in args]
         if transport_tls() and binary == "wsring-echo" and "--tls-listen" not in self.args:
             cert, key = tls_mode_files()
@@ -298,7 +302,7 @@ class Server:
         self.returncode = None
 
     def command(self):
-        cmd = [self.binary]
+        cmd = self.launcher + [self.binary]
         if self.listen is not None:
             cmd += ["--listen", self.listen]
         if self.use_backend and backend():
@@ -309,7 +313,7 @@ class Server:
         if not os.path.exists(self.binary):
             raise ServerStartError("server binary %s does not exist (build it first)" % self.binary)
         self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                                        stderr=subprocess.PIPE, preexec_fn=_die_with_parent, pass_fds=self.pass_fds)
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
         # The spec allows 5 s to print the line; sanitized builds start slower.
