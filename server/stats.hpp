@@ -98,7 +98,6 @@ struct SharedState {
   std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
   // SIGTERM/SIGINT: the listeners are closed and connections are being closed (1001) over
   // --drain-window; /readyz says not ready from here on.
-  std::atomic<bool> draining{false};
   MemoryBudget memory;                   // --max-memory: output waiting in memory
   SharedTls tls;
 };
