@@ -94,10 +94,10 @@ struct SharedTls {
 struct SharedState {
   explicit SharedState(uint64_t max_memory = uint64_t(1) << 30) : memory(max_memory) {}
   std::atomic<bool> stop{false};
-  std::atomic<bool> draining{false};     // set when SIGTERM starts the stop: /readyz says 503
-  std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
   // SIGTERM/SIGINT: the listeners are closed and connections are being closed (1001) over
-  // --drain-window; /readyz says not ready from here on.
+  // --drain-window; /readyz says 503 from here on.
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
   MemoryBudget memory;                   // --max-memory: output waiting in memory
   SharedTls tls;
 };
