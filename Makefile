@@ -10,9 +10,9 @@ ifeq ($(WERROR),1)
 override CXXFLAGS += -Werror
 endif
 LDFLAGS  ?=
-PKGS     := liburing openssl
+PKGS     := liburing openssl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -lssl -lcrypto)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -lssl -lcrypto -lz)
 override CXXFLAGS += $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread
 
@@ -31,7 +31,8 @@ PARALLEL = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS))
 
 # Debian packages the build and the tests need (see README).
 DEB_PACKAGES := g++ make pkg-config liburing-dev libssl-dev libgtest-dev libbenchmark-dev \
-                python3 python3-websockets nodejs node-ws clang libclang-rt-14-dev procps openssl curl
+                python3 python3-websockets nodejs node-ws clang libclang-rt-14-dev procps openssl curl \
+                zlib1g-dev golang-go golang-github-gorilla-websocket-dev
 
 CORE_SRC   := $(wildcard core/*.cpp)
 NET_SRC    := $(wildcard net/*.cpp)

@@ -7,9 +7,17 @@ ephemeral port range), leaves them idle and reports the growth of the server's r
 first, so that one-time allocations do not count against the idle connections.
 
     bench/idle_memory.py --port 9001 --pid $(pgrep -n wsring-echo) --connections 10000
+
+With --deflate each connection offers permessage-deflate and, once upgraded, sends one
+compressed 512-byte JSON-like text message and reads its echo before it goes idle. With
+--baseline B the first B connections stay open and only the growth from B to --connections is
+counted (the marginal cost, free of one-time allocations).
 """
 
 import argparse
+import json
+import os
+import zlib
 import resource
 import socket
 import sys
@@ -21,6 +29,42 @@ REQUEST = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnecti
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 
 
+DEFLATE_OFFER = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+
+
+def compressed_frame():
+    """One masked text frame carrying a 512-byte JSON-like message, compressed (RSV1)."""
+    record = {"type": "update", "symbol": "WSR", "bid": 101.25, "ask": 101.5, "items": []}
+    while len(json.dumps(record)) < 512:
+        record["items"].append({"n": len(record["items"]), "v": "value-%d" % len(record["items"])})
+    text = json.dumps(record).encode()[:512]
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    payload = (packer.compress(text) + packer.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    assert len(payload) < 126
+    key = os.urandom(4)
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return bytes([0xC1, 0x80 | len(payload)]) + key + masked
+
+
+def read_one_frame(s, buffer):
+    """Reads one whole server frame (after the 101 head's leftover `buffer`)."""
+    while True:
+        if len(buffer) >= 2:
+            length = buffer[1] & 0x7F
+            offset = 2 if length < 126 else 4 if length == 126 else 10
+            if len(buffer) >= offset:
+                if length == 126:
+                    length = int.from_bytes(buffer[2:4], "big")
+                elif length == 127:
+                    length = int.from_bytes(buffer[2:10], "big")
+                if len(buffer) >= offset + length:
+                    return
+        chunk = s.recv(4096)
+        if not chunk:
+            raise RuntimeError("closed while waiting for the echo")
+        buffer += chunk
+
+
 def rss_bytes(pid):
     with open("/proc/%d/status" % pid) as status:
         for line in status:
@@ -29,9 +73,11 @@ def rss_bytes(pid):
     raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
-def open_upgraded(host, port, count, per_source=20000):
+def open_upgraded(host, port, count, per_source=20000, deflate=False, first=0):
     sockets = []
-    for i in range(count):
+    request = REQUEST[:-2] + DEFLATE_OFFER + b"\r\n" if deflate else REQUEST
+    frame = compressed_frame() if deflate else None
+    for i in range(first, first + count):
         s = socket.socket()
         # Choose the port at connect() (4-tuple unique), not at bind(): TIME_WAIT leftovers
         # of earlier runs then do not make the bind fail.
@@ -39,7 +85,7 @@ def open_upgraded(host, port, count, per_source=20000):
         s.bind(("127.0.0.%d" % (2 + i // per_source), 0))
         s.settimeout(10)
         s.connect((host, port))
-        s.sendall(REQUEST)
+        s.sendall(request)
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = s.recv(4096)
@@ -48,6 +94,11 @@ def open_upgraded(host, port, count, per_source=20000):
             head += chunk
         if not head.startswith(b"HTTP/1.1 101"):
             raise RuntimeError("connection %d not upgraded: %r" % (i, head[:80]))
+        if deflate:
+            if b"permessage-deflate" not in head:
+                raise RuntimeError("connection %d: permessage-deflate not agreed" % i)
+            s.sendall(frame)
+            read_one_frame(s, bytearray(head[head.index(b"\r\n\r\n") + 4:]))
         sockets.append(s)
     return sockets
 
@@ -59,6 +110,8 @@ def main():
     parser.add_argument("--pid", type=int, required=True, help="the server process")
     parser.add_argument("--connections", type=int, default=10000)
     parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--baseline", type=int, default=0, help="connections open before the count starts")
+    parser.add_argument("--deflate", action="store_true", help="one compressed message per connection")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = args.connections + 64
@@ -67,17 +120,21 @@ def main():
                  % (args.connections, need, hard))
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
 
-    for s in open_upgraded(args.host, args.port, args.warmup):
+    for s in open_upgraded(args.host, args.port, args.warmup, deflate=args.deflate):
         s.close()
     time.sleep(1.0)
+    sockets = open_upgraded(args.host, args.port, args.baseline, deflate=args.deflate)
+    time.sleep(1.0 if args.baseline else 0)
     before = rss_bytes(args.pid)
     started = time.monotonic()
-    sockets = open_upgraded(args.host, args.port, args.connections)
+    counted = args.connections - args.baseline
+    sockets += open_upgraded(args.host, args.port, counted, deflate=args.deflate, first=args.baseline)
     opened = time.monotonic() - started
     time.sleep(1.0)
     after = rss_bytes(args.pid)
-    print("%d idle connections (opened in %.1f s): server RSS %.1f -> %.1f MiB, %.0f bytes per connection"
-          % (args.connections, opened, before / 2**20, after / 2**20, (after - before) / args.connections))
+    print("%d idle connections%s (%d counted, opened in %.1f s): server RSS %.1f -> %.1f MiB, %.0f bytes per connection"
+          % (args.connections, " after one compressed message each" if args.deflate else "", counted, opened,
+             before / 2**20, after / 2**20, (after - before) / counted))
     for s in sockets:
         s.close()
 

@@ -79,13 +79,16 @@ const char kUsage[] =
     "  --allow-origin ORIGIN      accept browsers only from the server's own origin and ORIGIN\n"
     "                             (scheme://host[:port]), repeatable (default: any origin)\n"
     "  --log-level LEVEL          error, warn, info or debug (default info)\n"
-    "  --help, --version\n";
+    ;  // then the permessage-deflate flags (kDeflateUsage), then kUsageEnd
+const char kUsageEnd[] = "  --help, --version\n";
 
 enum OptionId {
   kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
   kOptMaxHeaders, kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout,
   kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
   kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
+  // permessage-deflate
+  kOptDeflate, kOptDeflateThreshold, kOptDeflateIdle,
 };
 
 const option kOptions[] = {
@@ -118,6 +121,9 @@ const option kOptions[] = {
     {"log-level", required_argument, nullptr, kOptLogLevel},
     {"help", no_argument, nullptr, kOptHelp},
     {"version", no_argument, nullptr, kOptVersion},
+    {"deflate", required_argument, nullptr, kOptDeflate},
+    {"deflate-threshold", required_argument, nullptr, kOptDeflateThreshold},
+    {"deflate-idle", required_argument, nullptr, kOptDeflateIdle},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -251,6 +257,12 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       else if (arg == "debug") config.log_level = LogLevel::Debug;
       else return fail(error, "--log-level: expected error, warn, info or debug, got " + shown);
       return true;
+    // permessage-deflate
+    case kOptDeflate: return parse_deflate_mode(arg, config.deflate, error);
+    case kOptDeflateThreshold:
+      return store(cli::parse_size_flag, "--deflate-threshold", arg, 1, 1u << 20, config.deflate.threshold, error,
+                   "compress all");
+    case kOptDeflateIdle: return store_duration("--deflate-idle", arg, config.deflate.idle_s, error);
     default: return fail(error, "unhandled option");
   }
 }
@@ -332,7 +344,7 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
     const int c = getopt_long(argc, argv, ":", kOptions, &index);
     if (c == -1) break;
     if (c == kOptHelp) {
-      message = kUsage;
+      message = std::string(kUsage) + kDeflateUsage + kUsageEnd;
       return ParseOutcome::Exit0;
     }
     if (c == kOptVersion) {

@@ -10,6 +10,7 @@
 
 #include "net/reactor.hpp"
 #include "server/cli_values.hpp"
+#include "server/deflate_config.hpp"
 
 namespace wsring::server {
 
@@ -45,6 +46,7 @@ struct Config {
   std::vector<std::string> subprotocols;
   std::vector<std::string> allowed_origins;  // empty: any Origin
   LogLevel log_level = LogLevel::Info;
+  DeflateConfig deflate;  // permessage-deflate (server/deflate_config.hpp)
 };
 
 using ParseOutcome = cli::ParseOutcome;

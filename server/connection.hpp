@@ -96,6 +96,7 @@ struct Connection {
   bool recv_paused = false;      // backpressure: the reactor does not read this socket
   bool ping_outstanding = false; // our ping waits for any sign of life
   bool output_parked = false;    // listed to give its drained output queue back at the next tick
+  uint8_t deflate = 0;           // permessage-deflate as agreed (DeflateBits); 0: not agreed
 
   // Moves to the state the table gives; an illegal move is a bug (asserted in debug builds)
   // and leaves the state as it was.

@@ -65,10 +65,14 @@ void Engine::consume_frames(Connection& c, uint8_t* data, size_t size) {
         pos = size;
         break;
       case ReadEventType::Data:
-        if (echo_in_place_)
+        if (ev.compressed) [[unlikely]] {
+          cut_region(c);  // what was framed in place before this message leaves first
+          on_compressed(c, ev);
+        } else if (echo_in_place_) {
           reply_in_place(ev);
-        else
+        } else {
           app_.on_data(session, ev);
+        }
         if (ev.message_end) ++stats_.messages_echoed;
         break;
       case ReadEventType::Control:
@@ -160,8 +164,14 @@ void Engine::queue_close(Connection& c, uint16_t code, std::string_view reason) 
 bool Engine::send_message(Connection& c, Opcode opcode, const uint8_t* data, size_t size) {
   if (c.state != ConnState::Open) return false;
   cut_region(c);
+  if (c.deflate && size >= config_.deflate.threshold) [[unlikely]] return send_deflated(c, opcode, data, size);
+  return queue_frame(c, opcode, true, false, data, size);
+}
+
+// One frame, header and payload copied: into a write-pool buffer when it fits, else into chunks.
+bool Engine::queue_frame(Connection& c, Opcode opcode, bool fin, bool rsv1, const uint8_t* data, size_t size) {
   uint8_t header[core::kMaxServerHeaderSize];
-  const size_t n = core::write_frame_header(header, opcode, true, size);
+  const size_t n = core::write_frame_header(header, opcode, fin, size, nullptr, rsv1 ? 4 : 0);
   if (n + size <= kWriteBufferSize) {
     const SmallBuffer out = small_buffer();
     std::memcpy(out.data, header, n);
