@@ -11,6 +11,8 @@ import tempfile
 import unittest
 import zlib
 
+import test_tls
+
 from wsharness import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, MiB, ServerTestCase, bound,
                        build_frame, pattern_bytes, raise_fd_limit)
 
@@ -260,6 +262,29 @@ class DeflatePythonWebsockets(ServerTestCase):
 
     def test_1000_compressed_connections_dedicated(self):
         self.many_connections(self.start_server("--deflate", "dedicated", "--deflate-idle", "100ms"))
+
+
+class DeflateOverTls(test_tls.TlsTestCase):
+    """Compressed messages over wss://, both modes: inflate runs on the TLS plaintext buffer."""
+    extra_args = ("--deflate", "dedicated")
+
+    def setUp(self):
+        super().setUp()
+        if websockets is None:
+            self.skipTest("python websockets not installed")
+
+    def test_websockets_compressed_over_tls(self):
+        async def scenario(url):
+            async with websockets.connect(url, ssl=self.context(), max_size=None) as ws:
+                for message in [json_like(i, 3000) for i in range(10)] + [pattern_bytes(MiB, seed=9),
+                                                                          ["frag", "mented ", "é"]]:
+                    await ws.send(message)
+                    expected = "".join(message) if isinstance(message, list) else message
+                    self.assertTrue(await ws.recv() == expected)
+                return len(ws.extensions)
+        shared = self.start_server(*test_tls.tls_args(self.pki, self.certificate))
+        for url in (self.server.wss_url("/"), shared.wss_url("/")):
+            self.assertEqual(asyncio.run(asyncio.wait_for(scenario(url), bound(60.0))), 1)
 
 
 NODE_SCRIPT = r"""
