@@ -40,10 +40,10 @@ def compressed_frame():
     text = json.dumps(record).encode()[:512]
     packer = zlib.compressobj(6, zlib.DEFLATED, -15)
     payload = (packer.compress(text) + packer.flush(zlib.Z_SYNC_FLUSH))[:-4]
-    assert len(payload) < 126
+    assert 126 <= len(payload) < 65536
     key = os.urandom(4)
     masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return bytes([0xC1, 0x80 | len(payload)]) + key + masked
+    return bytes([0xC1, 0x80 | 126]) + len(payload).to_bytes(2, "big") + key + masked
 
 
 def read_one_frame(s, buffer):
