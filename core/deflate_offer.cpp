@@ -146,6 +146,15 @@ DeflateNegotiation negotiate_deflate(std::span<const HttpHeader> headers, const 
   return result;
 }
 
+bool parse_deflate_response(std::string_view value, DeflateOffer& out) {
+  value = trim(value);
+  if (find_unquoted(value, ',') != std::string_view::npos) return false;
+  const size_t semicolon = value.find(';');
+  if (!ascii_iequals(trim(value.substr(0, semicolon)), kExtensionName)) return false;
+  const std::string_view params = semicolon == std::string_view::npos ? "" : value.substr(semicolon);
+  return parse_deflate_offer(params, out) == OfferStatus::Ok;
+}
+
 size_t write_deflate_response(std::span<char> dst, const DeflateAgreement& agreement) {
   HeadWriter out(dst);
   out.raw(kExtensionName);

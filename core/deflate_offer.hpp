@@ -69,6 +69,11 @@ struct DeflateNegotiation {
 // the connection. Other extensions are ignored.
 DeflateNegotiation negotiate_deflate(std::span<const HttpHeader> headers, const DeflatePolicy& policy);
 
+// The client's side: a response's Sec-WebSocket-Extensions value that must be exactly one
+// permessage-deflate element; its parameters (same grammar as an offer's) into `out`. False for
+// anything else (another extension, several, an unknown or repeated parameter, a bad value).
+bool parse_deflate_response(std::string_view value, DeflateOffer& out);
+
 // Writes the value of the response's Sec-WebSocket-Extensions header, stating exactly what was
 // agreed ("permessage-deflate; server_no_context_takeover; ..."). Returns bytes written, 0 if
 // it does not fit (160 bytes always do).

@@ -73,6 +73,10 @@ struct LoadOptions {
   std::vector<std::string> source_addresses;  // IPv4/IPv6 literals to bind() before connect()
   net::Backend backend = net::Backend::Auto;
   LoadTlsOptions tls;            // used with a wss:// URL only
+  // permessage-deflate: offered when deflate is set, with these parameters (";"-separated, as
+  // in the header after "permessage-deflate"); messages are then sent compressed.
+  bool deflate = false;
+  std::string deflate_params = "client_max_window_bits";
 };
 
 using ParseOutcome = cli::ParseOutcome;

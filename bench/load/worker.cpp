@@ -23,9 +23,6 @@ using core::ReadEventType;
 namespace {
 
 constexpr uint64_t kScanIntervalNs = 50'000'000;
-// The largest control frame, and the room every write keeps free in a filling buffer: data frames
-// leave room for a pong and a close, a pong leaves room for a close, so that a close always fits.
-constexpr uint32_t kControlFrameMax = uint32_t(core::kMaxFrameHeaderSize + core::kMaxControlPayload);
 
 uint64_t monotonic_ns() {
   timespec ts;
@@ -241,6 +238,9 @@ void LoadWorker::queue_upgrade_request(Connection& c, uint64_t now) {
   core::ClientRequestOptions request;
   request.host = options_.url.host_header;
   request.path = options_.url.path;
+  const std::string offer = "permessage-deflate; " + options_.deflate_params;
+  const core::HttpHeader extension{"Sec-WebSocket-Extensions", offer};
+  if (options_.deflate) request.extra_headers = std::span<const core::HttpHeader>(&extension, 1);
   const size_t n = core::write_client_request(
       std::span<char>(reinterpret_cast<char*>(c.buf[c.fill] + c.fill_len), buffer_capacity_ - c.fill_len),
       std::string_view(c.key, core::kClientKeySize), request);
@@ -257,7 +257,8 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
     base = reinterpret_cast<uint8_t*>(c.head.data());
   }
   const core::ClientHandshakeResult r =
-      core::validate_upgrade_response(input, std::string_view(c.key, core::kClientKeySize), {});
+      core::validate_upgrade_response(input, std::string_view(c.key, core::kClientKeySize), {}, 8192,
+                                      options_.deflate);
   if (r.error == core::ClientHandshakeError::NeedMore) {
     if (c.head.empty()) c.head.assign(input);
     return;
@@ -277,6 +278,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   resolve_first_attempt(c);
   c.deadline_ns = ~uint64_t{0};
   c.reader = core::MessageReader(core::Role::Client, reader_limits_);
+  if (options_.deflate && !agree_deflate(t, c, r.extensions)) return;
 
   if (options_.handshake_only || draining_) begin_close(t, c, now);
   // Frames may follow the head in the same receive (not from an echo server, but legal).
@@ -325,13 +327,16 @@ bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
   encode_stamp(Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns}, stamp);
   ring_time_[slot] = stamp_ns;
   ring_size_[slot] = uint32_t(size);
-
-  uint8_t* dst = c.buf[c.fill] + c.fill_len;
-  uint8_t key[4];
-  masks_.next(key);
-  core::write_frame_header(dst, opcode_, true, size, key);
-  write_masked_payload(dst + header, size, stamp, pattern_, key);
-  c.fill_len += uint32_t(header + size);
+  if (c.deflate) [[unlikely]] {
+    if (!write_deflated(c, size, Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns})) return false;
+  } else {
+    uint8_t* dst = c.buf[c.fill] + c.fill_len;
+    uint8_t key[4];
+    masks_.next(key);
+    core::write_frame_header(dst, opcode_, true, size, key);
+    write_masked_payload(dst + header, size, stamp, pattern_, key);
+    c.fill_len += uint32_t(header + size);
+  }
   ++c.next_seq;
   ++sent_;
   ++outstanding_total_;
@@ -399,7 +404,15 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         pos = size;
         break;
       case ReadEventType::Data:
+        if (ev.compressed) [[unlikely]] {
+          if (!on_compressed_echo(t, c, ev, now)) return;
+          break;
+        }
         if (ev.frame_start && ev.frame_opcode != Opcode::Continuation && !begin_echo(c, ev.message_opcode)) return;
+        if (c.deflate) {  // an echo the server sent uncompressed (below its threshold)
+          totals_.deflate_plain_received += ev.payload_size;
+          totals_.deflate_wire_received += ev.payload_size;
+        }
         check_chunk(c, ev.payload, ev.payload_size);
         if (ev.message_end) finish_echo(c, now);
         break;

@@ -5,6 +5,7 @@ decompression bomb, fragmented compressed messages, and many compressed connecti
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -285,6 +286,33 @@ class DeflateOverTls(test_tls.TlsTestCase):
         shared = self.start_server(*test_tls.tls_args(self.pki, self.certificate))
         for url in (self.server.wss_url("/"), shared.wss_url("/")):
             self.assertEqual(asyncio.run(asyncio.wait_for(scenario(url), bound(60.0))), 1)
+
+
+class DeflateLoadGenerator(ServerTestCase):
+    """wsring-load --deflate against both modes: every echo inflated and verified, the ratio
+    reported."""
+
+    def run_load(self, server, *args):
+        load = os.path.join(os.path.dirname(server.binary), "wsring-load")
+        result = subprocess.run([load, server.url("/"), "--connections", "8", "--messages", "800", "--text",
+                                 "--deflate"] + list(args), capture_output=True, text=True, timeout=bound(60.0))
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        line = [l for l in result.stdout.splitlines() if l.strip().startswith("deflate")]
+        self.assertEqual(len(line), 1, result.stdout)
+        self.assertIn("8 connections agreed", line[0])
+        ratios = [float(r) for r in re.findall(r"ratio ([0-9.]+)", line[0])]
+        self.assertEqual(len(ratios), 2, line[0])
+        self.assertGreater(min(ratios), 1.5, line[0])
+        return ratios
+
+    def test_shared_and_dedicated(self):
+        self.run_load(self.server, "--size", "512", "--pipeline", "4")
+        sent, received = self.run_load(self.start_server("--deflate", "dedicated"), "--size", "16-20K")
+        self.assertGreater(received, sent, "context takeover compresses the echoes better")
+
+    def test_offer_parameters_are_sent(self):
+        self.run_load(self.server, "--size", "2K",
+                      "--deflate=server_no_context_takeover; client_max_window_bits=9")
 
 
 NODE_SCRIPT = r"""

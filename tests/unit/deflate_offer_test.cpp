@@ -163,5 +163,16 @@ TEST(DeflateNegotiation, ResponseNeverOverflows) {
   EXPECT_GT(write_deflate_response(enough, all), 0u);
 }
 
+TEST(DeflateResponse, ClientReadsWhatTheServerAgreed) {
+  DeflateOffer agreed;
+  ASSERT_TRUE(parse_deflate_response("permessage-deflate; server_no_context_takeover; client_max_window_bits=10", agreed));
+  EXPECT_TRUE(agreed.server_no_context_takeover);
+  EXPECT_EQ(agreed.client_max_window_bits_value, 10);
+  EXPECT_TRUE(parse_deflate_response(" permessage-deflate ", agreed));
+  EXPECT_FALSE(parse_deflate_response("permessage-deflate, permessage-deflate", agreed));
+  EXPECT_FALSE(parse_deflate_response("x-webkit-deflate-frame", agreed));
+  EXPECT_FALSE(parse_deflate_response("permessage-deflate; bogus", agreed));
+}
+
 }  // namespace
 }  // namespace wsring::core
