@@ -117,6 +117,8 @@ scenario_args() {  # the wsring-load flags of a scenario (the latency one gets -
     size1m)     echo "--connections 10 --size 1M --pipeline 1";;
     handshakes) echo "--connections 50 --handshake-only";;
     latency)    echo "--connections 100 --size 32 --pipeline 1";;
+    deflate1)   echo "--connections 100 --size 512 --text --pipeline 1 --deflate";;
+    deflate16)  echo "--connections 100 --size 512 --text --pipeline 16 --deflate";;
     *) return 1;;
   esac
 }
@@ -130,6 +132,8 @@ scenario_title() {
     size1m)     echo "10 conns x 1 MiB, ping-pong";;
     handshakes) echo "handshakes (connect, upgrade, close)";;
     latency)    echo "latency at 50% of the ping-pong maximum";;
+    deflate1)   echo "100 conns x 512 B text, permessage-deflate, ping-pong";;
+    deflate16)  echo "100 conns x 512 B text, permessage-deflate, pipeline 16";;
     *) echo "$1";;
   esac
 }

@@ -24,6 +24,12 @@ constexpr const char* kTooBig = "message too big after inflating";
 constexpr const char* kInvalidUtf8 = "invalid UTF-8 in text message";
 }  // namespace reason
 
+// A dedicated deflater keeps context, so later messages find long matches in earlier ones; at
+// zlib's default level the search along its hash chains (longest_match) then dominated the
+// server's CPU (perf: a third of it) with the small hash table that keeps a dedicated connection
+// small. Level 1 (no lazy matching, short chains) still finds those long matches.
+constexpr int kDedicatedLevel = 1;
+
 size_t Engine::agree_deflate(Connection& c, std::span<char> value) {
   if (config_.deflate.mode == DeflateMode::Off) return 0;
   const bool dedicated = config_.deflate.mode == DeflateMode::Dedicated;
@@ -110,7 +116,7 @@ DeflateStream* Engine::deflater_for(Connection& c) {
   d.last_use_ms = reactor_.now_ms();
   if (!d.deflater) {
     d.deflater = std::make_unique<DeflateStream>(&shared_.memory);
-    if (!d.deflater->open(DeflateThread::kLevel, window_bits, dedicated_mem_level(window_bits)) ||
+    if (!d.deflater->open(kDedicatedLevel, window_bits, dedicated_mem_level(window_bits)) ||
         !d.deflater->restore_window(d.deflate_window)) {
       d.deflater.reset();
       return nullptr;
@@ -245,7 +251,9 @@ void Engine::fold_idle_deflate(uint64_t now_ms) {
   for (auto& [token, d] : deflate_->connections) {
     if ((!d.inflater && !d.deflater) || !d.pending.empty() || now_ms < d.last_use_ms + idle_ms) continue;
     if (d.inflater && d.inflater->save_window(d.inflate_window)) d.inflater.reset();
-    if (d.deflater && d.deflater->save_window(d.deflate_window)) d.deflater.reset();
+    // A deflater that resets per message (server_no_context_takeover) has no window to keep.
+    const bool keeps_context = !DeflateBits{connections_[token].deflate}.server_resets();
+    if (d.deflater && (!keeps_context || d.deflater->save_window(d.deflate_window))) d.deflater.reset();
     d.folded = true;
   }
 }
