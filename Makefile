@@ -10,9 +10,9 @@ ifeq ($(WERROR),1)
 override CXXFLAGS += -Werror
 endif
 LDFLAGS  ?=
-PKGS     := liburing openssl
+PKGS     := liburing openssl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -lssl -lcrypto)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -lssl -lcrypto -lz)
 override CXXFLAGS += $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread
 LDLIBS   += -lz
@@ -36,6 +36,8 @@ DEB_PACKAGES := g++ make pkg-config liburing-dev libssl-dev libgtest-dev libbenc
 # wsring-load's HdrHistogram logs (zlib: the compressed V2 format is DEFLATE) and the tests that
 # check them with HdrHistogram's own Java tools and render its HTML report in headless Chromium.
 DEB_PACKAGES += zlib1g-dev default-jre-headless libhdrhistogram-java chromium
+# permessage-deflate tests run a gorilla/websocket client (built at test time).
+DEB_PACKAGES += golang-go golang-github-gorilla-websocket-dev
 
 CORE_SRC   := $(wildcard core/*.cpp)
 NET_SRC    := $(wildcard net/*.cpp)

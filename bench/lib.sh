@@ -129,6 +129,8 @@ scenario_args() {  # the wsring-load flags of a scenario (the latency one gets -
     handshakes) echo "--connections 50 --handshake-only";;
     resumed)    echo "--connections 50 --handshake-only --tls-resume";;
     latency)    echo "--connections 100 --size 32 --pipeline 1";;
+    deflate1)   echo "--connections 100 --size 512 --text --pipeline 1 --deflate";;
+    deflate16)  echo "--connections 100 --size 512 --text --pipeline 16 --deflate";;
     *) return 1;;
   esac
 }
@@ -143,6 +145,8 @@ scenario_title() {
     handshakes) echo "handshakes (connect, upgrade, close)";;
     resumed)    echo "resumed TLS handshakes (connect, upgrade, close; wss:// only)";;
     latency)    echo "latency at 50% of the ping-pong maximum";;
+    deflate1)   echo "100 conns x 512 B text, permessage-deflate, ping-pong";;
+    deflate16)  echo "100 conns x 512 B text, permessage-deflate, pipeline 16";;
     *) echo "$1";;
   esac
 }

@@ -114,7 +114,7 @@ const char* to_string(ClientHandshakeError error) {
 
 ClientHandshakeResult validate_upgrade_response(std::string_view input, std::string_view key,
                                                 std::span<const std::string_view> offered_subprotocols,
-                                                size_t max_bytes) {
+                                                size_t max_bytes, bool extensions_offered) {
   // As in the request parser, look only at what may legally form the head.
   const std::string_view window = input.substr(0, std::min(input.size(), max_bytes));
   const ClientHandshakeError incomplete =
@@ -168,9 +168,11 @@ ClientHandshakeResult validate_upgrade_response(std::string_view input, std::str
     }
     result.subprotocol = chosen;
   }
-  if (count_headers(headers, "Sec-WebSocket-Extensions") != 0) {
+  const size_t extension_count = count_headers(headers, "Sec-WebSocket-Extensions");
+  if (extension_count > (extensions_offered ? 1u : 0u)) {
     return fail(ClientHandshakeError::UnrequestedExtension, consumed, status);
   }
+  if (extension_count == 1) result.extensions = find_header(headers, "Sec-WebSocket-Extensions");
   return result;
 }
 

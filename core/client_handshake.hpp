@@ -47,14 +47,17 @@ struct ClientHandshakeResult {
   size_t consumed = 0;           // bytes of the response head (frames may follow)
   int status = 0;
   std::string_view subprotocol;  // views the input
+  std::string_view extensions;   // Sec-WebSocket-Extensions, when the client offered any (views the input)
   std::string_view body_start;   // on BadStatus: up to 256 bytes after the head, for debugging
 };
 
 // Checks the server's answer to a request sent with `key`. Incremental: NeedMore until the head
 // is complete (or max_bytes are exceeded: TooLarge).
+// `extensions_offered`: the request carried Sec-WebSocket-Extensions, so one such header in the
+// response is allowed (the caller checks what it agrees to); otherwise any is an error.
 ClientHandshakeResult validate_upgrade_response(std::string_view input, std::string_view key,
                                                 std::span<const std::string_view> offered_subprotocols,
-                                                size_t max_bytes = 8192);
+                                                size_t max_bytes = 8192, bool extensions_offered = false);
 
 // Masking keys for client frames (RFC 6455 §5.3: unpredictable). Keys are drawn from a 4 KiB
 // block filled by OpenSSL RAND_bytes (a CSPRNG) and consumed 4 bytes at a time, so one RAND call

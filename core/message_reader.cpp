@@ -12,6 +12,8 @@ namespace reason {
 constexpr const char* kUnmaskedClientFrame = "unmasked client frame";
 constexpr const char* kMaskedServerFrame = "masked server frame";
 constexpr const char* kRsvBits = "RSV bits set without extension";
+constexpr const char* kRsv1OnContinuation = "RSV1 set on a continuation frame";
+constexpr const char* kRsv1OnControl = "RSV1 set on a control frame";
 constexpr const char* kLengthTopBit = "64-bit payload length with the most significant bit set";
 constexpr const char* kReservedOpcode = "reserved opcode";
 constexpr const char* kControlTooLong = "control frame too long";
@@ -69,6 +71,8 @@ MessageReader& MessageReader::operator=(MessageReader&& other) noexcept {
   phase_ = other.phase_;
   message_opcode_ = other.message_opcode_;
   in_message_ = other.in_message_;
+  rsv1_allowed_ = other.rsv1_allowed_;
+  message_compressed_ = other.message_compressed_;
   return *this;
 }
 
@@ -137,7 +141,9 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
     return fail(close_code::protocol_error,
                 role_ == Role::Server ? reason::kUnmaskedClientFrame : reason::kMaskedServerFrame, pos);
   }
-  if (frame_.rsv != 0) return fail(close_code::protocol_error, reason::kRsvBits, pos);
+  if (frame_.rsv != 0) [[unlikely]] {
+    if (const char* why = check_rsv()) return fail(close_code::protocol_error, why, pos);
+  }
   if (frame_.payload_length >> 63) return fail(close_code::protocol_error, reason::kLengthTopBit, pos);
   const auto opcode = static_cast<uint8_t>(frame_.opcode);
   if (is_reserved_opcode(opcode)) return fail(close_code::protocol_error, reason::kReservedOpcode, pos);
@@ -168,6 +174,7 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
   } else {
     if (in_message_) return fail(close_code::protocol_error, reason::kNewMessageInFragmented, pos);
     in_message_ = true;
+    message_compressed_ = frame_.rsv != 0;  // check_rsv let only RSV1 through, and only here
     message_opcode_ = frame_.opcode;
     message_size_ = 0;
     utf8_state_ = Utf8Validator::kAccept;
@@ -180,6 +187,15 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
   }
   message_size_ += frame_.payload_length;
   return data_chunk(data, size, pos);
+}
+
+// The reason RSV bits make this frame a protocol error, or nullptr when they are the RSV1 of
+// permessage-deflate on the first frame of a data message.
+const char* MessageReader::check_rsv() const {
+  if (frame_.rsv != 4 || !rsv1_allowed_) return reason::kRsvBits;
+  if (is_control(frame_.opcode)) return reason::kRsv1OnControl;
+  if (frame_.opcode == Opcode::Continuation) return reason::kRsv1OnContinuation;
+  return nullptr;
 }
 
 // Delivers the next chunk of the current data frame's payload, starting at data + pos.
@@ -197,7 +213,7 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
   frame_delivered_ += chunk;
   const bool frame_end = frame_delivered_ == frame_.payload_length;
   const bool message_end = frame_end && frame_.fin;
-  if (message_opcode_ == Opcode::Text) {
+  if (message_opcode_ == Opcode::Text && !message_compressed_) {
     // Small masked chunks are unmasked and checked for ASCII in one pass; large ones go to the
     // validator, whose ASCII scan is faster than the fused loop.
     bool ascii = false;
@@ -232,6 +248,7 @@ ReadEvent MessageReader::next(uint8_t* data, size_t size) {
   event.frame_end = frame_end;
   event.frame_fin = frame_.fin;
   event.message_end = message_end;
+  event.compressed = message_compressed_;
   event.payload = payload;
   event.payload_size = chunk;
   event.frame_payload_length = frame_.payload_length;

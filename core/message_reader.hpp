@@ -35,6 +35,9 @@ struct ReadEvent {
   bool frame_end = false;                // chunk ends this frame's payload
   bool frame_fin = false;                // the frame's FIN bit
   bool message_end = false;              // frame_end && frame_fin
+  // The message is compressed (permessage-deflate: RSV1 on its first frame). Its payload is
+  // deflate data, not yet validated as UTF-8: the inflating side does that.
+  bool compressed = false;
   uint8_t* payload = nullptr;
   size_t payload_size = 0;
   uint64_t frame_payload_length = 0;  // the frame's whole payload length (from its header)
@@ -79,6 +82,10 @@ class MessageReader {
   // A control frame has begun and its payload is not complete yet (it holds a gather buffer).
   bool control_partial() const { return phase_ == Phase::ControlPayload; }
   void set_limits(ReaderLimits limits) { limits_ = limits; }
+  // permessage-deflate was agreed: RSV1 on the first frame of a data message marks it compressed
+  // (RFC 7692 §6). RSV1 on a continuation or control frame, or without this, is a protocol error.
+  void allow_compression(bool allowed) { rsv1_allowed_ = allowed; }
+  bool compression_allowed() const { return rsv1_allowed_; }
   const ReaderLimits& limits() const { return limits_; }
   Role role() const { return role_; }
 
@@ -90,6 +97,7 @@ class MessageReader {
   ReadEvent continue_control(uint8_t* data, size_t size);
   ReadEvent control_event(uint8_t* payload, bool in_input, size_t consumed);
   ReadEvent fail(uint16_t code, const char* reason, size_t consumed);
+  const char* check_rsv() const;
   ReadEvent need_more(size_t size) const;
 
   bool acquire_control_buffer();
@@ -111,8 +119,11 @@ class MessageReader {
   Role role_;
   Phase phase_ = Phase::Header;
   Opcode message_opcode_ = Opcode::Text;
-  bool in_message_ = false;
-  bool control_buffer_owned_ = false;  // allocated here (no pool), not borrowed
+  // One byte of flags: the reader's size is memory per idle connection.
+  bool in_message_ : 1 = false;
+  bool control_buffer_owned_ : 1 = false;  // allocated here (no pool), not borrowed
+  bool rsv1_allowed_ : 1 = false;          // permessage-deflate agreed
+  bool message_compressed_ : 1 = false;    // the current message had RSV1 on its first frame
 };
 
 }  // namespace wsring::core

@@ -90,7 +90,9 @@ const char kUsage[] =
     "                             one address; repeatable); connections from others are closed\n"
     "  --drain-window DURATION    on SIGTERM/SIGINT, spread the closes (1001) over this long, then\n"
     "                             wait --close-timeout for replies; 0 (all at once) or 1ms to 1000h\n"
-    "                             (default 1s)\n";
+    "                             (default 1s)\n"
+    ;  // then the observability, permessage-deflate and application flags, then kUsageEnd
+const char kUsageEnd[] = "  --help, --version\n";
 
 enum OptionId {
   kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptTlsHandshakesPerTurn, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
@@ -98,6 +100,8 @@ enum OptionId {
   kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
   kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
   kOptProxyProtocol, kOptProxyFrom, kOptDrainWindow,
+  // permessage-deflate
+  kOptDeflate, kOptDeflateThreshold, kOptDeflateIdle,
 };
 
 const option kOptions[] = {
@@ -144,6 +148,9 @@ const option kOptions[] = {
     {"push-total-rate", required_argument, nullptr, fanout_flags::kPushTotalRate},
     {"slow-receiver", required_argument, nullptr, fanout_flags::kSlowReceiver},
     // --- end fan-out
+    {"deflate", required_argument, nullptr, kOptDeflate},
+    {"deflate-threshold", required_argument, nullptr, kOptDeflateThreshold},
+    {"deflate-idle", required_argument, nullptr, kOptDeflateIdle},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -283,6 +290,12 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
     case kOptProxyProtocol: return parse_proxy_listener(arg, config.proxy_listeners, error);
     case kOptProxyFrom: return parse_proxy_from(arg, config.proxy_from, error);
     case kOptDrainWindow: return store_duration("--drain-window", arg, config.drain_window_s, error, "all at once");
+    // permessage-deflate
+    case kOptDeflate: return parse_deflate_mode(arg, config.deflate, error);
+    case kOptDeflateThreshold:
+      return store(cli::parse_size_flag, "--deflate-threshold", arg, 1, 1u << 20, config.deflate.threshold, error,
+                   "compress all");
+    case kOptDeflateIdle: return store_duration("--deflate-idle", arg, config.deflate.idle_s, error);
     default:
       if (id >= fanout_flags::kMode && id < fanout_flags::kEnd) return fanout_flags::apply(id, arg, config, error);
       if (id >= kObservabilityOptionBase) return apply_observability_option(id, arg, config, error);
@@ -369,8 +382,8 @@ ParseOutcome parse_command_line(int argc, char** argv, Config& config, std::stri
     const int c = getopt_long(argc, argv, ":", kOptions, &index);
     if (c == -1) break;
     if (c == kOptHelp) {
-      message = std::string(kUsage) + kObservabilityUsage + "\nApplications:\n" + fanout_flags::kUsage +
-                "  --help, --version\n";
+      message = std::string(kUsage) + kObservabilityUsage + kDeflateUsage + "\nApplications:\n" +
+                fanout_flags::kUsage + kUsageEnd;
       return ParseOutcome::Exit0;
     }
     if (c == kOptVersion) {

@@ -11,6 +11,7 @@
 #include "net/reactor.hpp"
 #include "server/cli_values.hpp"
 #include "server/proxy_trust.hpp"
+#include "server/deflate_config.hpp"
 
 namespace wsring::server {
 
@@ -69,6 +70,7 @@ struct Config {
   std::vector<std::string> proxy_listeners;  // "all" or HOST:PORT of --listen/--tls-listen
   std::vector<Cidr> proxy_from;              // peers allowed to send a PROXY header
   double drain_window_s = 1;                 // SIGTERM: closes (1001) spread over this; 0: at once
+  DeflateConfig deflate;  // permessage-deflate (server/deflate_config.hpp)
 };
 
 // The observability flags' options (ids from kObservabilityOptionBase) and their usage lines;

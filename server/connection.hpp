@@ -124,6 +124,7 @@ struct Connection {
   }
   bool fanout_pending = false;   // fan-out output queued, flushed at the end of the current callback
   bool proxy_pending = false;    // a PROXY listener's connection whose header has not come yet
+  uint8_t deflate = 0;           // permessage-deflate as agreed (DeflateBits); 0: not agreed
 
   // Moves to the state the table gives; an illegal move is a bug (asserted in debug builds)
   // and leaves the state as it was.

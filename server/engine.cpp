@@ -286,6 +286,7 @@ void Engine::on_closed(net::Token t) {
   forget_proxy(t);
   give_back_output(c);  // the send was cancelled: give back everything it held
   end_gather(c);
+  end_deflate(c);
   timers_.cancel(c.timer);
   c.reader = core::MessageReader(core::Role::Server);  // gives back a split control frame's buffer now
   ++stats_.connections_closed;
@@ -319,6 +320,7 @@ void Engine::on_tick(uint64_t now_ms) {
   flush_fanout();
   return_parked_output();
   relieve_memory_pressure(now_ms);
+  fold_idle_deflate(now_ms);
   if (!tls_listen_fds_.empty()) refresh_tls_context();
   if (!shutting_down_ && shared_.stop.load(std::memory_order_relaxed)) begin_shutdown(now_ms);
   publish(now_ms);

@@ -33,6 +33,7 @@
 #include "server/connection.hpp"
 #include "server/connection_log.hpp"
 #include "server/fanout.hpp"
+#include "server/deflate_session.hpp"
 #include "server/log.hpp"
 #include "server/metrics.hpp"
 #include "server/memory_budget.hpp"
@@ -152,6 +153,24 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
                  chunk.frame_end && chunk.frame_fin, chunk.payload, chunk.payload_size);
   }
   bool send_message(Connection& c, core::Opcode opcode, const uint8_t* data, size_t size);
+  bool queue_frame(Connection& c, core::Opcode opcode, bool fin, bool rsv1, const uint8_t* payload, size_t size);
+
+  // permessage-deflate (engine_deflate.cpp).
+  // Negotiates from the request just parsed; writes the response's Sec-WebSocket-Extensions
+  // value into `value` and returns its length, 0 when the extension is not agreed.
+  size_t agree_deflate(Connection& c, std::span<char> value);
+  void on_compressed(Connection& c, const core::ReadEvent& ev);
+  void inflate_message(Connection& c, core::Opcode opcode, const uint8_t* in, size_t size);
+  void deliver_inflated(Connection& c, core::Opcode opcode, uint8_t* data, size_t size, bool first, bool last);
+  void fail_compressed(Connection& c, uint16_t code, const char* why);
+  InflateStream* inflater_for(Connection& c);
+  DeflateStream* deflater_for(Connection& c);
+  bool send_deflated(Connection& c, core::Opcode opcode, const uint8_t* data, size_t size);
+  bool deflate_piece(Connection& c, DeflateStream& stream, PackState& state, const uint8_t* data, size_t size,
+                     bool last);
+  bool queue_packed(Connection& c, PackState& state, size_t size, bool fin);
+  void end_deflate(Connection& c);
+  void fold_idle_deflate(uint64_t now_ms);
   void cut_region(Connection& c, const Segment* owner = nullptr);
 
   // Output (engine_output.cpp). A small buffer is a write-pool buffer, or, when the pool is
@@ -309,6 +328,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   std::vector<uint32_t> skipped_;
   std::vector<net::Token> fanout_pending_;  // connections to flush at the end of the callback
 
+  std::unique_ptr<DeflateThread> deflate_;  // permessage-deflate: made when first agreed
   size_t live_ = 0;
   uint64_t pressure_since_ms_ = 0;   // when the memory budget came under pressure (0: it is not)
   uint64_t refusals_logged_ms_ = 0;  // rate limit of the refused-upgrade log line

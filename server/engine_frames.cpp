@@ -72,16 +72,21 @@ void Engine::consume_frames(Connection& c, uint8_t* data, size_t size) {
         pos = size;
         break;
       case ReadEventType::Data:
-        if (echo_in_place_)
+        if (ev.compressed) [[unlikely]] {
+          cut_region(c);  // what was framed in place before this message leaves first
+          on_compressed(c, ev);
+        } else if (echo_in_place_) {
           reply_in_place(ev);
-        else
+        } else {
           app_.on_data(session, ev);
+        }
         if (ev.message_end) {
+          const bool in_place = echo_in_place_ && !ev.compressed;  // a compressed echo is counted where it is sent
           ++stats_.messages_echoed;
-          stats_.messages_sent += echo_in_place_;  // echoed in place: one message out per message in
+          stats_.messages_sent += in_place;
           if (c.sampled) [[unlikely]] {
             ++sampled(c).messages_in;
-            sampled(c).messages_out += echo_in_place_;
+            sampled(c).messages_out += in_place;
           }
         }
         break;
@@ -188,8 +193,14 @@ bool Engine::send_message(Connection& c, Opcode opcode, const uint8_t* data, siz
   cut_region(c);
   ++stats_.messages_sent;
   if (c.sampled) ++sampled(c).messages_out;
+  if (c.deflate && size >= config_.deflate.threshold) [[unlikely]] return send_deflated(c, opcode, data, size);
+  return queue_frame(c, opcode, true, false, data, size);
+}
+
+// One frame, header and payload copied: into a write-pool buffer when it fits, else into chunks.
+bool Engine::queue_frame(Connection& c, Opcode opcode, bool fin, bool rsv1, const uint8_t* data, size_t size) {
   uint8_t header[core::kMaxServerHeaderSize];
-  const size_t n = core::write_frame_header(header, opcode, true, size);
+  const size_t n = core::write_frame_header(header, opcode, fin, size, nullptr, rsv1 ? 4 : 0);
   if (n + size <= kWriteBufferSize) {
     const SmallBuffer out = small_buffer();
     std::memcpy(out.data, header, n);

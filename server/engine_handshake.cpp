@@ -123,9 +123,14 @@ bool Engine::answer_request(Connection& c, uint8_t* data, size_t size, size_t* c
   }
   // Accept: the 101 response goes into a pooled write buffer, with Sec-WebSocket-Accept
   // computed straight into it.
+  char extension[160];
+  const size_t extension_size = agree_deflate(c, extension);
+  const core::HttpHeader extension_header{"Sec-WebSocket-Extensions", std::string_view(extension, extension_size)};
   const SmallBuffer out = small_buffer();
   const size_t n = core::write_upgrade_response(std::span<char>(reinterpret_cast<char*>(out.data), out.capacity),
-                                                decision.key, decision.subprotocol);
+                                                decision.key, decision.subprotocol,
+                                                std::span<const core::HttpHeader>(&extension_header,
+                                                                                  extension_size ? 1 : 0));
   if (n == 0) {
     queue_small(c, out, 0);
     send_http_error(c, 500, "response does not fit", false);

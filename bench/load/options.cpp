@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "core/deflate_offer.hpp"
+
 namespace wsring::load {
 
 const char* const kLoadVersion = "0.1.0";
@@ -57,6 +59,9 @@ const char kLoadUsage[] =
     "                         ticket: resumed handshakes instead of full ones\n"
     "  --tls-min 1.2|1.3      lowest TLS version offered (default 1.2)\n"
     "  --tls-max 1.2|1.3      highest TLS version offered (default 1.3)\n"
+    "  --deflate[=PARAMS]     offer permessage-deflate (default parameters: client_max_window_bits;\n"
+    "                         e.g. --deflate='server_no_context_takeover; server_max_window_bits=10'),\n"
+    "                         send messages compressed, inflate and verify echoes, report the ratio\n"
     "\n"
     "Exit status: 0 clean run, 1 errors, mismatches or a failed --threshold, 2 bad arguments.\n";
 
@@ -257,6 +262,19 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     }
     const std::string flag(name);
     auto is_switch = [&](std::string_view s) { return name == s; };
+
+    // permessage-deflate: a switch with an optional value.
+    if (is_switch("--deflate")) {
+      o.deflate = true;
+      if (has_inline) {
+        core::DeflateOffer offer;
+        if (core::parse_deflate_offer(";" + std::string(inline_value), offer) != core::OfferStatus::Ok)
+          return bad("--deflate: expected permessage-deflate parameters such as 'client_max_window_bits; "
+                     "server_max_window_bits=10', got " + cli::quoted(inline_value));
+        o.deflate_params = std::string(inline_value);
+      }
+      continue;
+    }
 
     // Switches without a value.
     if (is_switch("--help")) {

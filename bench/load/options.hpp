@@ -102,6 +102,10 @@ struct LoadOptions {
   double start_at_unix_s = 0;         // --start-at: 0 starts at once
   bool quiet = false;                 // --quiet: no progress lines
   // --- end of the block ---
+  // permessage-deflate: offered when deflate is set, with these parameters (";"-separated, as
+  // in the header after "permessage-deflate"); messages are then sent compressed.
+  bool deflate = false;
+  std::string deflate_params = "client_max_window_bits";
 };
 
 using ParseOutcome = cli::ParseOutcome;

@@ -133,6 +133,7 @@ std::string check_any_server_options(LoadOptions& o, bool saw_text_or_binary, bo
       return "--match: id needs {id} in every message template";
     if (!o.sizes.fixed() || o.sizes.min() != 32) return "--size: not with --message/--messages-file";
     if (o.text_ratio >= 0) return "--text-ratio: not with --message/--messages-file";
+    if (o.deflate) return "--deflate: not with --message/--messages-file (it compresses wsring-load's own payloads)";
     if (!saw_text_or_binary) o.text = true;  // templates are text unless --binary says otherwise
     o.size_min = 1;
     o.size_max = std::max<uint64_t>(kMinMessageSize, o.messages_from.max_size());

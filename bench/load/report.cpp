@@ -178,6 +178,21 @@ int exit_status(const WorkerTotals& totals) {
   return totals.error_total() > 0 || totals.mismatched > 0 || totals.lost > 0 ? 1 : 0;
 }
 
+// --deflate: the compression ratio both ways and the load's CPU per message.
+static void print_deflate(std::FILE* out, const RunReport& r) {
+  const WorkerTotals& t = r.totals;
+  auto ratio = [](uint64_t plain, uint64_t wire) { return wire ? double(plain) / double(wire) : 0.0; };
+  const uint64_t messages = t.sent + t.received;
+  std::fprintf(out, "  deflate        %llu connections agreed; sent %llu -> %llu bytes (ratio %.2f), received %llu <- %llu"
+                    " bytes (ratio %.2f); load CPU %.2f us per message\n",
+               static_cast<unsigned long long>(t.deflate_agreed), static_cast<unsigned long long>(t.deflate_plain_sent),
+               static_cast<unsigned long long>(t.deflate_wire_sent), ratio(t.deflate_plain_sent, t.deflate_wire_sent),
+               static_cast<unsigned long long>(t.deflate_plain_received),
+               static_cast<unsigned long long>(t.deflate_wire_received),
+               ratio(t.deflate_plain_received, t.deflate_wire_received),
+               messages ? 1e6 * (r.load_cpu_user_s + r.load_cpu_system_s) / double(messages) : 0.0);
+}
+
 void print_summary(std::FILE* out, const RunReport& r) {
   const LoadOptions& o = *r.options;
   const WorkerTotals& t = r.totals;
@@ -225,6 +240,7 @@ void print_summary(std::FILE* out, const RunReport& r) {
   const double load_cpu = r.load_cpu_user_s + r.load_cpu_system_s;
   std::fprintf(out, "\n  load CPU       %.2f s user + %.2f s system (%.0f%% of one core)\n", r.load_cpu_user_s,
                r.load_cpu_system_s, r.elapsed_s > 0 ? 100.0 * load_cpu / r.elapsed_s : 0.0);
+  if (o.deflate) print_deflate(out, r);
   std::fprintf(out, "  connections    %llu opened, %llu failed, %llu closed cleanly\n",
                static_cast<unsigned long long>(t.opened), static_cast<unsigned long long>(t.failed),
                static_cast<unsigned long long>(t.closed_cleanly));

@@ -50,6 +50,11 @@ void WorkerTotals::merge(const WorkerTotals& other) {
   opened += other.opened;
   failed += other.failed;
   closed_cleanly += other.closed_cleanly;
+  deflate_plain_sent += other.deflate_plain_sent;
+  deflate_wire_sent += other.deflate_wire_sent;
+  deflate_plain_received += other.deflate_plain_received;
+  deflate_wire_received += other.deflate_wire_received;
+  deflate_agreed += other.deflate_agreed;
   for (size_t k = 0; k < kErrorKindCount; ++k) {
     if (errors[k] == 0 && other.errors[k] != 0) first_detail[k] = other.first_detail[k];
     errors[k] += other.errors[k];

@@ -101,6 +101,12 @@ struct WorkerTotals {
   uint64_t tls_failures[kTlsErrorCount] = {};
   std::string tls_first_failure[kTlsErrorCount];
 
+  // --deflate: payload bytes before compression and on the wire, both ways (an echo the server
+  // sent uncompressed counts the same on both sides).
+  uint64_t deflate_plain_sent = 0, deflate_wire_sent = 0;
+  uint64_t deflate_plain_received = 0, deflate_wire_received = 0;
+  uint64_t deflate_agreed = 0;  // connections that agreed on permessage-deflate
+
   void merge(const WorkerTotals& other);
   uint64_t error_total() const;
 };

@@ -25,9 +25,6 @@ using core::ReadEventType;
 namespace {
 
 constexpr uint64_t kScanIntervalNs = 50'000'000;
-// The largest control frame, and the room every write keeps free in a filling buffer: data frames
-// leave room for a pong and a close, a pong leaves room for a close, so that a close always fits.
-constexpr uint32_t kControlFrameMax = uint32_t(core::kMaxFrameHeaderSize + core::kMaxControlPayload);
 
 uint64_t monotonic_ns() {
   timespec ts;
@@ -108,6 +105,10 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
 
   for (const std::string& p : options.upgrade.subprotocols) subprotocols_.push_back(p);
   extra_headers_ = request_headers(options.upgrade, authorization_);
+  if (options.deflate) {
+    deflate_offer_ = "permessage-deflate; " + options.deflate_params;
+    extra_headers_.push_back({"Sec-WebSocket-Extensions", deflate_offer_});
+  }
   mixed_types_ = options.text_ratio >= 0;
   text_ratio_ = TextRatio::from(std::max(0.0, options.text_ratio));
   if (options.reconnect) {
@@ -296,7 +297,8 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
     base = reinterpret_cast<uint8_t*>(c.head.data());
   }
   const core::ClientHandshakeResult r =
-      core::validate_upgrade_response(input, std::string_view(c.key, core::kClientKeySize), subprotocols_);
+      core::validate_upgrade_response(input, std::string_view(c.key, core::kClientKeySize), subprotocols_, 8192,
+                                      options_.deflate);
   if (r.error == core::ClientHandshakeError::NeedMore) {
     if (c.head.empty()) c.head.assign(input);
     return;
@@ -320,6 +322,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   resolve_first_attempt(c);
   c.deadline_ns = ~uint64_t{0};
   c.reader = core::MessageReader(core::Role::Client, reader_limits_);
+  if (options_.deflate && !agree_deflate(t, c, r.extensions)) return;
 
   if (options_.handshake_only || draining_) begin_close(t, c, now);
   // Frames may follow the head in the same receive (not from an echo server, but legal).
@@ -376,18 +379,22 @@ bool LoadWorker::write_message(Connection& c, uint64_t stamp_ns) {
   encode_stamp(Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns}, stamp);
   ring_time_[slot] = stamp_ns;
   ring_size_[slot] = uint32_t(size) | (text ? kRingText : 0);
-
-  uint8_t* dst = c.buf[c.fill] + c.fill_len;
-  uint8_t key[4];
-  masks_.next(key);
-  core::write_frame_header(dst, text ? Opcode::Text : Opcode::Binary, true, size, key);
-  if (templated) {
-    std::memcpy(dst + header, rendered_.data(), size);
-    core::apply_mask(dst + header, size, key, 0);
+  const Opcode opcode = text ? Opcode::Text : Opcode::Binary;
+  if (c.deflate) [[unlikely]] {  // never with templates: the options refuse --deflate with them
+    if (!write_deflated(c, size, Stamp{c.global_id, uint32_t(c.next_seq), stamp_ns}, opcode)) return false;
   } else {
-    write_masked_payload(dst + header, size, stamp, pattern_, key);
+    uint8_t* dst = c.buf[c.fill] + c.fill_len;
+    uint8_t key[4];
+    masks_.next(key);
+    core::write_frame_header(dst, opcode, true, size, key);
+    if (templated) {
+      std::memcpy(dst + header, rendered_.data(), size);
+      core::apply_mask(dst + header, size, key, 0);
+    } else {
+      write_masked_payload(dst + header, size, stamp, pattern_, key);
+    }
+    c.fill_len += uint32_t(header + size);
   }
-  c.fill_len += uint32_t(header + size);
   ++c.next_seq;
   ++sent_;
   ++outstanding_total_;
@@ -465,7 +472,15 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         pos = size;
         break;
       case ReadEventType::Data:
+        if (ev.compressed) [[unlikely]] {
+          if (!on_compressed_echo(t, c, ev, now)) return;
+          break;
+        }
         if (ev.frame_start && ev.frame_opcode != Opcode::Continuation && !begin_echo(c, ev.message_opcode)) return;
+        if (c.deflate) {  // an echo the server sent uncompressed (below its threshold)
+          totals_.deflate_plain_received += ev.payload_size;
+          totals_.deflate_wire_received += ev.payload_size;
+        }
         check_chunk(c, ev.payload, ev.payload_size);
         if (ev.message_end) finish_echo(c, now);
         break;

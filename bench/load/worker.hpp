@@ -31,6 +31,7 @@
 #include "core/message_reader.hpp"
 #include "net/reactor.hpp"
 #include "net/socket.hpp"
+#include "server/deflate_streams.hpp"
 
 namespace wsring::load {
 
@@ -66,6 +67,9 @@ struct WorkerPlan {
 constexpr uint64_t kCloseTimeoutNs = 3'000'000'000;       // our close frame -> the server's
 constexpr uint64_t kEofGraceNs = 1'000'000'000;           // both close frames -> the server's FIN
 constexpr uint32_t kMaxPendingHandshakes = 1024;          // per worker, connects not yet upgraded
+// The largest control frame, and the room every write keeps free in a filling buffer: data frames
+// leave room for a pong and a close, a pong leaves room for a close, so that a close always fits.
+constexpr uint32_t kControlFrameMax = uint32_t(core::kMaxFrameHeaderSize + core::kMaxControlPayload);
 
 uint64_t run_clock_ns(const SharedRun& run);
 
@@ -137,6 +141,12 @@ class LoadWorker final : public net::EventHandler {
     core::MessageReader reader{core::Role::Client};
     std::string head;  // an upgrade response that spans receives (rare)
     std::unique_ptr<TlsLink> tls;  // wss:// only
+    // permessage-deflate (--deflate), when the server agreed.
+    bool deflate = false;
+    uint8_t deflate_window_bits = 15;                  // the window we may compress with
+    core::Opcode inflate_opcode = core::Opcode::Text;  // the compressed echo being gathered
+    std::vector<uint8_t> inflate_pending;
+    std::unique_ptr<server::InflateStream> inflater;   // the server keeps context: ours too
   };
 
   // The one place a connection changes state; an illegal move is a bug (asserted).
@@ -174,6 +184,11 @@ class LoadWorker final : public net::EventHandler {
     return buffer_capacity_ - c.fill_len > reserve ? buffer_capacity_ - c.fill_len - reserve : 0;
   }
   bool queue_close(Connection& c, uint16_t code);  // false if it does not fit (never expected)
+
+  // permessage-deflate (worker_deflate.cpp).
+  bool agree_deflate(net::Token t, Connection& c, std::string_view extensions);  // false: the connection failed
+  bool write_deflated(Connection& c, size_t size, const Stamp& stamp, core::Opcode opcode);
+  bool on_compressed_echo(net::Token t, Connection& c, const core::ReadEvent& ev, uint64_t now);
 
   // Output.
   void flush(net::Token t, Connection& c);
@@ -220,6 +235,12 @@ class LoadWorker final : public net::EventHandler {
   core::Opcode opcode_;
   core::ReaderLimits reader_limits_;
 
+  // --deflate: one deflater per window size (reset per message: no context takeover from us),
+  // one inflater for servers without context takeover, and the buffers they work in.
+  std::unique_ptr<server::DeflateStream> deflaters_[7];
+  std::unique_ptr<server::InflateStream> inflater_;
+  std::vector<uint8_t> deflate_plain_, deflate_packed_;
+
   std::vector<uint32_t> ready_;  // idle connections waiting to connect (popped from the back)
   uint64_t next_connect_ns_ = 0;
   uint64_t connect_interval_ns_ = 0;
@@ -234,7 +255,8 @@ class LoadWorker final : public net::EventHandler {
 
   // ---- any server, mixes, open loop, reconnects ----
   std::vector<std::string_view> subprotocols_;  // views of options_.upgrade.subprotocols
-  std::vector<core::HttpHeader> extra_headers_;  // --header and Authorization
+  std::vector<core::HttpHeader> extra_headers_;  // --header, Authorization, the deflate offer
+  std::string deflate_offer_;                    // --deflate: the Sec-WebSocket-Extensions value
   std::string authorization_;                    // "Bearer <token>": never printed
   TextRatio text_ratio_;
   bool mixed_types_ = false;                     // --text-ratio given

@@ -679,6 +679,7 @@ class RawClient:
         self.writer_error = None
         self.close_sent = False
         self.eof = False
+        self.allow_rsv1 = False   # permessage-deflate agreed: RSV1 marks a compressed message
 
     # -- sending
     def send(self, data):
@@ -813,7 +814,7 @@ class RawClient:
         payload = bytes(self.buffer[offset:offset + length])
         del self.buffer[:offset + length]
         frame = Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, payload)
-        if frame.rsv:
+        if frame.rsv and not (frame.rsv == 4 and self.allow_rsv1):
             raise ServerProtocolError("server frame has RSV bits %d set without an extension" % frame.rsv)
         if frame.opcode >= 8 and (not frame.fin or len(payload) > 125):
             raise ServerProtocolError("server sent an invalid control frame %r" % (frame,))

@@ -318,3 +318,14 @@ TEST(LoadOptions, ValuesFollowTheSharedGrammar) {
   expect_bad({"--connections", "10k"}, "--connections");
   expect_bad({"--messages", "1M"}, "--messages");
 }
+
+TEST(LoadOptions, DeflateOffersItsParameters) {
+  EXPECT_FALSE(parse_ok({}).options.deflate);
+  Parsed p = parse_ok({"--deflate"});
+  EXPECT_TRUE(p.options.deflate);
+  EXPECT_EQ(p.options.deflate_params, "client_max_window_bits");
+  p = parse_ok({"--deflate=server_no_context_takeover; server_max_window_bits=10"});
+  EXPECT_EQ(p.options.deflate_params, "server_no_context_takeover; server_max_window_bits=10");
+  expect_bad({"--deflate=server_max_window_bits=99"}, "--deflate");
+  expect_bad({"--deflate=mux"}, "--deflate");
+}

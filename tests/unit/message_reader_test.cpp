@@ -578,5 +578,46 @@ TEST(MessageReader, ClientRoleReadsServerFrames) {
             (std::vector<std::string>{"text:ok", "error 1002 masked server frame"}));
 }
 
+// permessage-deflate (RFC 7692 §6): RSV1 on the first frame of a data message only.
+TEST(MessageReaderDeflate, Rsv1MarksTheMessageCompressedAndSkipsUtf8) {
+  Driver d(Role::Server);
+  d.reader().allow_compression(true);
+  const Bytes not_utf8 = {0xff, 0xfe, 0x00};  // deflate bytes are no text
+  d.feed(concat({frame(Opcode::Text, false, not_utf8, kKey, 4), frame(Opcode::Continuation, true, {0xc0}),
+                 frame(Opcode::Text, true, text("plain"))}));
+  ASSERT_EQ(d.messages.size(), 2u);
+  EXPECT_EQ(d.messages[0], (Bytes{0xff, 0xfe, 0x00, 0xc0}));
+  bool compressed_seen = false;
+  for (const ReadEvent& ev : d.events) {
+    if (ev.type != ReadEventType::Data) continue;
+    if (ev.payload_size == 5) EXPECT_FALSE(ev.compressed);
+    else compressed_seen = compressed_seen || ev.compressed;
+  }
+  EXPECT_TRUE(compressed_seen);
+}
+
+TEST(MessageReaderDeflate, Rsv1OnContinuationOrControlIsAProtocolError) {
+  struct Case {
+    Bytes wire;
+    const char* reason;
+  } cases[] = {
+      {concat({frame(Opcode::Text, false, text("a"), kKey, 4), frame(Opcode::Continuation, true, text("b"), kKey, 4)}),
+       "RSV1 set on a continuation frame"},
+      {frame(Opcode::Ping, true, {}, kKey, 4), "RSV1 set on a control frame"},
+      {frame(Opcode::Binary, true, text("x"), kKey, 2), "RSV bits set without extension"},
+      {frame(Opcode::Binary, true, text("x"), kKey, 6), "RSV bits set without extension"},
+  };
+  for (const Case& c : cases) {
+    Driver d(Role::Server);
+    d.reader().allow_compression(true);
+    d.feed(c.wire);
+    ASSERT_FALSE(d.transcript.empty());
+    EXPECT_EQ(d.transcript.back(), std::string("error 1002 ") + c.reason);
+  }
+  Driver off(Role::Server);
+  off.feed(frame(Opcode::Text, true, text("x"), kKey, 4));
+  EXPECT_EQ(off.transcript.back(), "error 1002 RSV bits set without extension");
+}
+
 }  // namespace
 }  // namespace wsring::core

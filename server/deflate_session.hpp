@@ -1,0 +1,82 @@
+// permessage-deflate in the engine: what a connection agreed (one byte of its record), the
+// per-thread streams and buffers, and the side table of the few connections that hold deflate
+// state (a dedicated connection's streams, or a compressed message still arriving).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "core/deflate_offer.hpp"
+#include "core/frame.hpp"
+#include "net/reactor.hpp"
+#include "server/deflate_config.hpp"
+#include "server/deflate_streams.hpp"
+
+namespace wsring::server {
+
+// The agreement packed into Connection::deflate: 0 = not agreed. Bits 0-2: the server's window
+// bits - 8 (never 0 once agreed); bits 3-5: the client's window bits - 8; bit 6: dedicated
+// streams; bit 7: the server resets its deflater per message (server_no_context_takeover).
+struct DeflateBits {
+  uint8_t bits = 0;
+
+  static DeflateBits pack(const core::DeflateAgreement& a, bool dedicated) {
+    const auto server = uint8_t(a.server_window_bits - 8), client = uint8_t(a.client_window_bits - 8);
+    return DeflateBits{uint8_t(server | client << 3 | (dedicated ? 0x40 : 0) |
+                               (a.server_no_context_takeover ? 0x80 : 0))};
+  }
+  bool agreed() const { return bits != 0; }
+  int server_window_bits() const { return (bits & 7) + 8; }
+  // zlib inflates with 9 at least; a client's 8-bit stream reads fine with it.
+  int client_window_bits() const { return std::max((bits >> 3 & 7) + 8, 9); }
+  bool dedicated() const { return bits & 0x40; }
+  bool server_resets() const { return bits & 0x80; }
+};
+
+// What the side table keeps for one connection.
+struct DeflateConnection {
+  std::unique_ptr<InflateStream> inflater;  // dedicated: open while the connection is active
+  std::unique_ptr<DeflateStream> deflater;
+  std::vector<uint8_t> inflate_window;      // dedicated, idle: the windows the streams resume from
+  std::vector<uint8_t> deflate_window;
+  bool folded = false;                      // the streams were closed and their windows kept
+  std::vector<uint8_t> pending;             // a compressed message arriving in several pieces
+  size_t pending_charged = 0;               // its bytes charged to --max-memory
+  core::Opcode pending_opcode = core::Opcode::Text;
+  uint64_t last_use_ms = 0;
+};
+
+// A reply being deflated: its opcode, whether its first frame (RSV1) is still to go, and the
+// bytes waiting in the per-thread buffer.
+struct PackState {
+  core::Opcode opcode = core::Opcode::Text;
+  bool first_frame = true;
+  size_t used = 0;
+};
+
+// One reactor thread's deflate state.
+struct DeflateThread {
+  static constexpr size_t kBufferSize = 64 * 1024;
+  static constexpr int kLevel = Z_DEFAULT_COMPRESSION;
+
+  explicit DeflateThread(MemoryBudget& budget) : budget(budget) {}
+
+  MemoryBudget& budget;
+  // Shared mode: one inflater (the largest window reads every smaller one) and one deflater per
+  // window size a client may ask for, each reset per message.
+  InflateStream shared_inflater;
+  std::unique_ptr<DeflateStream> shared_deflaters[core::kMaxWindowBits - core::kMinWindowBits + 1];
+  std::unique_ptr<uint8_t[]> plain = std::make_unique<uint8_t[]>(kBufferSize);   // inflated pieces
+  std::unique_ptr<uint8_t[]> packed = std::make_unique<uint8_t[]>(kBufferSize);  // deflated pieces
+  std::unordered_map<net::Token, DeflateConnection> connections;
+  uint64_t next_fold_ms = 0;
+};
+
+// A dedicated deflater's memLevel: zlib's hash table shrinks with it; window_bits - 9 keeps the
+// table no larger than the window (12 -> 3: about 26 KiB in all).
+inline int dedicated_mem_level(int window_bits) { return std::clamp(window_bits - 9, 1, 8); }
+
+}  // namespace wsring::server
