@@ -73,7 +73,7 @@ class Handshake(ServerTestCase):
     def test_h_7_extension_offer_not_accepted(self):
         """RFC 6455 9.1: the server must not accept an extension it does not implement; with no
         Sec-WebSocket-Extensions in the reply, none is in use (and RSV1 stays illegal)."""
-        client = self.client(extra=[("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")])
+        client = self.client(extra=[("Sec-WebSocket-Extensions", "x-unknown-extension; level=3")])
         self.assertIsNone(client.response.header("Sec-WebSocket-Extensions"))
         client.echo(OP_TEXT, "no extension")
 
