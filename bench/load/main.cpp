@@ -301,7 +301,8 @@ int main(int argc, char** argv) {
     // timeline's next point and the progress line.
     if (now >= uint64_t(timeline.next_end_s() * 1e9) + 20'000'000) {
       timeline.sample(timeline.next_end_s(), timeline_counters(s));
-      const uint64_t in_flight = s.sent - s.received - s.lost - s.in_flight_closed - s.unanswered;
+      const uint64_t in_flight =
+          options.scenario == Scenario::Echo ? s.sent - s.received - s.lost - s.in_flight_closed - s.unanswered : 0;
       if (!options.quiet)
         print_progress_line(stderr, options, timeline.points().back(),
                             Timeline::live_latency(recorders, timeline.points().size() - 1), in_flight,

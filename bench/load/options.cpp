@@ -49,6 +49,8 @@ const char kLoadUsage[] =
     "  wsring-load merge A.hlog B.hlog... [A.json B.json...] [--json OUT] [--report OUT.html]\n"
     "                         merges shard runs into one result\n"
     "  --help, --version\n"
+    "  --scenario echo|push   push: only receive the server's stamped, numbered messages (wsring-echo\n"
+    "                         --mode push): delivery latency, lost, out of order, duplicates\n"
     "\n"
     "TLS (wss:// only; without these the certificate is verified against the system store):\n"
     "  --insecure             do not verify the server's certificate\n"
@@ -317,6 +319,15 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     }
     // --- end of the block ---
 
+    // --- scenarios (bench/load/scenario_*.hpp) ---
+    if (is_switch("--scenario")) {
+      if (!has_inline && i + 1 >= argc) return bad(flag + " needs a value");
+      const std::string_view v = has_inline ? inline_value : std::string_view(argv[++i]);
+      if (!parse_scenario(v, o.scenario)) return bad("--scenario: expected echo or push, got " + cli::quoted(v));
+      continue;
+    }
+    // --- end of the block ---
+
     static const char* const kValued[] = {"--connections", "--duration", "--messages", "--size",
                                           "--pipeline", "--rate", "--ramp-up", "--threads",
                                           "--connect-rate", "--json", "--source-addrs", "--backend",
@@ -400,6 +411,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     return bad(std::string("--tls-min: ") + tls_version_text(o.tls.min_version) + " is above --tls-max " +
                tls_version_text(o.tls.max_version));
   if (std::string why = check_any_server_options(o, saw_text || saw_binary, saw_duration || saw_messages); !why.empty()) return bad(why);
+  if (const std::string why = check_scenario_options(o, saw_messages); !why.empty()) return bad(why);
   if (o.handshake_only && saw_messages) return bad("--messages: not with --handshake-only (use --duration)");
   if (o.handshake_only && o.rate > 0) return bad("--rate: not with --handshake-only (use --connect-rate)");
   if (!o.source_addresses.empty()) {

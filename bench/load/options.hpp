@@ -9,6 +9,7 @@
 
 #include "bench/load/message_source.hpp"
 #include "bench/load/reply_match.hpp"
+#include "bench/load/scenario_push.hpp"
 #include "bench/load/size_mix.hpp"
 #include "bench/load/stages.hpp"
 #include "bench/load/upgrade_options.hpp"
@@ -106,6 +107,7 @@ struct LoadOptions {
   // in the header after "permessage-deflate"); messages are then sent compressed.
   bool deflate = false;
   std::string deflate_params = "client_max_window_bits";
+  Scenario scenario = Scenario::Echo;  // --scenario (bench/load/scenario_*.hpp)
 };
 
 using ParseOutcome = cli::ParseOutcome;
@@ -129,6 +131,9 @@ std::string check_any_server_options(LoadOptions& options, bool saw_text_or_bina
 extern const char kAnyServerUsage[];
 extern const char kDefaultIdTemplate[];  // --match id without --message
 // ---- end ----
+
+// --scenario against the flags it cannot go with; empty when all is well (scenario_options.cpp).
+std::string check_scenario_options(const LoadOptions& options, bool saw_messages);
 
 extern const char* const kLoadVersion;
 extern const char kLoadUsage[];

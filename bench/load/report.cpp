@@ -201,6 +201,8 @@ void print_summary(std::FILE* out, const RunReport& r) {
                r.interrupted ? " (interrupted)" : "");
   if (o.handshake_only) {
     std::fprintf(out, "  mode           handshake only (connect, upgrade, close)\n");
+  } else if (o.scenario == Scenario::Push) {
+    std::fprintf(out, "  mode           push: receive only (latency from the send time in each message)\n");
   } else {
     char types[48];
     if (o.text_ratio >= 0) snprintf(types, sizeof types, "%.0f%% text", o.text_ratio * 100);
@@ -223,6 +225,7 @@ void print_summary(std::FILE* out, const RunReport& r) {
     std::fprintf(out, "  lost           %14llu\n", static_cast<unsigned long long>(t.lost));
     std::fprintf(out, "  mismatched     %14llu\n", static_cast<unsigned long long>(t.mismatched));
     print_any_server(out, r);
+    if (o.scenario == Scenario::Push) std::fputs(sequence_counts_text(t.push).c_str(), out);
     std::fprintf(out, "\n");
   } else {
     std::fprintf(out, "  handshakes     %14llu %14.0f per second\n\n", static_cast<unsigned long long>(t.opened),
@@ -294,6 +297,8 @@ std::string format_json(const RunReport& r) {
        ", \"bytes_per_s\": " + number(per_second(r.window_bytes, r.window_s)) +
        ", \"handshakes_per_s\": " + number(per_second(r.window_handshakes, r.window_s)) + "},\n";
   j += any_server_json(r);
+  j += "  \"scenario\": \"" + std::string(scenario_name(o.scenario)) + "\",\n";
+  if (o.scenario == Scenario::Push) j += "  \"push\": " + sequence_counts_json(t.push) + ",\n";
   j += "  \"latency_us\": " + distribution_json(t.latency_us) + ",\n";
   j += "  \"connect_us\": " + distribution_json(t.connect_us) + ",\n";
   j += "  \"handshake_us\": " + distribution_json(t.handshake_us) + ",\n";

@@ -71,6 +71,7 @@ void WorkerTotals::merge(const WorkerTotals& other) {
   reconnects += other.reconnects;
   reconnected += other.reconnected;
   send_lag_us.merge(other.send_lag_us);
+  push.merge(other.push);
   tls_handshakes += other.tls_handshakes;
   tls_resume_offered += other.tls_resume_offered;
   tls_resumed += other.tls_resumed;

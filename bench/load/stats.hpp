@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bench/load/histogram.hpp"
+#include "bench/load/scenario_push.hpp"
 #include "server/tls_session.hpp"
 
 namespace wsring::load {
@@ -106,6 +107,8 @@ struct WorkerTotals {
   uint64_t deflate_plain_sent = 0, deflate_wire_sent = 0;
   uint64_t deflate_plain_received = 0, deflate_wire_received = 0;
   uint64_t deflate_agreed = 0;  // connections that agreed on permessage-deflate
+
+  SequenceCounts push;  // --scenario push: what the sequence numbers said
 
   void merge(const WorkerTotals& other);
   uint64_t error_total() const;

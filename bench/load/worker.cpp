@@ -126,6 +126,7 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
   }
   if (options.rate > 0)
     scheduler_ = std::make_unique<RateScheduler>(options.rate, options.connections, plan.index, plan.workers, count);
+  if (options.scenario == Scenario::Push) push_ = std::make_unique<PushStreams>(count);
   if (count == 0) live_.connect_done.store(true);
   if (plan.message_budget == 0 && options.messages > 0) live_.exhausted.store(true);
 }
@@ -146,7 +147,7 @@ WorkerTotals LoadWorker::take_totals() {
   totals_.received = live_.received.get();
   totals_.bytes_sent = live_.bytes_sent.get();
   totals_.bytes_received = live_.bytes_received.get();
-  totals_.lost = live_.lost.get();
+  totals_.lost = live_.lost.get() + totals_.push.lost;
   totals_.in_flight = live_.in_flight_at_close.get() + outstanding_total_;
   totals_.mismatched = live_.mismatched.get();
   totals_.opened = live_.opened.get();
@@ -323,6 +324,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   c.deadline_ns = ~uint64_t{0};
   c.reader = core::MessageReader(core::Role::Client, reader_limits_);
   if (options_.deflate && !agree_deflate(t, c, r.extensions)) return;
+  if (push_) push_->reset(c.local);
 
   if (options_.handshake_only || draining_) begin_close(t, c, now);
   // Frames may follow the head in the same receive (not from an echo server, but legal).
@@ -342,7 +344,8 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
 // is not asked to upgrade connections while it echoes; --ramp-up asks for the opposite: load
 // that grows as the connections come.
 bool LoadWorker::sending_allowed() const {
-  return !draining_ && !options_.handshake_only && (running_ || options_.ramp_up_s > 0);
+  return !draining_ && !options_.handshake_only && options_.scenario == Scenario::Echo &&
+         (running_ || options_.ramp_up_s > 0);
 }
 
 void LoadWorker::top_up(Connection& c, uint64_t now) {
@@ -472,6 +475,10 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         pos = size;
         break;
       case ReadEventType::Data:
+        if (push_) {
+          on_push_chunk(c, ev, now);
+          break;
+        }
         if (ev.compressed) [[unlikely]] {
           if (!on_compressed_echo(t, c, ev, now)) return;
           break;

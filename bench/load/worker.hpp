@@ -286,6 +286,9 @@ class LoadWorker final : public net::EventHandler {
   void pump_staged(uint64_t now);
   uint64_t stage_message_ns(uint64_t message) const;
   // ---- end ----
+  // --scenario push (worker_scenario.cpp): per connection, the message being received.
+  std::unique_ptr<PushStreams> push_;
+  void on_push_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
   bool running_ = false;       // the run reached RunPhase::Running
   bool rate_started_ = false;
   bool draining_ = false;
