@@ -97,6 +97,7 @@ struct SharedState {
   // SIGTERM/SIGINT: the listeners are closed and connections are being closed (1001) over
   // --drain-window; /readyz says 503 from here on.
   std::atomic<bool> draining{false};
+  std::atomic<bool> drain_announced{false};  // the first engine to begin the drain logs it (draining is set by the signal)
   std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
   MemoryBudget memory;                   // --max-memory: output waiting in memory
   SharedTls tls;
