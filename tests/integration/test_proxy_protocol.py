@@ -126,7 +126,7 @@ class ProxyProtocol(ServerTestCase):
         from wsharness import read_http_response
         response, _ = read_http_response(client.sock)
         self.assertEqual(response.status, 426)
-        self.wait_for_log("(client 203.0.113.7:8123): upgrade refused with HTTP 426")
+        self.wait_for_log("(203.0.113.7:8123): upgrade refused with HTTP 426")
 
     def test_v1_tcp6(self):
         client = proxied_client(self.server.host, self.server.port, [v1_header("2001:db8::7", "2001:db8::1", 6000)])
