@@ -38,6 +38,9 @@ DEB_PACKAGES := g++ make pkg-config liburing-dev libssl-dev libgtest-dev libbenc
 DEB_PACKAGES += zlib1g-dev default-jre-headless libhdrhistogram-java chromium
 # permessage-deflate tests run a gorilla/websocket client (built at test time).
 DEB_PACKAGES += golang-go golang-github-gorilla-websocket-dev
+# The scale-out test puts HAProxy in front of three backends (tests/integration/test_haproxy.py).
+# Its nginx case is optional, skipped without nginx: the package would start a server on port 80.
+DEB_PACKAGES += haproxy
 
 CORE_SRC   := $(wildcard core/*.cpp)
 NET_SRC    := $(wildcard net/*.cpp)

@@ -49,12 +49,14 @@ struct DeflateConnection {
   uint64_t last_use_ms = 0;
 };
 
-// A reply being deflated: its opcode, whether its first frame (RSV1) is still to go, and the
-// bytes waiting in the per-thread buffer.
+// A reply being deflated: its opcode, whether its first frame (RSV1) is still to go, the
+// bytes waiting in the per-thread buffer, and its bytes so far (counted when it is complete).
 struct PackState {
   core::Opcode opcode = core::Opcode::Text;
   bool first_frame = true;
   size_t used = 0;
+  uint64_t plain_bytes = 0;
+  uint64_t packed_bytes = 0;
 };
 
 // One reactor thread's deflate state.

@@ -41,6 +41,7 @@ size_t Engine::agree_deflate(Connection& c, std::span<char> value) {
   if (!deflate_) deflate_ = std::make_unique<DeflateThread>(shared_.memory);
   c.deflate = DeflateBits::pack(negotiation.agreement, dedicated).bits;
   c.reader.allow_compression(true);
+  ++stats_.deflate_agreed[dedicated ? 1 : 0];
   return size;
 }
 
@@ -149,9 +150,12 @@ void Engine::inflate_message(Connection& c, Opcode opcode, const uint8_t* in, si
     if (status == StreamStatus::NoMemory) return fail_for_memory(c);
     if (status == StreamStatus::Corrupt) return fail_compressed(c, core::close_code::invalid_payload, reason::kCorrupt);
     total += n;
-    if (total > config_.max_message_size)
+    if (total > config_.max_message_size) {
+      ++stats_.deflate_limit_closes;
       return fail_compressed(c, core::close_code::message_too_big, reason::kTooBig);
+    }
     const bool last = status == StreamStatus::Done;
+    if (last) count_inflated(size, total);
     if (opcode == Opcode::Text && (!utf8.feed(plain, n) || (last && !utf8.at_boundary())))
       return fail_compressed(c, core::close_code::invalid_payload, reason::kInvalidUtf8);
     if (!echo_in_place_) {
@@ -164,6 +168,12 @@ void Engine::inflate_message(Connection& c, Opcode opcode, const uint8_t* in, si
     }
     if (last) return;
   }
+}
+
+void Engine::count_inflated(size_t compressed, uint64_t inflated) {
+  ++stats_.deflate_messages_inflated;
+  stats_.deflate_inflated_in_bytes += compressed;
+  stats_.deflate_inflated_out_bytes += inflated;
 }
 
 void Engine::deliver_inflated(Connection& c, Opcode opcode, uint8_t* data, size_t size, bool first, bool last) {
@@ -220,16 +230,23 @@ bool Engine::deflate_piece(Connection& c, DeflateStream& stream, PackState& stat
     std::memmove(out, out + kCapacity - kTail, kTail);
     state.used = kTail;
   }
+  state.plain_bytes += size;
   if (!last) return true;
   if (state.used >= kTail && std::memcmp(out + state.used - kTail, kDeflateTail, kTail) == 0) state.used -= kTail;
   const bool ok = queue_packed(c, state, state.used, true);
   state.used = 0;
+  if (ok) {
+    ++stats_.deflate_messages_compressed;
+    stats_.deflate_compressed_in_bytes += state.plain_bytes;
+    stats_.deflate_compressed_out_bytes += state.packed_bytes;
+  }
   return ok;
 }
 
 bool Engine::queue_packed(Connection& c, PackState& state, size_t size, bool fin) {
   const Opcode opcode = state.first_frame ? state.opcode : Opcode::Continuation;
   const bool rsv1 = std::exchange(state.first_frame, false);
+  state.packed_bytes += size;
   return queue_frame(c, opcode, fin, rsv1, deflate_->packed.get(), size);
 }
 

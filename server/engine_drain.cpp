@@ -43,8 +43,8 @@ void Engine::begin_shutdown(uint64_t now_ms) {
   drain_start_ms_ = now_ms;
   shutdown_deadline_ms_ = now_ms + seconds_to_ms(config_.drain_window_s) + seconds_to_ms(config_.close_timeout_s);
   close_listeners();
-  shared_.draining.store(true);  // (the signal handler set it already; a test or embedder may not)
-  if (thread_index_ == 0) {  // one thread says how
+  shared_.draining.store(true, std::memory_order_relaxed);
+  if (!shared_.drain_announced.exchange(true)) {  // the first engine to stop says how
     const std::string migrate = migrate_setting();
     log_.info("draining: listeners closed; closing connections (1001) over %.3g s, replies awaited %.3g s more%s",
               config_.drain_window_s, config_.close_timeout_s,

@@ -103,6 +103,8 @@ bool Engine::take_proxy_header(Connection& c, const core::ProxyHeader& h) {
   peer.client = proxy_client_text(h);
   log_.debug("connection %u: PROXY v%u header: client %s", c.token, unsigned(h.version),
              peer.client.empty() ? (h.local ? "(LOCAL: the proxy itself)" : "(none named)") : peer.client.c_str());
+  // The connection log took the socket's peer (the balancer) at accept: name the client instead.
+  if (c.sampled && !peer.client.empty()) sampled(c).peer = peer.client;
   if (peer.client.empty()) proxied_.erase(c.token);
   return true;
 }

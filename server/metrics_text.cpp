@@ -85,6 +85,51 @@ void write_tls(Exposition& e, const ServerStats& s) {
   e.family("wsring_tls_failures_total", "counter", "TLS connections failed, by kind.");
   for (size_t i = 1; i <= size_t(TlsError::Internal) && i < std::size(s.tls_failures); ++i)
     e.sample({{"kind", kTlsFailureKinds[i]}}, s.tls_failures[i]);
+  e.single("wsring_tls_handshakes_deferred_total", "counter",
+           "TLS handshakes that waited for a later loop turn (--tls-handshakes-per-turn).",
+           s.tls_handshakes_deferred);
+}
+
+void write_proxy(Exposition& e, const ServerStats& s) {
+  e.single("wsring_proxy_headers_total", "counter", "PROXY protocol headers accepted.", s.proxy_headers);
+  e.family("wsring_proxy_errors_total", "counter", "Connections reset for a bad PROXY header, by kind.");
+  for (size_t i = 1; i < core::kProxyErrorKinds; ++i)
+    e.sample({{"kind", core::proxy_error_name(core::ProxyError(i))}}, s.proxy_errors[i]);
+  e.single("wsring_proxy_untrusted_total", "counter", "Connections on a PROXY listener from a peer not in --proxy-from.",
+           s.proxy_untrusted);
+  e.single("wsring_proxy_timeouts_total", "counter", "PROXY headers not complete within --handshake-timeout.",
+           s.proxy_timeouts);
+}
+
+void write_fanout(Exposition& e, const ServerStats& s) {
+  e.single("wsring_fanout_deliveries_total", "counter", "Shared frames queued to a receiver (--mode shootout, push, pubsub).",
+           s.fanout_deliveries);
+  e.single("wsring_fanout_skipped_total", "counter", "Messages a slow receiver skipped (--slow-receiver drop).",
+           s.fanout_skipped);
+  e.single("wsring_fanout_slow_receivers_closed_total", "counter", "Slow receivers closed (--slow-receiver close).",
+           s.slow_receivers_closed);
+  e.single("wsring_fanout_post_failures_total", "counter", "Frames another thread's full mailbox refused.",
+           s.fanout_post_failures);
+}
+
+void write_deflate(Exposition& e, const ServerStats& s) {
+  e.family("wsring_deflate_connections_total", "counter", "Connections that agreed to permessage-deflate, by --deflate mode.");
+  e.sample({{"mode", "shared"}}, s.deflate_agreed[0]);
+  e.sample({{"mode", "dedicated"}}, s.deflate_agreed[1]);
+  e.single("wsring_deflate_messages_inflated_total", "counter", "Compressed messages received and inflated.",
+           s.deflate_messages_inflated);
+  e.single("wsring_deflate_inflated_in_bytes_total", "counter", "Compressed bytes of the messages inflated.",
+           s.deflate_inflated_in_bytes);
+  e.single("wsring_deflate_inflated_out_bytes_total", "counter", "Bytes of the messages inflated, after inflating.",
+           s.deflate_inflated_out_bytes);
+  e.single("wsring_deflate_messages_compressed_total", "counter", "Messages sent compressed.",
+           s.deflate_messages_compressed);
+  e.single("wsring_deflate_compressed_in_bytes_total", "counter", "Bytes of the messages sent compressed, before.",
+           s.deflate_compressed_in_bytes);
+  e.single("wsring_deflate_compressed_out_bytes_total", "counter", "Compressed bytes of the messages sent compressed.",
+           s.deflate_compressed_out_bytes);
+  e.single("wsring_deflate_limit_closes_total", "counter",
+           "Connections closed 1009: a message inflated past --max-message-size.", s.deflate_limit_closes);
 }
 
 }  // namespace
@@ -100,6 +145,9 @@ void write_metrics(std::string& out, const ServerStats& stats, const ThreadGauge
   write_traffic(e, stats);
   write_resources(e, stats, gauges, p);
   write_tls(e, stats);
+  write_proxy(e, stats);
+  write_fanout(e, stats);
+  write_deflate(e, stats);
 }
 
 }  // namespace wsring::server

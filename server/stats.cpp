@@ -49,6 +49,16 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   proxy_untrusted += o.proxy_untrusted;
   proxy_timeouts += o.proxy_timeouts;
   for (size_t i = 0; i < std::size(proxy_errors); ++i) proxy_errors[i] += o.proxy_errors[i];
+  // --- permessage-deflate
+  for (size_t i = 0; i < std::size(deflate_agreed); ++i) deflate_agreed[i] += o.deflate_agreed[i];
+  deflate_messages_inflated += o.deflate_messages_inflated;
+  deflate_inflated_in_bytes += o.deflate_inflated_in_bytes;
+  deflate_inflated_out_bytes += o.deflate_inflated_out_bytes;
+  deflate_messages_compressed += o.deflate_messages_compressed;
+  deflate_compressed_in_bytes += o.deflate_compressed_in_bytes;
+  deflate_compressed_out_bytes += o.deflate_compressed_out_bytes;
+  deflate_limit_closes += o.deflate_limit_closes;
+  // --- end permessage-deflate
   return *this;
 }
 

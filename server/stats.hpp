@@ -65,6 +65,16 @@ struct ServerStats {
   uint64_t proxy_untrusted = 0;  // connections closed unread: the peer is not in --proxy-from
   uint64_t proxy_timeouts = 0;   // no complete header within --handshake-timeout
   uint64_t proxy_errors[core::kProxyErrorKinds] = {};  // bad headers, by core::ProxyError
+  // --- permessage-deflate (--deflate)
+  uint64_t deflate_agreed[2] = {};           // connections that agreed to it: [0] shared, [1] dedicated
+  uint64_t deflate_messages_inflated = 0;    // compressed messages received and inflated whole
+  uint64_t deflate_inflated_in_bytes = 0;    // their compressed bytes
+  uint64_t deflate_inflated_out_bytes = 0;   // their bytes after inflating
+  uint64_t deflate_messages_compressed = 0;  // messages sent compressed
+  uint64_t deflate_compressed_in_bytes = 0;  // their bytes before compressing
+  uint64_t deflate_compressed_out_bytes = 0; // their compressed bytes (frame payloads)
+  uint64_t deflate_limit_closes = 0;         // closed 1009: a message inflated past --max-message-size
+  // --- end permessage-deflate
 
   ServerStats& operator+=(const ServerStats& o);
   std::string summary() const;  // one line for the log
@@ -97,6 +107,7 @@ struct SharedState {
   // SIGTERM/SIGINT: the listeners are closed and connections are being closed (1001) over
   // --drain-window; /readyz says 503 from here on.
   std::atomic<bool> draining{false};
+  std::atomic<bool> drain_announced{false};  // the first engine to begin the drain logs it (draining is set by the signal)
   std::atomic<uint64_t> connections{0};  // open sockets across threads, for --max-connections
   MemoryBudget memory;                   // --max-memory: output waiting in memory
   SharedTls tls;

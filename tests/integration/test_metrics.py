@@ -296,5 +296,86 @@ class JsonLog(MetricsTestCase):
         self.assertTrue(any("listening on" in json.loads(l)["msg"] for l in lines))
 
 
+class MetricsOfLaterFeatures(MetricsTestCase):
+    """PROXY protocol, fan-out, TLS handshake budget and permessage-deflate families, after known
+    traffic."""
+
+    def test_proxy_protocol_counters(self):
+        from test_proxy_protocol import proxied_client, v2_header
+        server, port = self.start_admin_server("--proxy-protocol", "all", "--proxy-from", "127.0.0.1/32",
+                                               "--handshake-timeout", "300ms")
+        for i in range(2):
+            c = proxied_client(server.host, server.port, [v2_header()])
+            self.clients.append(c)
+            c.handshake(server.host_header())
+            c.echo(OP_TEXT, b"proxied %d" % i)
+        garbage = connect(server.host, server.port)  # an HTTP request where the header belongs
+        garbage.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        untrusted = socket.socket()
+        untrusted.bind(("127.0.0.2", 0))  # outside --proxy-from
+        untrusted.connect((server.host, server.port))
+        silent = connect(server.host, server.port)  # says nothing: the header times out
+        values = self.wait_for_metric(port, "wsring_proxy_timeouts_total", 1)
+        for s in (garbage, untrusted, silent):
+            s.close()
+        self.assertEqual(values["wsring_proxy_headers_total"], 2)
+        self.assertEqual(values['wsring_proxy_errors_total{kind="bad_signature"}'], 1)
+        self.assertEqual(values['wsring_proxy_errors_total{kind="too_long"}'], 0)
+        self.assertEqual(values["wsring_proxy_untrusted_total"], 1)
+
+    def test_fanout_counters(self):
+        server, port = self.start_admin_server("--mode", "shootout")
+        receivers = [self.client(server) for _ in range(3)]
+        sender = self.client(server)
+        for n in range(2):
+            sender.send_text(json.dumps({"type": "broadcast", "payload": {"n": n}}))
+            sender.recv_message()  # the broadcast, to the sender too
+            sender.recv_message()  # broadcastResult
+            for r in receivers:
+                r.recv_message()
+        values = self.wait_for_metric(port, "wsring_fanout_deliveries_total", 2 * 4)
+        self.assertEqual(values["wsring_fanout_skipped_total"], 0)
+        self.assertEqual(values["wsring_fanout_slow_receivers_closed_total"], 0)
+        self.assertEqual(values["wsring_fanout_post_failures_total"], 0)
+        self.assertEqual(values["wsring_tls_handshakes_deferred_total"], 0)
+
+    def test_deflate_counters(self):
+        from test_deflate import deflate_message, json_like, offer
+        server, port = self.start_admin_server("--deflate", "shared", "--max-message-size", "64K")
+        client = self.client_with(server, offer())
+        client.allow_rsv1 = True
+        plain_total = packed_total = reply_total = 0
+        for i in range(3):
+            text = json_like(i, 1024).encode()
+            packed = deflate_message(text)
+            client.send_frame(OP_TEXT, packed, rsv=4)
+            reply = client.recv_frame()
+            self.assertEqual((reply.rsv, reply.fin), (4, True))
+            plain_total += len(text)
+            packed_total += len(packed)
+            reply_total += len(reply.payload)
+        client.send_frame(OP_TEXT, deflate_message(b"tiny"), rsv=4)  # under --deflate-threshold: sent plain
+        self.assertEqual(client.recv_frame().rsv, 0)
+        bomb = self.client_with(server, offer())
+        bomb.allow_rsv1 = True
+        bomb.send_frame(OP_BINARY, deflate_message(b"\x00" * (65 * 1024)), rsv=4)
+        bomb.expect_close(1009)
+        values = self.wait_for_metric(port, "wsring_deflate_limit_closes_total", 1)
+        self.assertEqual(values['wsring_deflate_connections_total{mode="shared"}'], 2)
+        self.assertEqual(values['wsring_deflate_connections_total{mode="dedicated"}'], 0)
+        self.assertEqual(values["wsring_deflate_messages_inflated_total"], 4)
+        self.assertEqual(values["wsring_deflate_inflated_in_bytes_total"], packed_total + len(deflate_message(b"tiny")))
+        self.assertEqual(values["wsring_deflate_inflated_out_bytes_total"], plain_total + 4)
+        self.assertEqual(values["wsring_deflate_messages_compressed_total"], 3)
+        self.assertEqual(values["wsring_deflate_compressed_in_bytes_total"], plain_total)
+        self.assertEqual(values["wsring_deflate_compressed_out_bytes_total"], reply_total)
+
+    def client_with(self, server, header):
+        c = RawClient(server.host, server.port)
+        self.clients.append(c)
+        c.handshake(server.host_header(), extra=[header])
+        return c
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -53,6 +53,10 @@ TEST(MetricsTextTest, TheWholePageIsWellFormed) {
   s.tls_resumed = 2;
   s.close_codes_sent[close_code_bucket(1001)] = 4;
   s.upgrade_failures[http_status_bucket(404)] = 2;
+  s.proxy_errors[size_t(core::ProxyError::TooLong)] = 6;
+  s.fanout_skipped = 8;
+  s.deflate_agreed[1] = 9;
+  s.deflate_compressed_out_bytes = 10;
   ThreadGauges g;
   g.open_connections = 3;
   ProcessFigures p;
@@ -90,6 +94,11 @@ TEST(MetricsTextTest, TheWholePageIsWellFormed) {
   EXPECT_NE(out.find("wsring_close_codes_sent_total{code=\"1001\"} 4\n"), std::string::npos);
   EXPECT_NE(out.find("wsring_upgrade_failures_total{status=\"404\"} 2\n"), std::string::npos);
   EXPECT_NE(out.find("wsring_process_cpu_seconds_total 1.5\n"), std::string::npos);
+  EXPECT_NE(out.find("wsring_proxy_errors_total{kind=\"too_long\"} 6\n"), std::string::npos);
+  EXPECT_EQ(out.find("wsring_proxy_errors_total{kind=\"none\"}"), std::string::npos);
+  EXPECT_NE(out.find("wsring_fanout_skipped_total 8\n"), std::string::npos);
+  EXPECT_NE(out.find("wsring_deflate_connections_total{mode=\"dedicated\"} 9\n"), std::string::npos);
+  EXPECT_NE(out.find("wsring_deflate_compressed_out_bytes_total 10\n"), std::string::npos);
 }
 
 TEST(MetricsTextTest, BucketsAreAFixedSet) {
