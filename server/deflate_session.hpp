@@ -88,6 +88,12 @@ inline int shared_mem_level(size_t size) {
   return mem_level;
 }
 
+// A shared deflater's window for that memLevel, at most the agreed `window_bits`: a deflater reset
+// per message never looks back past the message, so twice the largest message of its memLevel
+// (zlib reaches back the window less 262 bytes) gives the same matches as a larger window, and
+// the small deflaters stay small (about 2^(memLevel+10) bytes in all).
+inline int shared_window_bits(int mem_level, int window_bits) { return std::min(window_bits, std::max(9, mem_level + 7)); }
+
 // A dedicated deflater's memLevel: zlib's hash table shrinks with it; window_bits - 9 keeps the
 // table no larger than the window (12 -> 3: about 26 KiB in all).
 inline int dedicated_mem_level(int window_bits) { return std::clamp(window_bits - 9, 1, 8); }

@@ -106,7 +106,7 @@ DeflateStream* Engine::deflater_for(Connection& c, size_t message_size) {
     auto& shared = deflate_->shared_deflaters[window_bits - core::kMinWindowBits][mem_level - 1];
     if (!shared) {
       shared = std::make_unique<DeflateStream>();
-      if (!shared->open(DeflateThread::kLevel, window_bits, mem_level)) {
+      if (!shared->open(DeflateThread::kLevel, shared_window_bits(mem_level, window_bits), mem_level)) {
         shared.reset();
         return nullptr;
       }

@@ -21,6 +21,15 @@ TEST(SharedMemLevel, TheSmallestWhoseSymbolBufferHoldsTheMessage) {
   EXPECT_EQ(shared_mem_level(SIZE_MAX), 8);  // size not known: zlib's default
 }
 
+TEST(SharedWindowBits, TwiceTheLargestMessageOfTheMemLevelWithinTheAgreedWindow) {
+  EXPECT_EQ(shared_window_bits(1, 15), 9);
+  EXPECT_EQ(shared_window_bits(2, 15), 9);
+  EXPECT_EQ(shared_window_bits(4, 15), 11);  // messages under 1 KiB: a 2 KiB window
+  EXPECT_EQ(shared_window_bits(8, 15), 15);
+  EXPECT_EQ(shared_window_bits(4, 10), 10);  // never past what the client agreed to
+  EXPECT_EQ(shared_window_bits(8, 9), 9);
+}
+
 // JSON-like text with some variety, so that compression has literals and matches.
 std::string sample_text(size_t size) {
   std::string text;
@@ -52,11 +61,12 @@ std::string inflate_message(const std::vector<uint8_t>& packed) {
   return text;
 }
 
-TEST(SharedMemLevel, CompressesAsWellAsZlibsDefault) {
-  for (size_t size : {64u, 127u, 128u, 300u, 511u, 512u, 1000u, 4095u, 4096u, 8191u, 20000u}) {
+TEST(SharedDeflater, CompressesAsWellAsZlibsDefault) {
+  for (size_t size : {64u, 127u, 128u, 250u, 300u, 511u, 512u, 1000u, 1023u, 4095u, 4096u, 8191u, 20000u}) {
     const std::string text = sample_text(size);
     DeflateStream small, full;
-    ASSERT_TRUE(small.open(6, 15, shared_mem_level(size)));
+    const int mem_level = shared_mem_level(size);
+    ASSERT_TRUE(small.open(6, shared_window_bits(mem_level, 15), mem_level));
     ASSERT_TRUE(full.open(6, 15, 8));
     const std::vector<uint8_t> packed = deflate_message(small, text);
     EXPECT_EQ(packed.size(), deflate_message(full, text).size()) << size;
