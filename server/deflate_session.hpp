@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -68,14 +69,32 @@ struct DeflateThread {
 
   MemoryBudget& budget;
   // Shared mode: one inflater (the largest window reads every smaller one) and one deflater per
-  // window size a client may ask for, each reset per message.
+  // window size a client may ask for and memLevel (shared_mem_level), each reset per message.
   InflateStream shared_inflater;
-  std::unique_ptr<DeflateStream> shared_deflaters[core::kMaxWindowBits - core::kMinWindowBits + 1];
+  std::unique_ptr<DeflateStream> shared_deflaters[core::kMaxWindowBits - core::kMinWindowBits + 1][8];
   std::unique_ptr<uint8_t[]> plain = std::make_unique<uint8_t[]>(kBufferSize);   // inflated pieces
   std::unique_ptr<uint8_t[]> packed = std::make_unique<uint8_t[]>(kBufferSize);  // deflated pieces
   std::unordered_map<net::Token, DeflateConnection> connections;
   uint64_t next_fold_ms = 0;
 };
+
+// A shared deflater's memLevel for a message of `size` bytes (SIZE_MAX: not known yet). Resetting
+// a deflater clears its whole hash table (2^(memLevel+7) entries of 2 bytes: 64 KiB at zlib's
+// default memLevel 8), which cost more than compressing a 512-byte message. A message yields at
+// most one symbol per byte, and a memLevel whose symbol buffer (2^(memLevel+6) - 1 symbols) holds
+// them all compresses it in one block as memLevel 8 does, with a table of 4 to 8 bytes per
+// message byte.
+inline int shared_mem_level(size_t size) {
+  int mem_level = 1;
+  while (mem_level < 8 && size >= size_t(1) << (mem_level + 6)) ++mem_level;
+  return mem_level;
+}
+
+// A shared deflater's window for that memLevel, at most the agreed `window_bits`: a deflater reset
+// per message never looks back past the message, so twice the largest message of its memLevel
+// (zlib reaches back the window less 262 bytes) gives the same matches as a larger window, and
+// the small deflaters stay small (about 2^(memLevel+10) bytes in all).
+inline int shared_window_bits(int mem_level, int window_bits) { return std::min(window_bits, std::max(9, mem_level + 7)); }
 
 // A dedicated deflater's memLevel: zlib's hash table shrinks with it; window_bits - 9 keeps the
 // table no larger than the window (12 -> 3: about 26 KiB in all).

@@ -165,7 +165,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   void deliver_inflated(Connection& c, core::Opcode opcode, uint8_t* data, size_t size, bool first, bool last);
   void fail_compressed(Connection& c, uint16_t code, const char* why);
   InflateStream* inflater_for(Connection& c);
-  DeflateStream* deflater_for(Connection& c);
+  DeflateStream* deflater_for(Connection& c, size_t message_size);
   bool send_deflated(Connection& c, core::Opcode opcode, const uint8_t* data, size_t size);
   bool deflate_piece(Connection& c, DeflateStream& stream, PackState& state, const uint8_t* data, size_t size,
                      bool last);

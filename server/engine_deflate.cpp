@@ -98,14 +98,16 @@ InflateStream* Engine::inflater_for(Connection& c) {
   return d.inflater.get();
 }
 
-DeflateStream* Engine::deflater_for(Connection& c) {
+// message_size: the whole reply's size, or SIZE_MAX while it is not known.
+DeflateStream* Engine::deflater_for(Connection& c, size_t message_size) {
   const DeflateBits bits{c.deflate};
   const int window_bits = bits.server_window_bits();
   if (!bits.dedicated()) {
-    auto& shared = deflate_->shared_deflaters[window_bits - core::kMinWindowBits];
+    const int mem_level = shared_mem_level(message_size);
+    auto& shared = deflate_->shared_deflaters[window_bits - core::kMinWindowBits][mem_level - 1];
     if (!shared) {
       shared = std::make_unique<DeflateStream>();
-      if (!shared->open(DeflateThread::kLevel, window_bits, 8)) {
+      if (!shared->open(DeflateThread::kLevel, shared_window_bits(mem_level, window_bits), mem_level)) {
         shared.reset();
         return nullptr;
       }
@@ -163,7 +165,7 @@ void Engine::inflate_message(Connection& c, Opcode opcode, const uint8_t* in, si
     } else if (first && last) {
       send_message(c, opcode, plain, n);  // compressed unless below --deflate-threshold
     } else {
-      if (!reply_stream && !(reply_stream = deflater_for(c))) return fail_for_memory(c);
+      if (!reply_stream && !(reply_stream = deflater_for(c, SIZE_MAX))) return fail_for_memory(c);
       if (!deflate_piece(c, *reply_stream, reply, plain, n, last)) return;
     }
     if (last) return;
@@ -199,7 +201,7 @@ void Engine::fail_compressed(Connection& c, uint16_t code, const char* why) {
 }
 
 bool Engine::send_deflated(Connection& c, Opcode opcode, const uint8_t* data, size_t size) {
-  DeflateStream* stream = deflater_for(c);
+  DeflateStream* stream = deflater_for(c, size);
   if (!stream) {
     fail_for_memory(c);
     return false;
