@@ -14,6 +14,7 @@ The sockets are moved to fds 3, 4, ... in the order given (every --fd, then ever
 variables are set, and PROGRAM replaces this process (exec keeps the pid, so LISTEN_PID is the
 program's own pid)."""
 
+import fcntl
 import os
 import socket
 import sys
@@ -58,8 +59,10 @@ def bind(address):
 def main():
     fds, listens, names, other, program = parse(sys.argv[1:])
     sources = fds + [bind(a) for a in listens]
-    # Move them out of the way first, then down to 3, 4, ... (a source may sit on a target).
-    moved = [os.dup(fd) for fd in sources]
+    # Move them out of the way first (above every target: a plain dup could land on 3 itself and
+    # the close below would then close the target), then down to 3, 4, ... (a source may sit on a
+    # target).
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 3 + len(sources)) for fd in sources]
     for index, fd in enumerate(moved):
         os.dup2(fd, 3 + index, inheritable=True)
         os.close(fd)
