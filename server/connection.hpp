@@ -114,7 +114,7 @@ struct Connection {
   ConnState state = ConnState::Free;
   EndReason end_reason = EndReason::Unknown;  // metrics: what ended it first (ended_by)
   uint8_t deflate = 0;           // permessage-deflate as agreed (DeflateBits); 0: not agreed
-  // One byte of flags: with the three bytes above the record stays at 176 bytes (an idle
+  // One byte of flags (eight: full): with the three bytes above the record stays at 176 bytes (an idle
   // connection's memory is this record and little else).
   bool recv_paused : 1 = false;      // backpressure: the reactor does not read this socket
   bool ping_outstanding : 1 = false; // our ping waits for any sign of life
@@ -123,6 +123,7 @@ struct Connection {
   bool sampled : 1 = false;          // --connection-log keeps this connection's figures (ConnectionLog)
   bool fanout_pending : 1 = false;   // fan-out output queued, flushed at the end of the current callback
   bool proxy_pending : 1 = false;    // a PROXY listener's connection whose header has not come yet
+  bool tls_buffers_kept : 1 = false; // its TLS session keeps OpenSSL's buffers until the next tick
 
   void ended_by(EndReason r) {
     if (end_reason == EndReason::Unknown) end_reason = r;

@@ -319,6 +319,7 @@ void Engine::on_tick(uint64_t now_ms) {
   app_.on_tick(now_ms);
   flush_fanout();
   return_parked_output();
+  release_kept_tls_buffers();
   relieve_memory_pressure(now_ms);
   fold_idle_deflate(now_ms);
   if (!tls_listen_fds_.empty()) refresh_tls_context();

@@ -63,6 +63,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
  public:
   static constexpr size_t kWriteBufferSize = 512;  // a 101 response, an HTTP error, a close or a pong
   static constexpr size_t kMaxParked = 256;        // drained output queues kept until the next tick
+  static constexpr size_t kReleaseTlsBuffersAfter = 8192;  // plaintext per receive (engine_tls.cpp)
 
   Engine(const Config& config, net::Reactor& reactor, int listen_fd, SharedState& shared, const Logger& log,
          Application& app);
@@ -227,6 +228,8 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   void tls_failed(Connection& c);
   bool stage_plaintext(Connection& c, const Segment& s);
   bool queue_copy_tls(Connection& c, const uint8_t* data, size_t size);
+  void keep_tls_buffers(Connection& c);
+  void release_kept_tls_buffers();
   void seal(Connection& c);
   bool send_close_notify(Connection& c);
   void refresh_tls_context();
@@ -311,6 +314,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   const uint32_t tls_handshake_budget_;
   uint32_t tls_handshakes_this_turn_ = 0;
   std::deque<net::Token> tls_deferred_;
+  std::vector<net::Token> tls_buffers_kept_;  // sessions keeping OpenSSL's buffers until the next tick
   TlsContext tls_context_;
   uint64_t tls_generation_ = 0;
   std::vector<int> tls_listen_fds_;

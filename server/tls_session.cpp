@@ -28,6 +28,14 @@ bool is_ip_literal(std::string_view name, bool* v6) {
   return *v6 || inet_pton(AF_INET, text, address) == 1;
 }
 
+// SSL_get_error() reads the thread's error queue: it must start empty. Every path of this
+// file leaves it empty, so it usually is; looking costs less than clearing all 16 slots
+// (ERR_clear_error was 1.7% of a wss echo server's CPU).
+void clear_error_queue() {
+  if (ERR_peek_error() != 0) [[unlikely]]
+    ERR_clear_error();
+}
+
 // The kind of an OpenSSL failure, from the first SSL-library error on the queue.
 TlsError classify(unsigned long code, bool established) {
   if (ERR_GET_LIB(code) != ERR_LIB_SSL) return established ? TlsError::BadRecord : TlsError::HandshakeFailed;
@@ -106,6 +114,7 @@ TlsSession& TlsSession::operator=(TlsSession&& other) noexcept {
     std::swap(established_, other.established_);
     std::swap(close_received_, other.close_received_);
     std::swap(close_sent_, other.close_sent_);
+    std::swap(keep_buffers_, other.keep_buffers_);
   }
   return *this;
 }
@@ -210,7 +219,7 @@ TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_
     result.status = close_received_ && !failed() ? TlsStatus::Closed : TlsStatus::Failed;
     return result;
   }
-  ERR_clear_error();  // SSL_get_error() reads the thread's error queue: it must start empty
+  clear_error_queue();
   TlsIo io(*this, input, out);
   TlsStatus status = TlsStatus::NeedInput;
   // Usually one round. Another only if OpenSSL stopped with whole records left unread; the
@@ -239,7 +248,7 @@ TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_
     input = {};
     drop_stash();
   }
-  if (status != TlsStatus::PlainFull) release_buffers();
+  if (status != TlsStatus::PlainFull) release_buffers_unless_kept();
   result.status = status;
   return result;
 }
@@ -270,6 +279,9 @@ TlsStatus TlsSession::read_plaintext(TlsIo& io, std::span<uint8_t> plain, size_t
     size_t n = 0;
     if (SSL_read_ex(ssl_, plain.data() + *produced, plain.size() - *produced, &n) == 1) {
       *produced += n;
+      // Every whole record read and none of its plaintext left: one more SSL_read_ex would
+      // only fail for want of input, and SSL_get_error would say so; skip both.
+      if (io.readable == 0 && SSL_pending(ssl_) == 0) return TlsStatus::NeedInput;
       continue;
     }
     return openssl_outcome(io, SSL_get_error(ssl_, 0));
@@ -351,7 +363,7 @@ bool TlsSession::write_plaintext(TlsIo& io, const uint8_t* data, size_t size) {
 
 bool TlsSession::encrypt(std::span<const iovec> pieces, CiphertextSink& out) {
   if (!ssl_ || !established_ || failed() || close_sent_) return false;
-  ERR_clear_error();
+  clear_error_queue();
   TlsIo io(*this, {}, out);
   // Small pieces (a frame header, a 32-byte message) are gathered here into full records: one
   // record costs 22 bytes on the wire and one AEAD call whatever its size.
@@ -377,7 +389,7 @@ bool TlsSession::encrypt(std::span<const iovec> pieces, CiphertextSink& out) {
     }
   }
   const bool ok = staged == 0 || write_plaintext(io, staging, staged);
-  release_buffers();
+  release_buffers_unless_kept();
   return ok;
 }
 
@@ -399,11 +411,11 @@ bool TlsSession::close(CiphertextSink& out) {
   return sent;
 }
 
-// OpenSSL's ~17 KiB read and write buffers live for one receive batch or one send, not for
-// the life of the connection. Whole-record feeding means nothing is pending here unless the
-// caller still has to collect plaintext (PlainFull), and then this is not called.
+// OpenSSL's ~17 KiB read and write buffers need not live as long as the connection.
+// Whole-record feeding means nothing is pending here unless the caller still has to collect
+// plaintext (PlainFull), and then this is not called (OpenSSL would refuse: nothing is lost).
 void TlsSession::release_buffers() {
-  if (SSL_free_buffers(ssl_) != 1) ERR_clear_error();
+  if (ssl_ && SSL_free_buffers(ssl_) != 1) ERR_clear_error();
 }
 
 TlsError TlsSession::end_of_input() {

@@ -156,6 +156,12 @@ class TlsSession {
   // Client: the session to resume with on the next connection (empty if not resumable yet; in
   // TLS 1.3 the ticket arrives with the server's first records after the handshake).
   TlsResumption resumption() const;
+  // OpenSSL's ~17 KiB read and write buffers: by default freed after every read() and encrypt()
+  // (an idle session holds none). keep_buffers(true) keeps them across calls, so a busy
+  // connection does not allocate and free them per batch; the owner then calls
+  // release_buffers() once the connection goes quiet.
+  void keep_buffers(bool keep) { keep_buffers_ = keep; }
+  void release_buffers();
   // Bytes of an unfinished record held between reads (0 when idle).
   size_t buffered_ciphertext() const { return stash_size_; }
   SSL* native_handle() const { return ssl_; }
@@ -170,7 +176,9 @@ class TlsSession {
   bool write_plaintext(TlsIo& io, const uint8_t* data, size_t size);
   bool stash_append(std::span<const uint8_t> more);
   void drop_stash();
-  void release_buffers();
+  void release_buffers_unless_kept() {
+    if (!keep_buffers_) release_buffers();
+  }
   void fail(TlsError error, unsigned long code = 0);
 
   SSL* ssl_ = nullptr;
@@ -186,6 +194,7 @@ class TlsSession {
   bool established_ = false;
   bool close_received_ = false;
   bool close_sent_ = false;
+  bool keep_buffers_ = false;
 };
 
 }  // namespace wsring::server
