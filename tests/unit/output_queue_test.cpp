@@ -23,8 +23,14 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size ? size : 1)) return p;
   throw std::bad_alloc();
 }
+// The nothrow forms too: a sanitizer's runtime would otherwise allocate them itself and report
+// our free() of its memory as a mismatch.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  return g_fail_allocations ? nullptr : std::malloc(size ? size : 1);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
 namespace wsring::server {
