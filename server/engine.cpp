@@ -51,9 +51,11 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
 Engine::~Engine() {
   // Frames other threads posted and nobody took: give back the references they carry.
   reactor_.drain_messages(*this);
-  // Queues hold pool buffers and chunks: give them back before the pools go.
-  connections_.for_each([](Connection& c) {
+  // Queues hold pool buffers and chunks: give them back before the pools go; and a connection
+  // still open (a forced stop, a test) still owns its TLS session.
+  connections_.for_each([this](Connection& c) {
     if (c.out) c.out->reset();
+    end_tls(c);
   });
 }
 
