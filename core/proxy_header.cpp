@@ -126,22 +126,17 @@ ProxyHeader parse_v2(std::span<const uint8_t> input) {
   const size_t block = length - kV2FixedLength;
   const uint8_t* a = p + kV2FixedLength;
   switch (family) {
-    case 1:  // AF_INET: src, dst (4 bytes each), src port, dst port
-      if (block < 12) return failed(ProxyError::BadAddress, 2);
-      h.family = ProxyFamily::Inet;
-      std::memcpy(h.source.ip, a, 4);
-      std::memcpy(h.destination.ip, a + 4, 4);
-      h.source.port = read_u16(a + 8);
-      h.destination.port = read_u16(a + 10);
+    case 1:    // AF_INET: src, dst (4 bytes each), src port, dst port
+    case 2: {  // AF_INET6: the same with 16-byte addresses
+      const size_t ip = family == 1 ? 4 : 16;
+      if (block < 2 * ip + 4) return failed(ProxyError::BadAddress, 2);
+      h.family = family == 1 ? ProxyFamily::Inet : ProxyFamily::Inet6;
+      std::memcpy(h.source.ip, a, ip);
+      std::memcpy(h.destination.ip, a + ip, ip);
+      h.source.port = read_u16(a + 2 * ip);
+      h.destination.port = read_u16(a + 2 * ip + 2);
       break;
-    case 2:  // AF_INET6: 16-byte addresses
-      if (block < 36) return failed(ProxyError::BadAddress, 2);
-      h.family = ProxyFamily::Inet6;
-      std::memcpy(h.source.ip, a, 16);
-      std::memcpy(h.destination.ip, a + 16, 16);
-      h.source.port = read_u16(a + 32);
-      h.destination.port = read_u16(a + 34);
-      break;
+    }
     case 3:  // AF_UNIX: two 108-byte paths, no IP client
       if (block < 216) return failed(ProxyError::BadAddress, 2);
       h.family = ProxyFamily::Unix;

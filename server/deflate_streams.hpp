@@ -18,12 +18,6 @@
 
 namespace wsring::server {
 
-// Memory zlib takes for a deflate stream (zlib's own formula, plus its state): used to choose
-// the parameters that keep a dedicated connection small.
-constexpr size_t deflate_stream_bytes(int window_bits, int mem_level) {
-  return (size_t(1) << (window_bits + 2)) + (size_t(1) << (mem_level + 9)) + 6 * 1024;
-}
-
 // The bookkeeping shared by both kinds of stream: zlib's allocator charging a budget.
 class ZlibMemory {
  public:

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/config_test_support.hpp"
+
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -9,20 +11,7 @@
 namespace wsring::server {
 namespace {
 
-// parse_command_line on "wsring-echo args..." (argv writable, as getopt wants).
-struct Parse {
-  Config config;
-  std::string message;
-  ParseOutcome outcome;
-  explicit Parse(std::initializer_list<std::string> args) {
-    std::vector<std::string> storage{"wsring-echo"};
-    storage.insert(storage.end(), args);
-    std::vector<char*> argv;
-    for (std::string& s : storage) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    outcome = parse_command_line(int(storage.size()), argv.data(), config, message);
-  }
-};
+using config_test::Parse;
 
 TEST(ConfigFanout, Defaults) {
   Parse p({});

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/config_test_support.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
@@ -11,22 +13,7 @@
 namespace wsring::server {
 namespace {
 
-// Runs parse_command_line on "wsring-echo args...", with argv as a real, writable array
-// (getopt permutes it).
-struct Parse {
-  Config config;
-  std::string message;
-  ParseOutcome outcome;
-
-  explicit Parse(std::initializer_list<std::string> args) {
-    std::vector<std::string> storage{"wsring-echo"};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : storage) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    outcome = parse_command_line(int(storage.size()), argv.data(), config, message);
-  }
-};
+using config_test::Parse;
 
 // Each bad value of a flag is BadUsage with a one-line message naming the flag.
 void expect_bad(const std::string& flag, std::initializer_list<std::string> values) {
