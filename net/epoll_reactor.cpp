@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -69,6 +70,7 @@ class EpollReactor final : public ReactorBackend {
 
   void open(Token token, int fd) override {
     reserve_socket(token);
+    reserve_completions(token);
     SocketSlot& s = sockets_[token];
     s = SocketSlot{};
     s.fd = fd;
@@ -79,6 +81,7 @@ class EpollReactor final : public ReactorBackend {
 
   void connect(Token token, int fd, const sockaddr* addr, socklen_t len) override {
     reserve_socket(token);
+    reserve_completions(token);
     SocketSlot& s = sockets_[token];
     s = SocketSlot{};
     s.fd = fd;
@@ -328,10 +331,31 @@ class EpollReactor final : public ReactorBackend {
     handler_->on_recv_end(token, -err);
   }
 
+  // A socket has at most four completions waiting at once (its one send in flight, its connect,
+  // its end of input, its close), so two lists of four per socket never grow inside the loop,
+  // where a failed allocation could not be answered by failing one connection. The capacity is
+  // address space; only what is used becomes resident. Throws std::bad_alloc to open()'s caller.
+  void reserve_completions(Token token) {
+    const size_t need = 4 * (size_t(token) + 1);
+    if (completions_.capacity() >= need && delivering_.capacity() >= need) return;
+    const size_t capacity = std::max(need, 2 * completions_.capacity());
+    completions_.reserve(capacity);
+    delivering_.reserve(capacity);
+  }
+
   void deliver_completions() {
-    // Handlers may queue more completions while we deliver: index, don't iterate.
-    for (size_t i = 0; i < completions_.size(); ++i) {
-      const Completion c = completions_[i];
+    // Handlers queue more completions while we deliver (a send that completes at once): those
+    // go to the other list, delivered in the next round.
+    while (!completions_.empty()) {
+      std::swap(completions_, delivering_);
+      deliver(delivering_);
+      delivering_.clear();
+    }
+  }
+
+  void deliver(const std::vector<Completion>& batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Completion c = batch[i];
       SocketSlot& s = sockets_[c.token];
       if (c.kind == Completion::Closed) {
         pending(c.token) = {};
@@ -350,7 +374,6 @@ class EpollReactor final : public ReactorBackend {
         case Completion::Closed: break;
       }
     }
-    completions_.clear();
   }
 
   int epfd_ = -1;
@@ -360,6 +383,7 @@ class EpollReactor final : public ReactorBackend {
   std::vector<PendingSend> pending_;
   std::vector<uint16_t> free_buffers_;
   std::vector<Completion> completions_;
+  std::vector<Completion> delivering_;  // the batch being delivered (deliver_completions)
 };
 
 }  // namespace

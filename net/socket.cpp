@@ -24,17 +24,25 @@ uint16_t SocketAddress::port() const {
   return 0;
 }
 
-std::string SocketAddress::to_string() const {
+size_t SocketAddress::format(char* out, size_t size) const {
+  if (size == 0) return 0;
   char host[INET6_ADDRSTRLEN] = "?";
+  int n;
   if (storage.ss_family == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(port());
-  }
-  if (storage.ss_family == AF_INET6) {
+    n = snprintf(out, size, "%s:%u", host, unsigned(port()));
+  } else if (storage.ss_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(port());
+    n = snprintf(out, size, "[%s]:%u", host, unsigned(port()));
+  } else {
+    n = snprintf(out, size, "?");
   }
-  return "?";
+  return n < 0 ? 0 : std::min(size_t(n), size - 1);
+}
+
+std::string SocketAddress::to_string() const {
+  char text[kTextSize];
+  return std::string(text, format(text, sizeof text));
 }
 
 bool parse_address(std::string_view text, SocketAddress& out, std::string* error) {

@@ -17,6 +17,10 @@ struct SocketAddress {
   int family() const { return storage.ss_family; }
   uint16_t port() const;
   std::string to_string() const;  // "127.0.0.1:9001" or "[::1]:9001"
+  // The same text into `out` (NUL-terminated, cut to fit), without allocating; "?" for a family
+  // that is neither IPv4 nor IPv6. kTextSize always fits. Returns the length written.
+  static constexpr size_t kTextSize = 56;
+  size_t format(char* out, size_t size) const;
 };
 
 // Parses "HOST:PORT", "[V6]:PORT" or ":PORT" (numeric hosts, or "localhost").

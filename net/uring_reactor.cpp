@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <new>
 #include <vector>
 
 #include "net/reactor_backend.hpp"
@@ -60,7 +61,9 @@ class UringReactor final : public ReactorBackend {
   bool init(std::string* error) {
     if (!map_buffers(error) || !ring_.setup(kSqEntries, error) || !ring_.setup_buffers(slab_, kBufferGroup, error))
       return false;
-    backlog_.reserve(slab_.count() + 64);  // deferred completions hold buffers: bounded by the ring
+    // Deferred completions hold buffers (at most one each) or end a socket's recv (at most one
+    // each): reserved for all buffers and as many ends, so the list rarely grows in the loop.
+    backlog_.reserve(2 * size_t(slab_.count()) + 64);
     msg_ring_ = ring_.supports(IORING_OP_MSG_RING);
     arm_wake_read();
     return true;
@@ -118,18 +121,13 @@ class UringReactor final : public ReactorBackend {
     // MSG_DONTWAIT: a full socket fails the send with -EAGAIN instead of parking it in the
     // kernel, so a peer that does not read never pins receive buffers (see reactor.hpp), and
     // a send never needs cancelling.
+    // sendmsg needs a msghdr that outlives the submission; when none can be had (memory ran out)
+    // the first segment goes alone: a short send, which the caller completes like any other.
+    if (iov_count > 1 && !take_msghdr(s)) iov_count = 1;
     io_uring_sqe* sqe = get_sqe();
     if (iov_count == 1) {
       io_uring_prep_send(sqe, s.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else {
-      // sendmsg needs a msghdr that outlives the submission: borrow a slot for the send.
-      if (!free_msghdrs_.empty()) {
-        s.send_msghdr = free_msghdrs_.back();
-        free_msghdrs_.pop_back();
-      } else {
-        s.send_msghdr = uint32_t(msghdrs_.size());
-        msghdrs_.emplace_back();
-      }
       msghdr& m = msghdrs_[s.send_msghdr];
       m = msghdr{};
       m.msg_iov = const_cast<iovec*>(iov);
@@ -225,7 +223,40 @@ class UringReactor final : public ReactorBackend {
     on_recv_cqe(token, s, res, flags);
   }
 
+  // Borrows a msghdr slot for the socket's send. The free list always has room for every slot
+  // (reserved before a slot is made), so giving one back never allocates.
+  bool take_msghdr(SocketSlot& s) {
+    if (free_msghdrs_.empty()) {
+      try {
+        free_msghdrs_.reserve(msghdrs_.size() + 1);
+        msghdrs_.emplace_back();
+      } catch (const std::bad_alloc&) {
+        return false;
+      }
+      free_msghdrs_.push_back(uint32_t(msghdrs_.size() - 1));
+    }
+    s.send_msghdr = free_msghdrs_.back();
+    free_msghdrs_.pop_back();
+    return true;
+  }
+
   void defer(Token token, SocketSlot& s, const DeferredCqe& c) {
+    if (backlog_.size() == backlog_.capacity()) {
+      // Reserved for every buffer plus one end per socket: growing is rare, and when memory has
+      // run out the socket's input ends here (its handler fails that connection, not the process).
+      try {
+        backlog_.reserve(2 * backlog_.capacity());
+      } catch (const std::bad_alloc&) {
+        if (c.flags & IORING_CQE_F_BUFFER) release_buffer(uint16_t(c.flags >> IORING_CQE_BUFFER_SHIFT));
+        if (!(c.flags & IORING_CQE_F_MORE)) s.flags &= uint16_t(~(kRecvArmed | kRecvCancelled));
+        cancel_recv(token, s);
+        if (!(s.flags & kRecvEnded)) {
+          s.flags |= kRecvEnded;
+          handler_->on_recv_end(token, -ENOMEM);
+        }
+        return;
+      }
+    }
     backlog_.push_back(c);
     if (s.flags & kRecvBacklog) return;
     s.flags |= kRecvBacklog;
@@ -236,23 +267,26 @@ class UringReactor final : public ReactorBackend {
 
   // The completions deferred by the last turn go first, in order, within this turn's budget;
   // what exceeds it waits again, and so does everything arriving behind it for that socket.
+  // What waits again moves to the front, so the list never grows here. An entry is cleared as it
+  // is taken: a close during its delivery (drop_backlog) must not give its buffer back again.
   void run_backlog() {
-    const size_t n = backlog_.size();
-    for (size_t i = 0; i < n; ++i)
-      if (backlog_[i].user_data) sockets_[token_of(backlog_[i].user_data)].flags &= uint16_t(~kRecvBacklog);
-    for (size_t i = 0; i < n; ++i) {
-      const DeferredCqe c = backlog_[i];  // a copy: push_back below may move the entries
+    for (const DeferredCqe& c : backlog_)
+      if (c.user_data) sockets_[token_of(c.user_data)].flags &= uint16_t(~kRecvBacklog);
+    size_t waiting = 0;
+    for (size_t i = 0; i < backlog_.size(); ++i) {
+      const DeferredCqe c = backlog_[i];
+      backlog_[i].user_data = 0;
       if (!c.user_data) continue;
       const Token token = token_of(c.user_data);
       SocketSlot& s = sockets_[token];
       if ((s.flags & kRecvBacklog) || kib_this_turn(s) >= kTurnBudgetKiB) {
         s.flags |= kRecvBacklog;
-        backlog_.push_back(c);
+        backlog_[waiting++] = c;
         continue;
       }
       on_recv_cqe(token, s, c.res, c.flags);
     }
-    backlog_.erase(backlog_.begin(), backlog_.begin() + ptrdiff_t(n));
+    backlog_.resize(waiting);
   }
 
   // close(): the socket's deferred completions are not delivered; their buffers go back.

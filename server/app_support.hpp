@@ -50,8 +50,8 @@ class ConnectionSet {
   void add(net::Token t) {
     if (index_.size() <= t) index_.resize(size_t(t) + 1, kAbsent);
     if (index_[t] != kAbsent) return;
-    index_[t] = uint32_t(tokens_.size());
-    tokens_.push_back(t);
+    tokens_.push_back(t);  // first: if it throws, the set is unchanged
+    index_[t] = uint32_t(tokens_.size() - 1);
   }
   void remove(net::Token t) {
     if (t >= index_.size() || index_[t] == kAbsent) return;

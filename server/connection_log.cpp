@@ -21,7 +21,7 @@ void ConnectionLog::tick(uint64_t now_ms, const Logger& log) {
   if (now_ms < window_start_ms_ + 1000) return;
   if (suppressed_ > 0)
     log.event(LogLevel::Info, "connection log: lines suppressed (over 100 a second)",
-              {{"suppressed", std::to_string(suppressed_), true}});
+              {{"suppressed", DecimalField(suppressed_), true}});
   window_start_ms_ = now_ms;
   lines_in_window_ = 0;
   suppressed_ = 0;
@@ -40,7 +40,7 @@ void ConnectionLog::close(net::Token token, const char* reason, uint64_t now_ms,
   ++lines_in_window_;
   char duration[32];
   std::snprintf(duration, sizeof duration, "%.3f", double(now_ms - f.opened_ms) / 1000.0);
-  const auto n = [](uint64_t v) { return std::to_string(v); };
+  using n = DecimalField;
   log.event(LogLevel::Info, "connection closed",
             {{"peer", f.peer},
              {"duration_s", duration, true},

@@ -318,7 +318,11 @@ void Engine::on_tick(uint64_t now_ms) {
       fail_for_memory(c);
     }
   });
-  app_.on_tick(now_ms);
+  try {
+    app_.on_tick(now_ms);  // what an application does on its own (push): a refusal costs its messages
+  } catch (const std::bad_alloc&) {
+    ++stats_.memory_refusals;
+  }
   flush_fanout();
   return_parked_output();
   release_kept_tls_buffers();

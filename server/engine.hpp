@@ -81,9 +81,9 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   // and come only from --proxy-from peers (engine_proxy.cpp).
   void add_proxy_listener(int listen_fd);
 
-  // The client a PROXY header named for this connection ("ip:port"), else "" (LOCAL, UNKNOWN,
-  // AF_UNIX, or not proxied): peer_name() prefers it to the socket's peer.
-  std::string proxied_client(net::Token token) const;
+  // The client a PROXY header named for this connection; family AF_UNSPEC when none did (LOCAL,
+  // UNKNOWN, AF_UNIX, or not proxied): peer_address() prefers it to the socket's peer.
+  net::SocketAddress proxied_client(net::Token token) const;
 
   // Serves until shared.stop is set and every connection has closed (or the close timeout
   // passed). Returns when the reactor has stopped.
@@ -95,12 +95,17 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
     board_ = &board;
     board_index_ = index;
   }
-  // The peer's address for a log line ("203.0.113.7:51234"), taken when asked (cold path): the
-  // connection record does not hold it.
-  std::string peer_name(net::Token token) const;
-  // "connection 7 (203.0.113.7:51234)": how a log line names a connection. Call it only when the
-  // line will be written (it asks the kernel).
-  std::string who(net::Token token) const;
+  // The peer's address for a log line (203.0.113.7:51234), taken when asked (cold path): the
+  // connection record does not hold it. AF_UNSPEC when the kernel no longer knows it.
+  net::SocketAddress peer_address(net::Token token) const;
+  // "connection 7 (203.0.113.7:51234)": how a log line names a connection, formed without
+  // allocating (log lines are written where memory has run out). Call it only when the line will
+  // be written (it asks the kernel).
+  struct ConnectionName {
+    char text[32 + net::SocketAddress::kTextSize];
+    const char* c_str() const { return text; }
+  };
+  ConnectionName who(net::Token token) const;
   size_t open_connections() const { return live_; }
 
   // net::EventHandler
@@ -358,7 +363,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   struct ProxiedPeer {
     std::unique_ptr<uint8_t[]> partial;  // core::kProxyMaxLength bytes while the header is split
     uint16_t partial_size = 0;
-    std::string client;  // "ip:port" from the header; "" for LOCAL, UNKNOWN, AF_UNIX
+    net::SocketAddress client;  // from the header; AF_UNSPEC for LOCAL, UNKNOWN, AF_UNIX
   };
   std::unordered_map<net::Token, ProxiedPeer> proxied_;
 };

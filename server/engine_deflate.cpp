@@ -269,10 +269,14 @@ void Engine::fold_idle_deflate(uint64_t now_ms) {
   const uint64_t idle_ms = seconds_to_ms(config_.deflate.idle_s);
   for (auto& [token, d] : deflate_->connections) {
     if ((!d.inflater && !d.deflater) || !d.pending.empty() || now_ms < d.last_use_ms + idle_ms) continue;
-    if (d.inflater && d.inflater->save_window(d.inflate_window)) d.inflater.reset();
-    // A deflater that resets per message (server_no_context_takeover) has no window to keep.
-    const bool keeps_context = !DeflateBits{connections_[token].deflate}.server_resets();
-    if (d.deflater && (!keeps_context || d.deflater->save_window(d.deflate_window))) d.deflater.reset();
+    try {  // no memory for a saved window: the stream stays whole, tried again next time
+      if (d.inflater && d.inflater->save_window(d.inflate_window)) d.inflater.reset();
+      // A deflater that resets per message (server_no_context_takeover) has no window to keep.
+      const bool keeps_context = !DeflateBits{connections_[token].deflate}.server_resets();
+      if (d.deflater && (!keeps_context || d.deflater->save_window(d.deflate_window))) d.deflater.reset();
+    } catch (const std::bad_alloc&) {
+      continue;
+    }
     d.folded = true;
   }
 }

@@ -22,10 +22,10 @@ void Engine::add_listener(int listen_fd) { plain_listen_fds_.push_back(listen_fd
 
 void Engine::add_proxy_listener(int listen_fd) { proxy_listen_fds_.push_back(listen_fd); }
 
-std::string Engine::proxied_client(net::Token token) const {
+net::SocketAddress Engine::proxied_client(net::Token token) const {
   if (proxied_.empty()) return {};
   const auto it = proxied_.find(token);
-  return it == proxied_.end() ? std::string() : it->second.client;
+  return it == proxied_.end() ? net::SocketAddress{} : it->second.client;
 }
 
 // True when the socket came from a peer outside --proxy-from: it is closed, unread, and counted.
@@ -100,12 +100,16 @@ bool Engine::take_proxy_header(Connection& c, const core::ProxyHeader& h) {
   }
   ++stats_.proxy_headers;
   c.proxy_pending = false;
-  peer.client = proxy_client_text(h);
-  log_.debug("connection %u: PROXY v%u header: client %s", c.token, unsigned(h.version),
-             peer.client.empty() ? (h.local ? "(LOCAL: the proxy itself)" : "(none named)") : peer.client.c_str());
+  const bool named = proxy_client_address(h, peer.client);
+  if (log_.enabled(LogLevel::Debug)) {
+    char client[net::SocketAddress::kTextSize];
+    peer.client.format(client, sizeof client);
+    log_.debug("connection %u: PROXY v%u header: client %s", c.token, unsigned(h.version),
+               named ? client : (h.local ? "(LOCAL: the proxy itself)" : "(none named)"));
+  }
   // The connection log took the socket's peer (the balancer) at accept: name the client instead.
-  if (c.sampled && !peer.client.empty()) sampled(c).peer = peer.client;
-  if (peer.client.empty()) proxied_.erase(c.token);
+  if (c.sampled && named) sampled(c).peer = peer.client.to_string();
+  if (!named) proxied_.erase(c.token);
   return true;
 }
 

@@ -42,10 +42,12 @@ void Engine::refresh_tls_context() {
   SharedTls& tls = shared_.tls;
   if (tls_reloads_ && tls.reload_requested.exchange(false)) {
     std::string error;
-    bool ok;
-    {
+    bool ok = false;
+    try {
       std::lock_guard<std::mutex> lock(tls.mutex);
       ok = TlsContext::reload_server(&tls.context, &tls.options, &error);
+    } catch (const std::bad_alloc&) {
+      error.clear();  // the message itself could not be formed
     }
     if (ok) {
       tls.generation.fetch_add(1);
@@ -53,7 +55,8 @@ void Engine::refresh_tls_context() {
                 tls.options.key_file.c_str(), tls.options.ticket_key_file.empty() ? "" : ", ticket keys from ",
                 tls.options.ticket_key_file.c_str());
     } else {
-      log_.error("TLS reload refused, the previous certificate, key and ticket keys stay: %s", error.c_str());
+      log_.error("TLS reload refused, the previous certificate, key and ticket keys stay: %s",
+                 error.empty() ? "out of memory" : error.c_str());
     }
   }
   const uint64_t generation = tls.generation.load(std::memory_order_relaxed);

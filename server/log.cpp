@@ -3,18 +3,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
-#include <string>
+#include <cstring>
 
 namespace wsring::server {
 
 namespace {
 
 constexpr const char* kLevelNames[] = {"error", "warn", "info", "debug"};
-constexpr size_t kMaxLine = 1024;
+constexpr size_t kMaxMessage = 1024;  // a printf-style message; fields may make the line longer
+constexpr std::string_view kCutMark = "...\n";
 
 // "2026-11-30T11:13:02.123Z"
-void append_timestamp(std::string& out) {
+void append_timestamp(LogLine& out) {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   tm t;
@@ -22,73 +24,94 @@ void append_timestamp(std::string& out) {
   char text[40];
   const int n = snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900, t.tm_mon + 1,
                          t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
-  out.append(text, size_t(n));
+  out.append(std::string_view(text, size_t(n)));
 }
 
 }  // namespace
 
-void append_json_escaped(std::string& out, std::string_view text) {
+DecimalField::DecimalField(uint64_t value) {
+  const auto result = std::to_chars(text, text + sizeof text, value);
+  size = size_t(result.ptr - text);
+}
+
+void LogLine::append(std::string_view text) {
+  // Room is kept for the newline or the cut mark.
+  const size_t room = kCapacity - kCutMark.size() - size_;
+  if (text.size() > room) {
+    text = text.substr(0, room);
+    cut_ = true;
+  }
+  memcpy(text_ + size_, text.data(), text.size());
+  size_ += text.size();
+}
+
+void LogLine::append_json_escaped(std::string_view text) {
   for (const char ch : text) {
     const unsigned char u = static_cast<unsigned char>(ch);
     if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
+      append('\\');
+      append(ch);
     } else if (ch == '\n') {
-      out += "\\n";
+      append("\\n");
     } else if (u < 0x20 || u == 0x7f) {
       char esc[8];
       snprintf(esc, sizeof esc, "\\u%04x", u);
-      out += esc;
+      append(esc);
     } else {
-      out += ch;
+      append(ch);
     }
   }
 }
 
+std::string_view LogLine::finish() {
+  const std::string_view end = cut_ ? kCutMark : std::string_view("\n");
+  memcpy(text_ + size_, end.data(), end.size());
+  return std::string_view(text_, size_ + end.size());
+}
+
 void Logger::emit(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) const {
-  std::string line;
-  line.reserve(256);
+  LogLine line;
   if (format_ == LogFormat::Json) {
-    line += "{\"ts\":\"";
+    line.append("{\"ts\":\"");
     append_timestamp(line);
-    line += "\",\"level\":\"";
-    line += kLevelNames[int(level)];
-    line += "\",\"msg\":\"";
-    append_json_escaped(line, msg);
-    line += '"';
+    line.append("\",\"level\":\"");
+    line.append(kLevelNames[int(level)]);
+    line.append("\",\"msg\":\"");
+    line.append_json_escaped(msg);
+    line.append('"');
     for (const LogField& f : fields) {
-      line += ",\"";
-      append_json_escaped(line, f.key);
-      line += "\":";
+      line.append(",\"");
+      line.append_json_escaped(f.key);
+      line.append("\":");
       if (f.number) {
-        line += f.text;
+        line.append(f.text);
       } else {
-        line += '"';
-        append_json_escaped(line, f.text);
-        line += '"';
+        line.append('"');
+        line.append_json_escaped(f.text);
+        line.append('"');
       }
     }
-    line += "}\n";
+    line.append('}');
   } else {
     append_timestamp(line);
-    line += ' ';
-    line += kLevelNames[int(level)];
-    line += ": ";
-    line += msg;
+    line.append(' ');
+    line.append(kLevelNames[int(level)]);
+    line.append(": ");
+    line.append(msg);
     for (const LogField& f : fields) {
-      line += ' ';
-      line += f.key;
-      line += '=';
-      line += f.text;
+      line.append(' ');
+      line.append(f.key);
+      line.append('=');
+      line.append(f.text);
     }
-    line += '\n';
   }
-  ssize_t ignored = ::write(2, line.data(), line.size());
+  const std::string_view text = line.finish();
+  ssize_t ignored = ::write(2, text.data(), text.size());
   (void)ignored;
 }
 
 void Logger::write(LogLevel level, const char* fmt, va_list args) const {
-  char text[kMaxLine];
+  char text[kMaxMessage];
   int n = vsnprintf(text, sizeof text, fmt, args);
   if (n < 0) n = 0;
   if (n >= int(sizeof text)) n = int(sizeof text) - 1;

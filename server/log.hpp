@@ -1,9 +1,13 @@
 // Leveled logging to stderr, one line per event, timestamped; as text or as one JSON object per
 // line (--log-format json: ts, level, msg and the event's fields). Thread-safe: each line is
-// formatted into a local buffer and written with one write(2).
+// formatted into a local buffer and written with one write(2). Logging never allocates: a line
+// is formed on the stack (cut short, marked "...", past LogLine::kCapacity), so a log call is
+// safe where memory has run out.
 #pragma once
 
 #include <cstdarg>
+#include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <string_view>
 
@@ -16,6 +20,14 @@ struct LogField {
   std::string_view key;
   std::string_view text;
   bool number = false;
+};
+
+// A number as the text of a LogField, formed without allocating.
+struct DecimalField {
+  explicit DecimalField(uint64_t value);
+  operator std::string_view() const { return std::string_view(text, size); }
+  char text[24];
+  size_t size;
 };
 
 class Logger {
@@ -38,8 +50,32 @@ class Logger {
   LogFormat format_;
 };
 
-// Appends `text` as the inside of a JSON string (quotes, backslashes and control bytes escaped;
-// bytes >= 0x80 are passed through, so valid UTF-8 stays valid).
-void append_json_escaped(std::string& out, std::string_view text);
+// One log line being formed: a fixed buffer that keeps what fits and remembers the rest was cut.
+class LogLine {
+ public:
+  static constexpr size_t kCapacity = 16384;
+  void append(std::string_view text);
+  void append(char ch) { append(std::string_view(&ch, 1)); }
+  LogLine& operator+=(std::string_view text) {
+    append(text);
+    return *this;
+  }
+  LogLine& operator+=(char ch) {
+    append(ch);
+    return *this;
+  }
+  bool empty() const { return size_ == 0; }
+  std::string_view text() const { return std::string_view(text_, size_); }  // without the newline
+  // Appends `text` as the inside of a JSON string (quotes, backslashes and control bytes escaped;
+  // bytes >= 0x80 are passed through, so valid UTF-8 stays valid).
+  void append_json_escaped(std::string_view text);
+  // The line with its newline; a cut line ends in "...\n".
+  std::string_view finish();
+
+ private:
+  char text_[kCapacity];
+  size_t size_ = 0;
+  bool cut_ = false;
+};
 
 }  // namespace wsring::server

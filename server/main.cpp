@@ -300,6 +300,10 @@ int main(int argc, char** argv) {
   for (std::thread& t : threads) t.join();
   admin.stop();
   // The listeners were closed by their servers at shutdown.
-  log.info("stopped: %s", process.totals.summary().c_str());
+  server::LogLine summary, stopped;
+  process.totals.summary(summary);
+  stopped += "stopped: ";
+  stopped += summary.text();
+  log.event(server::LogLevel::Info, stopped.text(), {});
   return process.exit_code;
 }

@@ -20,13 +20,6 @@ bool prefix_matches(const uint8_t* a, const uint8_t* b, unsigned bits) {
   return (a[whole] & mask) == (b[whole] & mask);
 }
 
-std::string ip_text(int family, const uint8_t* ip, uint16_t port) {
-  char text[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family, ip, text, sizeof text);
-  return family == AF_INET6 ? "[" + std::string(text) + "]:" + std::to_string(port)
-                            : std::string(text) + ":" + std::to_string(port);
-}
-
 }  // namespace
 
 bool parse_cidr(std::string_view text, Cidr& out, std::string* error) {
@@ -68,11 +61,26 @@ bool peer_trusted(const sockaddr_storage& peer, const std::vector<Cidr>& trusted
   });
 }
 
-std::string proxy_client_text(const core::ProxyHeader& header) {
-  if (header.local) return "";
-  if (header.family == core::ProxyFamily::Inet) return ip_text(AF_INET, header.source.ip, header.source.port);
-  if (header.family == core::ProxyFamily::Inet6) return ip_text(AF_INET6, header.source.ip, header.source.port);
-  return "";
+bool proxy_client_address(const core::ProxyHeader& header, net::SocketAddress& out) {
+  out = net::SocketAddress{};
+  if (header.local) return false;
+  if (header.family == core::ProxyFamily::Inet) {
+    sockaddr_in& a = *reinterpret_cast<sockaddr_in*>(&out.storage);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(header.source.port);
+    std::memcpy(&a.sin_addr, header.source.ip, 4);
+    out.length = sizeof a;
+    return true;
+  }
+  if (header.family == core::ProxyFamily::Inet6) {
+    sockaddr_in6& a = *reinterpret_cast<sockaddr_in6*>(&out.storage);
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(header.source.port);
+    std::memcpy(&a.sin6_addr, header.source.ip, 16);
+    out.length = sizeof a;
+    return true;
+  }
+  return false;
 }
 
 bool parse_proxy_listener(const std::string& arg, std::vector<std::string>& listeners, std::string& error) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/proxy_header.hpp"
+#include "net/socket.hpp"
 
 namespace wsring::server {
 
@@ -27,9 +28,9 @@ bool parse_cidr(std::string_view text, Cidr& out, std::string* error);
 // IPv4-mapped IPv6 peer (::ffff:a.b.c.d, on a dual-stack listener) matches IPv4 ranges too.
 bool peer_trusted(const sockaddr_storage& peer, const std::vector<Cidr>& trusted);
 
-// The client a header names, as "ip:port" ("[v6]:port"); "" when it names none (LOCAL, UNKNOWN,
+// The client a header names, as a socket address; false when it names none (LOCAL, UNKNOWN,
 // UNSPEC, AF_UNIX: the connection's own address stands).
-std::string proxy_client_text(const core::ProxyHeader& header);
+bool proxy_client_address(const core::ProxyHeader& header, net::SocketAddress& out);
 
 // The proxy options of the command line: "--proxy-protocol all|ADDRESS" (repeatable) and
 // "--proxy-from CIDR" (repeatable). `listeners` gets "all" or the HOST:PORT form of --listen.

@@ -2,6 +2,7 @@
 
 #include <iterator>
 
+#include "server/log.hpp"
 #include "server/tls_session.hpp"
 
 namespace wsring::server {
@@ -65,9 +66,9 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
 namespace {
 
 // "1 connection accepted", "2 connections accepted"; `plural` replaces the singular when given.
-void count(std::string& out, uint64_t n, const char* singular, const char* plural, const char* rest) {
+void count(LogLine& out, uint64_t n, const char* singular, const char* plural, const char* rest) {
   if (!out.empty()) out += ", ";
-  out += std::to_string(n);
+  out += DecimalField(n);
   out += ' ';
   if (n == 1) {
     out += singular;
@@ -95,7 +96,7 @@ uint64_t ServerStats::proxy_errors_total() const {
 }
 
 // The PROXY protocol part of the summary, when a PROXY listener saw any connection.
-static void append_proxy_summary(std::string& s, const ServerStats& st) {
+static void append_proxy_summary(LogLine& s, const ServerStats& st) {
   if (!st.proxy_headers && !st.proxy_untrusted && !st.proxy_timeouts && !st.proxy_errors_total()) return;
   count(s, st.proxy_headers, "PROXY header", nullptr, "");
   count(s, st.proxy_untrusted, "untrusted PROXY peer", nullptr, "");
@@ -107,14 +108,13 @@ static void append_proxy_summary(std::string& s, const ServerStats& st) {
     s += sep;
     s += core::proxy_error_name(core::ProxyError(i));
     s += ' ';
-    s += std::to_string(st.proxy_errors[i]);
+    s += DecimalField(st.proxy_errors[i]);
     sep = ", ";
   }
   if (sep[0] == ',') s += ')';
 }
 
-std::string ServerStats::summary() const {
-  std::string s;
+void ServerStats::summary(LogLine& s) const {
   count(s, accepted, "connection", nullptr, " accepted");
   count(s, upgraded, "upgraded", "upgraded", "");
   count(s, messages_echoed, "message", nullptr, " echoed");
@@ -143,7 +143,7 @@ std::string ServerStats::summary() const {
       s += sep;
       s += tls_error_name(TlsError(i));
       s += ' ';
-      s += std::to_string(tls_failures[i]);
+      s += DecimalField(tls_failures[i]);
       sep = ", ";
     }
     if (sep[0] == ',') s += ')';
@@ -157,7 +157,6 @@ std::string ServerStats::summary() const {
   }
   // --- end fan-out
   append_proxy_summary(s, *this);
-  return s;
 }
 
 }  // namespace wsring::server

@@ -11,6 +11,10 @@
 #include "server/tls_context.hpp"
 
 namespace wsring::server {
+class LogLine;
+}
+
+namespace wsring::server {
 
 // Buckets of the metrics counters below (names in server/metrics.cpp): fixed sets, so no peer can
 // create new series.
@@ -77,7 +81,7 @@ struct ServerStats {
   // --- end permessage-deflate
 
   ServerStats& operator+=(const ServerStats& o);
-  std::string summary() const;  // one line for the log
+  void summary(LogLine& out) const;  // one line for the log (appended without allocating)
   uint64_t tls_failures_total() const;
   uint64_t proxy_errors_total() const;
 };

@@ -9,9 +9,32 @@ namespace wsring::server {
 namespace {
 
 TEST(LogTest, JsonEscapesQuotesBackslashesAndControlBytes) {
-  std::string out;
-  append_json_escaped(out, "a\"b\\c\nd\x01\x7f" "\xc3\xa9");
-  EXPECT_EQ(out, "a\\\"b\\\\c\\nd\\u0001\\u007f\xc3\xa9");
+  LogLine line;
+  line.append_json_escaped("a\"b\\c\nd\x01\x7f" "\xc3\xa9");
+  EXPECT_EQ(line.finish(), "a\\\"b\\\\c\\nd\\u0001\\u007f\xc3\xa9\n");
+}
+
+TEST(LogTest, ALineLongerThanItsBufferIsCutAndMarked) {
+  LogLine line;
+  const std::string long_text(LogLine::kCapacity * 2, 'x');
+  line.append("start ");
+  line.append(long_text);
+  line.append("never seen");
+  const std::string_view text = line.finish();
+  EXPECT_EQ(text.size(), LogLine::kCapacity);
+  EXPECT_EQ(text.substr(0, 7), "start x");
+  EXPECT_EQ(text.substr(text.size() - 5), "x...\n");
+  EXPECT_EQ(text.find("never"), std::string_view::npos);
+}
+
+TEST(LogTest, AnEventWithAHugeFieldIsWrittenCutNotDropped) {
+  const Logger log(LogLevel::Info);
+  testing::internal::CaptureStderr();
+  log.event(LogLevel::Info, "counters", {{"metrics", std::string(100000, 'm')}});
+  const std::string text = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(text.size(), LogLine::kCapacity);
+  EXPECT_NE(text.find(" info: counters metrics=mmm"), std::string::npos);
+  EXPECT_EQ(text.substr(text.size() - 4), "...\n");
 }
 
 TEST(LogTest, JsonLinesHaveTsLevelMsgAndFields) {

@@ -80,16 +80,23 @@ TEST(ProxyTrust, ClientText) {
   const uint8_t v4[4] = {203, 0, 113, 7};
   std::memcpy(h.source.ip, v4, 4);
   h.source.port = 4711;
-  EXPECT_EQ(proxy_client_text(h), "203.0.113.7:4711");
+  net::SocketAddress client;
+  ASSERT_TRUE(proxy_client_address(h, client));
+  EXPECT_EQ(client.to_string(), "203.0.113.7:4711");
   h.family = core::ProxyFamily::Inet6;
   std::memset(h.source.ip, 0, 16);
   h.source.ip[15] = 1;
-  EXPECT_EQ(proxy_client_text(h), "[::1]:4711");
+  ASSERT_TRUE(proxy_client_address(h, client));
+  EXPECT_EQ(client.to_string(), "[::1]:4711");
+  char text[net::SocketAddress::kTextSize];
+  EXPECT_EQ(client.format(text, 6), 5u);  // cut to fit, NUL-terminated
+  EXPECT_STREQ(text, "[::1]");
   h.local = true;
-  EXPECT_EQ(proxy_client_text(h), "");
+  EXPECT_FALSE(proxy_client_address(h, client));
+  EXPECT_EQ(client.family(), AF_UNSPEC);
   h.local = false;
   h.family = core::ProxyFamily::Unix;
-  EXPECT_EQ(proxy_client_text(h), "");
+  EXPECT_FALSE(proxy_client_address(h, client));
 }
 
 TEST(ProxyTrust, CommandLine) {
