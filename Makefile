@@ -55,7 +55,7 @@ obj = $(patsubst %.cpp,$(OBJ)/%.o,$(1))
 LIB_OBJS := $(call obj,$(CORE_SRC) $(NET_SRC) $(SERVER_SRC))
 
 PROGRAMS := $(BUILD)/wsring-echo $(BUILD)/wsring-load $(BUILD)/wsring-bench
-TEST_PROGRAMS := $(BUILD)/wsring-tests $(BUILD)/deny-io-uring
+TEST_PROGRAMS := $(BUILD)/wsring-tests $(BUILD)/deny-io-uring $(BUILD)/fail-allocations.so
 
 .PHONY: programs all test run bench asan fuzz install clean deps soak compare
 # The default goal: the programs, built in parallel on every core (JOBS=N to change).
@@ -102,6 +102,11 @@ $(BUILD)/wsring-tests: $(call obj,$(UNIT_SRC) $(LOAD_LIB_SRC)) $(BUILD)/libwsrin
 # Test tool: runs a command with io_uring_setup blocked (tests the epoll fallback).
 $(BUILD)/deny-io-uring: $(call obj,tests/tools/deny_io_uring.cpp)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDFLAGS)
+
+# Test tool: an LD_PRELOAD library that makes operator new fail now and then (a sanitizer's
+# own allocator would not let it in, so it is built without one).
+$(BUILD)/fail-allocations.so: tests/tools/fail_allocations.cpp $(OBJ)/flags
+	$(CXX) $(filter-out -fsanitize%,$(CXXFLAGS)) -fPIC -shared $< -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
