@@ -120,7 +120,7 @@ LineVerdict check_target_form(std::string_view method, std::string_view target) 
 }
 
 // Parses "METHOD SP target SP HTTP/x.y" (the line has been checked for control bytes).
-LineVerdict parse_request_line(std::string_view line, UpgradeRequest& out) {
+LineVerdict parse_request_line(std::string_view line, UpgradeRequest& out, bool accept_http10) {
   const size_t method_end = line.find(' ');
   if (method_end == std::string_view::npos) return LineVerdict{400, "malformed request line"};
   out.method = line.substr(0, method_end);
@@ -144,7 +144,8 @@ LineVerdict parse_request_line(std::string_view line, UpgradeRequest& out) {
       v[7] < '0' || v[7] > '9') {
     return LineVerdict{400, "malformed HTTP version"};
   }
-  if (v != "HTTP/1.1") return LineVerdict{505, "HTTP version not supported: this server speaks HTTP/1.1 only"};
+  if (v != "HTTP/1.1" && !(accept_http10 && v == "HTTP/1.0"))
+    return LineVerdict{505, "HTTP version not supported: this server speaks HTTP/1.1 only"};
   return check_target_form(out.method, out.target);
 }
 
@@ -380,7 +381,7 @@ ParseResult parse_upgrade_request(std::string_view input, const RequestLimits& l
   const HeadLine request_line = scan_line(window, 0);
   if (request_line.status == ParseStatus::NeedMore) return incomplete();
   if (request_line.status == ParseStatus::Error) return error_result(400, request_line.error);
-  const LineVerdict verdict = parse_request_line(request_line.text, out);
+  const LineVerdict verdict = parse_request_line(request_line.text, out, limits.accept_http10);
   if (verdict.http_status != 0) return error_result(verdict.http_status, verdict.error);
 
   const size_t max_headers = std::min(limits.max_headers, kMaxHeaderCapacity);

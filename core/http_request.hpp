@@ -30,6 +30,9 @@ constexpr size_t kMaxHeaderCapacity = 256;  // hard cap on the configurable head
 struct RequestLimits {
   size_t max_header_bytes = 8192;  // whole head, request line to the final CRLFCRLF included
   size_t max_headers = 64;         // clamped to kMaxHeaderCapacity
+  // HTTP/1.0 accepted too (version then "HTTP/1.0"): for plain GETs, where health checkers and
+  // old tools still send it. Never for an upgrade, which needs 1.1.
+  bool accept_http10 = false;
 };
 
 // ASCII case-insensitive equality (HTTP names and tokens are ASCII).
@@ -56,7 +59,8 @@ bool headers_have_token(std::span<const HttpHeader> headers, std::string_view na
                         std::string_view token);
 
 struct UpgradeRequest {
-  std::string_view method, target, version;  // version is always "HTTP/1.1" once Complete
+  // version is "HTTP/1.1" once Complete ("HTTP/1.0" too when RequestLimits::accept_http10).
+  std::string_view method, target, version;
   std::array<HttpHeader, kMaxHeaderCapacity> headers;
   size_t header_count = 0;
 

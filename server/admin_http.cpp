@@ -61,6 +61,7 @@ bool AdminHttpConnection::answer(const AdminRoutes& routes, std::string& out) {
   core::RequestLimits limits;
   limits.max_header_bytes = kMaxHeadBytes;
   limits.max_headers = kMaxHeaders;
+  limits.accept_http10 = true;  // HAProxy's `option httpchk` and curl -0 send HTTP/1.0
   const core::ParseResult parsed = core::parse_upgrade_request(input_, limits, *request_);
   if (parsed.status == core::ParseStatus::NeedMore) return false;
   if (parsed.status == core::ParseStatus::Error) {  // the stream cannot be followed past this
@@ -71,7 +72,8 @@ bool AdminHttpConnection::answer(const AdminRoutes& routes, std::string& out) {
   }
   const core::UpgradeRequest& req = *request_;
   const auto headers = req.header_list();
-  const bool close = core::headers_have_token(headers, "Connection", "close");
+  // HTTP/1.0 closes after each response (its keep-alive extension is not spoken here).
+  const bool close = core::headers_have_token(headers, "Connection", "close") || req.version == "HTTP/1.0";
   // No admin request has a body; one we would have to skip is refused and the connection closed.
   const std::string_view length = core::find_header(headers, "Content-Length");
   const bool body = (!length.empty() && length != "0") || !core::find_header(headers, "Transfer-Encoding").empty();

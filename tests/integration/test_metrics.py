@@ -11,7 +11,7 @@ import time
 import unittest
 
 from wsharness import (OP_BINARY, OP_TEXT, RawClient, ServerTestCase, bound, connect, read_http_response,
-                       run_server_command, upgrade_request)
+                       run_server_command, upgrade_request, wait_for_eof)
 
 ADMIN_RE = re.compile(r"admin listener: http://127\.0\.0\.1:(\d+)/metrics")
 SAMPLE_RE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
@@ -169,6 +169,18 @@ class AdminHttpErrors(MetricsTestCase):
         s = connect("127.0.0.1", port)
         s.sendall(b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n")
         self.assertEqual(read_http_response(s)[0].status, 431)
+        s.close()
+
+    def test_http10_health_checks_are_answered_then_closed(self):
+        """HAProxy's `option httpchk GET /readyz` sends HTTP/1.0 with no Host header."""
+        _, port = self.start_admin_server()
+        s = connect("127.0.0.1", port)
+        s.sendall(b"GET /readyz HTTP/1.0\r\n\r\n")
+        response, rest = read_http_response(s)
+        self.assertEqual((response.status, response.body), (200, b"ready\n"))
+        closed, extra = wait_for_eof(s, bound(5.0))
+        self.assertTrue(closed, "the connection stayed open after an HTTP/1.0 answer")
+        self.assertEqual(rest + extra, b"")
         s.close()
 
     def test_keep_alive_and_pipelining(self):

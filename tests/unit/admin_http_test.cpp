@@ -132,8 +132,17 @@ TEST(AdminHttpTest, AnOversizedHeadIs431EvenBeforeItEnds) {
   EXPECT_EQ(out.size(), before);
 }
 
-TEST(AdminHttpTest, Http10Is505) {
-  const Exchange e = feed({"GET /metrics HTTP/1.0\r\n\r\n"});
+TEST(AdminHttpTest, Http10IsAnsweredThenClosed) {
+  // HAProxy's `option httpchk GET /readyz` sends HTTP/1.0 without a Host header.
+  const Exchange e = feed({"GET /readyz HTTP/1.0\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n"});
+  EXPECT_EQ(e.out.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << e.out;  // these routes drain
+  EXPECT_NE(e.out.find("Connection: close\r\n"), std::string::npos) << e.out;
+  EXPECT_EQ(e.out.find("HTTP/1.1", 1), std::string::npos) << "answered past the 1.0 request: " << e.out;
+  EXPECT_FALSE(e.open);
+}
+
+TEST(AdminHttpTest, OtherVersionsAre505) {
+  const Exchange e = feed({"GET /metrics HTTP/1.9\r\n\r\n"});
   EXPECT_EQ(e.out.rfind("HTTP/1.1 505 ", 0), 0u) << e.out;
   EXPECT_FALSE(e.open);
 }

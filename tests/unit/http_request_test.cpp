@@ -214,6 +214,19 @@ TEST(HttpRequest, VersionAndTargetErrorsSayWhatIsWrong) {
   EXPECT_EQ(parse("GET * HTTP/1.0\r\n\r\n").result.http_status, 505);
 }
 
+TEST(HttpRequest, Http10OnlyWhenTheCallerAcceptsIt) {
+  RequestLimits limits;
+  limits.accept_http10 = true;
+  const Parsed p = parse("GET /readyz HTTP/1.0\r\n\r\n", limits);
+  EXPECT_EQ(p.result.status, ParseStatus::Complete);
+  EXPECT_EQ(p.request->version, "HTTP/1.0");
+  EXPECT_EQ(p.request->target, "/readyz");
+  // Other versions stay refused.
+  EXPECT_EQ(parse("GET / HTTP/1.9\r\n\r\n", limits).result.http_status, 505);
+  EXPECT_EQ(parse("GET / HTTP/0.9\r\n\r\n", limits).result.http_status, 505);
+  EXPECT_EQ(parse("GET / HTTP/1.0\r\n\r\n").result.http_status, 505);
+}
+
 TEST(HttpRequest, TargetFormsEachMethodMayUse) {
   for (const char* line : {"OPTIONS * HTTP/1.1", "GET / HTTP/1.1", "GET /a?b HTTP/1.1", "GET http://h/p HTTP/1.1",
                            "GET ws://h:1/ HTTP/1.1", "GET svn+ssh://h/ HTTP/1.1", "CONNECT h:443 HTTP/1.1",
