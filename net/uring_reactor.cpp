@@ -47,6 +47,12 @@ constexpr uint16_t kBufferGroup = 0;
 // Received data handed to one socket per loop turn (reactor.hpp), counted in KiB per slot:
 // 64 KiB of 1-byte frames take the echo server a fraction of a millisecond.
 constexpr uint32_t kTurnBudgetKiB = uint32_t(kRecvTurnBudget / 1024);
+// Deferred task work (handle_events): a batch with this many completions may have hit the
+// kernel's per-pass cap of 20; each further round runs up to kDeferredPerRound items (a quarter
+// of the CQ: a multishot item may post several completions).
+constexpr unsigned kDeferredPerPass = 20;
+constexpr unsigned kDeferredPerRound = kSqEntries;
+constexpr int kMaxDeferredRounds = 4;
 
 struct DeferredCqe {
   uint64_t user_data;  // 0: dropped by close()
@@ -182,6 +188,15 @@ class UringReactor final : public ReactorBackend {
 
   void wait(uint64_t timeout_us) override {
     ring_.flush_buffers();
+    if (io_uring_cq_ready(ring_.ring()) > 0) {
+      // Completions are in the CQ already (a full SQ was submitted mid-turn, as a push tick of
+      // thousands of sends does): liburing would enter without asking for completions, and a
+      // DEFER_TASKRUN ring would run none of its receives and accepts in this turn; if every
+      // turn did that, handshakes and close frames would never be read.
+      io_uring_submit(ring_.ring());
+      if (ring_.defers_task_work()) ring_.run_deferred_work(kDeferredPerRound);
+      return;
+    }
     if (!backlog_.empty()) timeout_us = 0;  // work left over: only collect what is ready
     __kernel_timespec timeout{};
     timeout.tv_sec = (long long)(timeout_us / 1000000);
@@ -194,16 +209,32 @@ class UringReactor final : public ReactorBackend {
     }
   }
 
+  // Linux 6.13+ runs at most 20 items of deferred task work (a receive, an accept) per pass of
+  // io_uring_enter, and leaves the rest for the next enter. A turn that sends heavily (a push
+  // tick of thousands of sends) then saw only a few dozen receives and accepts: handshakes and
+  // close frames starved behind the sends. A batch that may have hit that cap asks for the rest
+  // in the same turn (a few rounds at most, so a flood cannot hold the turn forever).
   void handle_events() override {
     if (!backlog_.empty()) run_backlog();
-    unsigned head, seen = 0;
+    for (int round = 0;; ++round) {
+      const unsigned deferred = take_completions();
+      if (deferred < kDeferredPerPass || round == kMaxDeferredRounds || !ring_.defers_task_work()) break;
+      ring_.run_deferred_work(kDeferredPerRound);
+    }
+    ++turn_;  // a new turn, a new budget for every socket (see kib_this_turn)
+  }
+
+  // Hands over the whole CQ; returns how many completions came from task work (not sends).
+  unsigned take_completions() {
+    unsigned head, seen = 0, deferred = 0;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(ring_.ring(), head, cqe) {
       ++seen;
+      if (op_of(cqe->user_data) != Op::Send) ++deferred;
       take(cqe->user_data, cqe->res, cqe->flags);
     }
     io_uring_cq_advance(ring_.ring(), seen);
-    ++turn_;  // a new turn, a new budget for every socket (see kib_this_turn)
+    return deferred;
   }
 
   void take(uint64_t user_data, int res, uint32_t flags) {

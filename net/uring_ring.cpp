@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -37,6 +38,7 @@ bool UringRing::setup(unsigned sq_entries, std::string* error) {
     return false;
   }
   ready_ = true;
+  defer_taskrun_ = p.flags & IORING_SETUP_DEFER_TASKRUN;
   if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_FAST_POLL)) {
     *error = "kernel io_uring lacks EXT_ARG/FAST_POLL (needs Linux 5.11+)";
     return false;
@@ -71,6 +73,17 @@ bool UringRing::setup_buffers(const RecvBufferSlab& slab, uint16_t group, std::s
   for (uint32_t i = 0; i < entries; ++i) add_buffer(uint16_t(i));
   flush_buffers();
   return true;
+}
+
+// A wait with a zero timeout for more completions than the CQ holds: the kernel runs up to
+// `count` items of task work, finds too few completions and returns -ETIME at once. (liburing
+// asks the kernel for completions only when more are wanted than are in the CQ already.)
+void UringRing::run_deferred_work(unsigned count) {
+  const unsigned ready = io_uring_cq_ready(&ring_);
+  const unsigned room = ring_.cq.ring_entries - ready;
+  __kernel_timespec zero{};
+  io_uring_cqe* cqe = nullptr;
+  io_uring_wait_cqes(&ring_, &cqe, ready + std::min(count, room / 2), &zero, nullptr);
 }
 
 bool UringRing::supports(int op) {

@@ -58,6 +58,10 @@ class Application {
   virtual void attach(Fanout&) {}
   // About every tick of the reactor (50 ms; less with --mode push).
   virtual void on_tick(uint64_t /*now_ms*/) {}
+  // At the end of every loop turn, after the turn's receives and accepts: the place to do, in
+  // slices, work that on_tick found too large for one turn. True: more is left (the loop then
+  // does not sleep before the next turn).
+  virtual bool on_turn_end() { return false; }
   // A frame another thread posted (Fanout::post_to_other_threads): deliver it to this thread's
   // receivers. The engine holds a reference for the duration of the call.
   virtual void on_shared(SharedFrame&) {}

@@ -115,7 +115,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   void on_send(net::Token token, int result) override;
   void on_closed(net::Token token) override;
   void on_tick(uint64_t now_ms) override;
-  bool on_turn_end() override;  // resumes deferred TLS handshakes (engine_tls.cpp)
+  bool on_turn_end() override;  // resumes deferred TLS handshakes (engine_tls.cpp), then app_turn_end
   void on_message(uint64_t value) override;
 
   // Fanout (engine_fanout.cpp)
@@ -248,6 +248,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   // broadcasts from one receive batch gets them in one send.
   void flush_later(Connection& c);
   void flush_fanout();
+  bool app_turn_end();
   // The PROXY protocol (engine_proxy.cpp): the header is read before the transport starts.
   bool proxy_peer_refused(int fd);
   // True when bytes for the transport followed the header in `b`: they are in `rest`.

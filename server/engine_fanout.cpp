@@ -102,6 +102,18 @@ void Engine::flush_fanout() {
   fanout_pending_.clear();
 }
 
+// The application's sliced work (a push tick too large for one turn), then its sends.
+bool Engine::app_turn_end() {
+  bool more = false;
+  try {
+    more = app_.on_turn_end();
+  } catch (const std::bad_alloc&) {
+    ++stats_.memory_refusals;
+  }
+  flush_fanout();
+  return more;
+}
+
 // One reference per thread it goes to; the receiving engine drops it after on_shared.
 void Engine::post_to_other_threads(SharedFrame& f) {
   if (!threads_) return;

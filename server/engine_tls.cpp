@@ -138,8 +138,10 @@ bool Engine::on_turn_end() {
       fail_for_memory(c);
     }
   }
-  return !tls_deferred_.empty();
+  const bool app_more = app_turn_end();
+  return app_more || !tls_deferred_.empty();
 }
+
 
 // Decrypts `input` (after what the session holds) and serves the plaintext.
 void Engine::run_tls(Connection& c, std::span<const uint8_t> input) {

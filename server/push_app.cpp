@@ -52,17 +52,26 @@ void PushApp::on_tick(uint64_t now_ms) {
   const double rate = thread_rate();
   // A stalled loop does not make up for lost time in one burst: at most half a second is owed.
   owed_ = std::min(owed_ + rate * double(elapsed) / 1000.0, std::max(rate * 0.5, 1.0));
-  const uint64_t n = uint64_t(std::floor(owed_));
-  if (n == 0) return;
+  send_owed();
+}
+
+bool PushApp::send_owed() {
+  const std::vector<net::Token>& tokens = open_.tokens();
+  if (tokens.empty()) {
+    owed_ = 0;
+    return false;
+  }
+  const uint64_t n = std::min<uint64_t>(uint64_t(std::floor(owed_)), kMessagesPerTurn);
+  if (n == 0) return false;
   owed_ -= double(n);
   const uint64_t now_ns = realtime_ns();
-  const std::vector<net::Token>& tokens = open_.tokens();
   for (uint64_t i = 0; i < n; ++i) {
     if (cursor_ >= tokens.size()) cursor_ = 0;
     const net::Token t = tokens[cursor_++];
     write_push_header(message_.data(), now_ns, sequence_[t]++);
     fanout_->send_to(t, core::Opcode::Binary, message_.data(), message_.size());
   }
+  return owed_ >= 1;
 }
 
 }  // namespace wsring::server

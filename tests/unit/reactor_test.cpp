@@ -882,6 +882,52 @@ TEST_P(ReactorTest, ManyConnectionsEchoedConcurrently) {
   EXPECT_EQ(reactor().buffers_in_use(), 0u);
 }
 
+// Every loop turn here ticks and queues more sends than the io_uring SQ holds, as a push tick to
+// thousands of sockets does, so each wait finds completions in the CQ already: receives must
+// still be delivered (regression: a DEFER_TASKRUN ring runs them only in an enter that asks for
+// completions, and liburing asked for none while the CQ held some: the peer was never read).
+TEST_P(ReactorTest, ReceivesWhileEveryTurnOverfillsTheSubmissionQueue) {
+  // epoll has no submission queue: it sends at once.
+  if (GetParam() != Backend::IoUring) {
+    GTEST_SKIP() << "io_uring's submission queue";
+  }
+  ReactorOptions options;
+  options.tick_ms = 0;  // a tick every turn
+  std::string why;
+  reactor_ = make_reactor(GetParam(), options, &why);
+  if (!reactor_) {
+    GTEST_SKIP() << "no io_uring: " << why;
+  }
+  const SocketAddress addr = listen();
+  client(addr);                     // token 1: the target of the sends
+  const int talker = client(addr);  // token 2: sends "hello" once the flood runs
+  constexpr int kSendsPerTurn = 5000;  // more than the 4,096-entry SQ
+  iovec nothing{const_cast<char*>(""), 0};  // zero-byte sends: each completes at once with 0
+  Loop loop(reactor());
+  uint64_t turns = 0;
+  bool heard = false;
+  loop.recv_fn = [&](Token t, const RecvBuffer& b) {
+    loop.received[t].append(reinterpret_cast<const char*>(b.data), b.size);
+    reactor().release_buffer(b.id);
+    heard = heard || (t == 2 && loop.received[t] == "hello");
+  };
+  loop.tick_fn = [&](uint64_t) {
+    if (heard) {
+      loop.stop();
+      return;
+    }
+    if (loop.next_token <= 2) return;  // not both accepted yet
+    if (++turns == 3) {
+      EXPECT_EQ(::send(talker, "hello", 5, 0), 5);
+    }
+    for (int i = 0; i < kSendsPerTurn; ++i) reactor().send(1, &nothing, 1);
+  };
+  loop.run(3000);
+  EXPECT_GE(turns, 3u) << "the flood never started";
+  EXPECT_TRUE(heard) << "the peer's bytes were not received in " << turns << " turns of sends";
+  EXPECT_FALSE(loop.timed_out);
+}
+
 // The reactor owns the fds it was given (reactor.hpp): destroying it with sockets still
 // open must not leak them (regression: neither backend closed them).
 TEST_P(ReactorTest, DestroyingTheReactorClosesTheSocketsItOwns) {
