@@ -17,6 +17,7 @@
 #include "bench/load/options.hpp"
 #include "bench/load/report.hpp"
 #include "bench/load/run_extras.hpp"
+#include "bench/load/shootout_driver.hpp"
 #include "bench/load/timeline.hpp"
 #include "bench/load/worker.hpp"
 #include "net/reactor.hpp"
@@ -158,6 +159,14 @@ int main(int argc, char** argv) {
   reactor_options.recv_buffer_count = 512;
 
   const unsigned workers = options.threads;
+  // --- --scenario shootout: the board the workers share, the step-up driven from this thread ---
+  std::unique_ptr<ShootoutBoard> shootout_board;
+  std::unique_ptr<ShootoutDriver> shootout;
+  if (options.scenario == Scenario::Shootout) {
+    shootout_board = std::make_unique<ShootoutBoard>(shootout_capacity(options.shootout, options.shootout.first_clients));
+    shootout = std::make_unique<ShootoutDriver>(options, *shootout_board, options.quiet ? nullptr : stderr);
+  }
+  // --- end of the block ---
   std::vector<std::unique_ptr<WorkerSlot>> slots;
   for (unsigned i = 0; i < workers; ++i) {
     auto slot = std::make_unique<WorkerSlot>();
@@ -168,6 +177,7 @@ int main(int argc, char** argv) {
     slot->plan.sources = sources;
     slot->plan.tls = tls_context;
     slot->plan.latency_intervals = &slot->latency_intervals;
+    slot->plan.shootout = shootout_board.get();
     slots.push_back(std::move(slot));
   }
   for (auto& slot_ptr : slots) {
@@ -271,6 +281,10 @@ int main(int argc, char** argv) {
       if (signals > 0) {
         interrupted = true;
         stop = true;
+      } else if (shootout) {
+        std::vector<uint64_t> open_per_worker;
+        for (auto& slot : slots) open_per_worker.push_back(slot->live.open.get());
+        stop = running && shootout->poll(now, s.open, s.failed, open_per_worker);  // the steps decide the end
       } else if (running && options.messages == 0 && now >= steady_start + uint64_t(options.duration_s * 1e9)) {
         stop = true;
       } else if (running && options.messages > 0 && s.exhausted) {
@@ -350,10 +364,15 @@ int main(int argc, char** argv) {
   // --json -: stdout carries the JSON alone; the summary and the threshold table go to stderr.
   std::FILE* const human = options.json_stdout() ? stderr : stdout;
   print_summary(human, report);
+  if (shootout) {
+    std::fputs(shootout->summary_text().c_str(), human);
+    report.extra_json += shootout->json_member();
+  }
   if (!finish_run_extras(human, options, report, timeline, start_unix_s, &error)) {
     std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
     return 1;
   }
+  if (shootout) report.extra_exit_status = std::max(report.extra_exit_status, shootout->exit_status());
   if (options.json_stdout()) {
     const std::string json = format_json(report);
     std::fwrite(json.data(), 1, json.size(), stdout);

@@ -8,6 +8,7 @@ namespace wsring::load {
 bool parse_scenario(std::string_view text, Scenario& out) {
   if (text == "echo") out = Scenario::Echo;
   else if (text == "push") out = Scenario::Push;
+  else if (text == "shootout") out = Scenario::Shootout;
   else return false;
   return true;
 }
@@ -16,6 +17,7 @@ const char* scenario_name(Scenario scenario) {
   switch (scenario) {
     case Scenario::Echo: return "echo";
     case Scenario::Push: return "push";
+    case Scenario::Shootout: return "shootout";
   }
   return "?";
 }

@@ -23,6 +23,7 @@
 #include "bench/load/options.hpp"
 #include "bench/load/payload.hpp"
 #include "bench/load/rate_scheduler.hpp"
+#include "bench/load/scenario_shootout.hpp"
 #include "bench/load/size_mix.hpp"
 #include "bench/load/stats.hpp"
 #include "bench/load/timeline.hpp"
@@ -61,6 +62,7 @@ struct WorkerPlan {
   std::vector<net::SocketAddress> sources;  // bind() addresses, port 0
   server::TlsContext tls;  // wss://: the client context (one SSL_CTX shared by every worker)
   IntervalRecorder* latency_intervals = nullptr;  // the timeline's latency per second (main's)
+  ShootoutBoard* shootout = nullptr;  // --scenario shootout: the broadcasts (main's)
 };
 
 // Bounds on waiting, so that every run ends (the handshake's is --handshake-timeout).
@@ -289,6 +291,21 @@ class LoadWorker final : public net::EventHandler {
   // --scenario push (worker_scenario.cpp): per connection, the message being received.
   std::unique_ptr<PushStreams> push_;
   void on_push_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
+  // --scenario shootout (worker_shootout.cpp): the clients follow the board's target; the
+  // broadcasts this worker is to send go out on its open clients in turn; every client checks
+  // that it receives each broadcast once (its tracker counts from the first one after it opened).
+  ShootoutBoard* shootout_ = nullptr;
+  uint32_t shootout_target_ = 0;       // this worker's clients targeted now
+  uint64_t shootout_cursor_ = 0;       // broadcasts below this id were looked at
+  uint32_t shootout_next_sender_ = 0;  // round-robin over the targeted clients
+  std::vector<SequenceTracker> shootout_seen_;
+  std::vector<uint64_t> shootout_base_;  // per client: the first broadcast id it is to receive
+  SequenceCounts shootout_counts_;
+  void shootout_tick(uint64_t now);
+  void shootout_opened(Connection& c);
+  void send_broadcast(uint64_t id, BroadcastSlot& slot);
+  void on_shootout_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
+  void count_stray(Connection& c, const std::string& why);
   bool running_ = false;       // the run reached RunPhase::Running
   bool rate_started_ = false;
   bool draining_ = false;
