@@ -166,6 +166,8 @@ int main(int argc, char** argv) {
     shootout_board = std::make_unique<ShootoutBoard>(shootout_capacity(options.shootout, options.shootout.first_clients));
     shootout = std::make_unique<ShootoutDriver>(options, *shootout_board, options.quiet ? nullptr : stderr);
   }
+  std::unique_ptr<PubsubBoard> pubsub;  // --scenario pubsub: publishing starts once every open client subscribed
+  if (options.scenario == Scenario::Pubsub) pubsub = std::make_unique<PubsubBoard>(options.pubsub.topics);
   // --- end of the block ---
   std::vector<std::unique_ptr<WorkerSlot>> slots;
   for (unsigned i = 0; i < workers; ++i) {
@@ -178,6 +180,7 @@ int main(int argc, char** argv) {
     slot->plan.tls = tls_context;
     slot->plan.latency_intervals = &slot->latency_intervals;
     slot->plan.shootout = shootout_board.get();
+    slot->plan.pubsub = pubsub.get();
     slots.push_back(std::move(slot));
   }
   for (auto& slot_ptr : slots) {
@@ -276,6 +279,8 @@ int main(int argc, char** argv) {
                    double(now) / 1e9, s.failed ? " (some failed: see errors)" : "");
       begin_running(now, s);
     }
+    if (pubsub && running && !draining && pubsub->start_ns.load() == 0 && pubsub->subscribed.load() >= s.open)
+      pubsub->start_ns.store(now, std::memory_order_release);
     if (!draining) {
       bool stop = false;
       if (signals > 0) {
@@ -331,6 +336,11 @@ int main(int argc, char** argv) {
   report.options = &options;
   report.backend = backend;
   for (auto& slot : slots) report.totals.merge(slot->totals);
+  PubsubTotals pubsub_totals_;
+  if (pubsub) {  // the deliveries that never came, counted over the topics (trailing ones included)
+    pubsub_totals_ = pubsub_totals(*pubsub);
+    report.totals.lost = pubsub_totals_.lost;
+  }
   report.interrupted = interrupted;
   report.elapsed_s = double(end) / 1e9;
   const Sums final_sums = sum(slots);
@@ -367,6 +377,10 @@ int main(int argc, char** argv) {
   if (shootout) {
     std::fputs(shootout->summary_text().c_str(), human);
     report.extra_json += shootout->json_member();
+  }
+  if (pubsub) {
+    std::fputs(pubsub_summary_text(options.pubsub, pubsub_totals_, report.totals.push).c_str(), human);
+    report.extra_json += pubsub_json_member(options.pubsub, pubsub_totals_, report.totals.push);
   }
   if (!finish_run_extras(human, options, report, timeline, start_unix_s, &error)) {
     std::fprintf(stderr, "wsring-load: %s\n", error.c_str());

@@ -9,6 +9,7 @@
 
 #include "bench/load/message_source.hpp"
 #include "bench/load/reply_match.hpp"
+#include "bench/load/scenario_pubsub.hpp"
 #include "bench/load/scenario_push.hpp"
 #include "bench/load/scenario_shootout.hpp"
 #include "bench/load/size_mix.hpp"
@@ -110,6 +111,7 @@ struct LoadOptions {
   std::string deflate_params = "client_max_window_bits";
   Scenario scenario = Scenario::Echo;  // --scenario (bench/load/scenario_*.hpp)
   ShootoutOptions shootout;            // --scenario shootout's flags
+  PubsubOptions pubsub;                // --scenario pubsub's flags
 };
 
 using ParseOutcome = cli::ParseOutcome;
@@ -139,6 +141,9 @@ std::string check_scenario_options(const LoadOptions& options, bool saw_messages
 // --scenario shootout: its flags against the others; sets the connections to --max-clients (the
 // slots the workers keep) and the message size to what its requests need.
 std::string finish_shootout_options(LoadOptions& options, bool saw_duration);
+// --scenario pubsub: its flags against the others; moves --rate and --size into PubsubOptions and
+// sizes the send buffers for a burst of publishes.
+std::string finish_pubsub_options(LoadOptions& options);
 
 extern const char* const kLoadVersion;
 extern const char kLoadUsage[];

@@ -9,6 +9,7 @@ bool parse_scenario(std::string_view text, Scenario& out) {
   if (text == "echo") out = Scenario::Echo;
   else if (text == "push") out = Scenario::Push;
   else if (text == "shootout") out = Scenario::Shootout;
+  else if (text == "pubsub") out = Scenario::Pubsub;
   else return false;
   return true;
 }
@@ -18,6 +19,7 @@ const char* scenario_name(Scenario scenario) {
     case Scenario::Echo: return "echo";
     case Scenario::Push: return "push";
     case Scenario::Shootout: return "shootout";
+    case Scenario::Pubsub: return "pubsub";
   }
   return "?";
 }

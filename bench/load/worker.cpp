@@ -134,6 +134,11 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
     ready_.clear();  // the board says how many clients open
     live_.connect_done.store(true);
   }
+  if (options.scenario == Scenario::Pubsub) {
+    pubsub_ = plan.pubsub;
+    pubsub_seen_.resize(count);
+    pubsub_subscribed_.assign(count, 0);
+  }
   if (count == 0) live_.connect_done.store(true);
   if (plan.message_budget == 0 && options.messages > 0) live_.exhausted.store(true);
 }
@@ -333,6 +338,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   c.reader = core::MessageReader(core::Role::Client, reader_limits_);
   if (options_.deflate && !agree_deflate(t, c, r.extensions)) return;
   if (push_) push_->reset(c.local);
+  if (pubsub_) pubsub_opened(c);
 
   if (options_.handshake_only || draining_) begin_close(t, c, now);
   // Frames may follow the head in the same receive (not from an echo server, but legal).
@@ -489,6 +495,10 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
         }
         if (shootout_) {
           on_shootout_chunk(c, ev, now);
+          break;
+        }
+        if (pubsub_) {
+          on_pubsub_chunk(c, ev, now);
           break;
         }
         if (ev.compressed) [[unlikely]] {
@@ -812,6 +822,7 @@ void LoadWorker::on_tick(uint64_t) {
     }
     if (stages_ && running_) apply_stage_connections(now);
     if (shootout_) shootout_tick(now);
+    if (pubsub_) pubsub_tick(now);
     pump_rate(now);
   } else if (now >= run_.drain_deadline_ns.load(std::memory_order_relaxed)) {
     // The echoes had their time: close every connection still waiting for some.

@@ -23,6 +23,7 @@
 #include "bench/load/options.hpp"
 #include "bench/load/payload.hpp"
 #include "bench/load/rate_scheduler.hpp"
+#include "bench/load/scenario_pubsub.hpp"
 #include "bench/load/scenario_shootout.hpp"
 #include "bench/load/size_mix.hpp"
 #include "bench/load/stats.hpp"
@@ -63,6 +64,7 @@ struct WorkerPlan {
   server::TlsContext tls;  // wss://: the client context (one SSL_CTX shared by every worker)
   IntervalRecorder* latency_intervals = nullptr;  // the timeline's latency per second (main's)
   ShootoutBoard* shootout = nullptr;  // --scenario shootout: the broadcasts (main's)
+  PubsubBoard* pubsub = nullptr;      // --scenario pubsub: subscriptions and deliveries (main's)
 };
 
 // Bounds on waiting, so that every run ends (the handshake's is --handshake-timeout).
@@ -306,6 +308,16 @@ class LoadWorker final : public net::EventHandler {
   void send_broadcast(uint64_t id, BroadcastSlot& slot);
   void on_shootout_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
   void count_stray(Connection& c, const std::string& why);
+  // --scenario pubsub (worker_pubsub.cpp): every connection subscribes to its topic once open;
+  // the publishers among this worker's connections send the run's messages that are theirs.
+  PubsubBoard* pubsub_ = nullptr;
+  uint64_t pubsub_next_ = 0;                // the next message number to look at
+  std::vector<SequenceTracker> pubsub_seen_;  // per connection: its topic's sequence numbers
+  std::vector<uint8_t> pubsub_subscribed_;  // per connection: its SUB was acknowledged
+  void pubsub_opened(Connection& c);
+  void pubsub_tick(uint64_t now);
+  void on_pubsub_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
+  bool write_text_or_binary(Connection& c, core::Opcode opcode, const uint8_t* payload, size_t size);
   bool running_ = false;       // the run reached RunPhase::Running
   bool rate_started_ = false;
   bool draining_ = false;

@@ -5,8 +5,6 @@
 #include <cstring>
 
 #include "bench/load/worker.hpp"
-#include "core/frame.hpp"
-#include "core/unmask.hpp"
 
 namespace wsring::load {
 
@@ -49,17 +47,9 @@ void LoadWorker::send_broadcast(uint64_t id, BroadcastSlot& slot) {
       options_.shootout.format == ShootoutFormat::Binary ? core::Opcode::Binary : core::Opcode::Text;
   uint8_t payload[kShootoutMessageMax];
   const size_t size = encode_broadcast_request(options_.shootout.format, id, payload);
-  const size_t header = core::frame_header_size(size, true);
   for (uint32_t tries = 0; tries < shootout_target_; ++tries) {
     Connection& c = connections_[shootout_next_sender_++ % shootout_target_];
-    if (c.state != ConnState::Open || header + size > room(c, 2 * kControlFrameMax)) continue;
-    uint8_t* dst = c.buf[c.fill] + c.fill_len;
-    uint8_t key[4];
-    masks_.next(key);
-    core::write_frame_header(dst, opcode, true, size, key);
-    std::memcpy(dst + header, payload, size);
-    core::apply_mask(dst + header, size, key, 0);
-    c.fill_len += uint32_t(header + size);
+    if (!write_text_or_binary(c, opcode, payload, size)) continue;  // not open, or no room
     slot.sender_id.store(c.global_id, std::memory_order_relaxed);
     slot.send_ns.store(now_ns(), std::memory_order_release);
     live_.sent.add();

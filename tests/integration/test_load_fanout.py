@@ -2,7 +2,9 @@
 threads, two load threads, both formats): every step is present, every broadcast reached every
 client once, the clients at the limit are reported; a limit small enough to be crossed at once is
 reported as crossed at step 1; a server that does not broadcast is caught (lost deliveries, exit
-status 1); bad flag combinations are refused with one line naming the flag."""
+status 1); bad flag combinations are refused with one line naming the flag. And --scenario pubsub
+against wsring-echo --mode pubsub: every publish reaches every subscriber of its topic, in order,
+once, with a delivery latency; a server that does not speak pubsub fails the run."""
 
 import json
 import os
@@ -106,6 +108,44 @@ class ShootoutDetectsLoss(ServerTestCase):
         self.assertIn("broadcastResult missing", s["outcome"])
 
 
+class PubsubScenario(ServerTestCase):
+    shared_server = False
+    threads = "1"
+
+    def test_every_publish_delivered(self):
+        server = self.start_server("--threads", self.threads, "--mode", "pubsub")
+        path = os.path.join(tempfile.mkdtemp(prefix="wsring-load-fanout-"), "r.json")
+        status, out, err = run_load([server.url(), "--scenario", "pubsub", "-c", 60, "-t", 2, "--topics", 6,
+                                     "--publishers", 4, "--rate", 600, "-d", "2s", "--json", path, "--quiet"])
+        self.assertEqual(status, 0, out + err)
+        with open(path) as f:
+            r = json.load(f)
+        p = r["pubsub"]
+        self.assertEqual(r["scenario"], "pubsub")
+        # 600/s for 2 s; a generous lower bound for a busy machine.
+        self.assertGreater(p["published"], 600, p)
+        self.assertEqual(p["expected_deliveries"], p["published"] * 10, p)  # 60 clients over 6 topics
+        self.assertEqual(p["delivered"], p["expected_deliveries"], p)
+        self.assertEqual(p["lost"], 0, p)
+        self.assertEqual(p["out_of_order"], 0, p)
+        self.assertEqual(p["duplicates"], 0, p)
+        self.assertEqual(r["messages"]["sent"], p["published"])
+        self.assertEqual(r["messages"]["received"], p["delivered"])
+        self.assertEqual(r["errors"]["total"], 0, r["error_details"])
+        self.assertGreater(r["latency_us"]["count"], 0)
+        self.assertIn("pubsub ", out)
+
+    def test_a_server_without_pubsub_fails_the_run(self):
+        server = self.start_server("--mode", "echo")  # echoes "SUB t0": no acknowledgement
+        status, out, err = run_load([server.url(), "--scenario", "pubsub", "-c", 4, "-d", "1s", "--quiet"])
+        self.assertEqual(status, 1, out + err)
+        self.assertIn("no delivery of its topic", out + err)
+
+
+class PubsubScenarioTwoServerThreads(PubsubScenario):
+    threads = "2"
+
+
 class ShootoutFlags(unittest.TestCase):
     backend_independent = True
 
@@ -116,7 +156,10 @@ class ShootoutFlags(unittest.TestCase):
                             (["--scenario", "shootout", "--concurrent", "0"], "--concurrent"),
                             (["--scenario", "shootout", "--limit-rtt", "soon"], "--limit-rtt"),
                             (["--scenario", "shootout", "--shootout-format", "xml"], "--shootout-format"),
-                            (["--scenario", "shootout", "-c", "200", "--max-clients", "100"], "--connections")):
+                            (["--scenario", "shootout", "-c", "200", "--max-clients", "100"], "--connections"),
+                            (["--topics", "3"], "--topics"),
+                            (["--scenario", "pubsub", "-c", "2", "--publishers", "3"], "--publishers"),
+                            (["--scenario", "pubsub", "--size", "16-64"], "--size")):
             status, out, err = run_load(["ws://127.0.0.1:9/"] + args, timeout=10)
             self.assertEqual(status, 2, args)
             self.assertIn(words, err, args)
