@@ -76,6 +76,7 @@ constexpr uint32_t kMaxPendingHandshakes = 1024;          // per worker, connect
 constexpr uint32_t kControlFrameMax = uint32_t(core::kMaxFrameHeaderSize + core::kMaxControlPayload);
 
 uint64_t run_clock_ns(const SharedRun& run);
+uint64_t realtime_clock_ns();  // CLOCK_REALTIME in ns: the clock of the stamps servers push
 
 // --rate: a message written into its send buffer more than this after its intended time is late.
 constexpr uint64_t kLateSendNs = 1'000'000;
@@ -293,6 +294,10 @@ class LoadWorker final : public net::EventHandler {
   // --scenario push (worker_scenario.cpp): per connection, the message being received.
   std::unique_ptr<PushStreams> push_;
   void on_push_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
+  // A delivery stamped with its send time (CLOCK_REALTIME): counted, its latency recorded in the window.
+  void record_delivery(uint64_t send_realtime_ns, uint64_t now);
+  // Keeps the first `window` bytes of the message in c.reply_head; true at the message's end.
+  bool gather_reply(Connection& c, const core::ReadEvent& ev, size_t window);
   // --scenario shootout (worker_shootout.cpp): the clients follow the board's target; the
   // broadcasts this worker is to send go out on its open clients in turn; every client checks
   // that it receives each broadcast once (its tracker counts from the first one after it opened).

@@ -2,8 +2,6 @@
 // connection to its topic, publish the run's messages whose publisher is ours at their due time,
 // and check every delivery (topic, sequence, latency). The rule that maps connections, topics,
 // publishers and message numbers is in scenario_pubsub.hpp.
-#include <time.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -16,12 +14,6 @@ namespace wsring::load {
 namespace {
 
 constexpr size_t kPubsubReplyWindow = 64;  // "MSG t<topic> " and the 16-byte stamp fit
-
-uint64_t realtime_now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -51,7 +43,7 @@ void LoadWorker::pubsub_tick(uint64_t now) {
   const PubsubOptions& o = options_.pubsub;
   // Messages 0 .. due-1 are due: message k at start + k / rate.
   const uint64_t due = uint64_t(double(now - start) * o.rate / 1e9) + 1;
-  const uint64_t real_offset = realtime_now_ns() - now;  // run clock -> CLOCK_REALTIME, for the stamp
+  const uint64_t real_offset = realtime_clock_ns() - now;  // run clock -> CLOCK_REALTIME, for the stamp
   std::vector<uint32_t> touched;
   uint8_t message[kPubsubPayloadMax + 32];
   for (; pubsub_next_ < due; ++pubsub_next_) {
@@ -78,12 +70,7 @@ void LoadWorker::pubsub_tick(uint64_t now) {
 }
 
 void LoadWorker::on_pubsub_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now) {
-  if (ev.frame_start && ev.frame_opcode != core::Opcode::Continuation) c.reply_head.clear();
-  live_.bytes_received.add(ev.payload_size);
-  if (c.reply_head.size() < kPubsubReplyWindow)
-    c.reply_head.append(reinterpret_cast<const char*>(ev.payload),
-                        std::min<size_t>(ev.payload_size, kPubsubReplyWindow - c.reply_head.size()));
-  if (!ev.message_end) return;
+  if (!gather_reply(c, ev, kPubsubReplyWindow)) return;
   const PubsubReply r = decode_pubsub_reply(c.reply_head);
   const uint32_t topic = topic_of_connection(c.global_id, options_.pubsub);
   const std::string who = "connection " + std::to_string(c.global_id) + ": ";
@@ -110,13 +97,7 @@ void LoadWorker::on_pubsub_chunk(Connection& c, const core::ReadEvent& ev, uint6
     return;
   }
   pubsub_->delivered(topic).fetch_add(1, std::memory_order_relaxed);
-  live_.received.add();
-  live_.last_echo_ns.set(now);
-  if (!running_ || draining_) return;
-  const uint64_t real = realtime_now_ns();
-  const uint64_t latency_us = ((real > r.send_ns ? real - r.send_ns : 0) + 500) / 1000;
-  totals_.latency_us.record(latency_us);
-  if (plan_.latency_intervals) plan_.latency_intervals->record(now, latency_us);
+  record_delivery(r.send_ns, now);
 }
 
 }  // namespace wsring::load

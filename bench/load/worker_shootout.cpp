@@ -2,7 +2,6 @@
 // clients the board targets, send the broadcasts main assigned to this worker, and account for
 // every broadcast and broadcastResult received. Main's ShootoutDriver does the timing.
 #include <algorithm>
-#include <cstring>
 
 #include "bench/load/worker.hpp"
 
@@ -65,12 +64,7 @@ void LoadWorker::count_stray(Connection& c, const std::string& why) {
 }
 
 void LoadWorker::on_shootout_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now) {
-  if (ev.frame_start && ev.frame_opcode != core::Opcode::Continuation) c.reply_head.clear();
-  live_.bytes_received.add(ev.payload_size);
-  if (c.reply_head.size() < kShootoutReplyWindow)
-    c.reply_head.append(reinterpret_cast<const char*>(ev.payload),
-                        std::min<size_t>(ev.payload_size, kShootoutReplyWindow - c.reply_head.size()));
-  if (!ev.message_end) return;
+  if (!gather_reply(c, ev, kShootoutReplyWindow)) return;
   const ShootoutReply r = decode_shootout_reply(options_.shootout.format, c.reply_head);
   const uint64_t issued = shootout_->issued.load(std::memory_order_acquire);
   if (r.kind == ShootoutReplyKind::Other || !r.has_id || r.id >= issued) {

@@ -8,19 +8,11 @@ once, with a delivery latency; a server that does not speak pubsub fails the run
 
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
-from wsharness import ServerTestCase, backend, bound, build_dir, raise_fd_limit
-
-
-def run_load(args, timeout=60.0):
-    cmd = [os.path.join(build_dir(), "wsring-load")] + [str(a) for a in args]
-    if backend() and "--backend" not in cmd:
-        cmd += ["--backend", backend()]
-    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=bound(timeout))
-    return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+from test_load_scenarios import run_load
+from wsharness import ServerTestCase, raise_fd_limit
 
 
 class ShootoutStepUp(ServerTestCase):

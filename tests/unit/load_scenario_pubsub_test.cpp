@@ -7,34 +7,10 @@
 
 #include "bench/load/options.hpp"
 #include "bench/load/scenario_push.hpp"
+#include "tests/unit/load_options_test_support.hpp"
 
 using namespace wsring::load;
-
-namespace {
-
-struct Parsed {
-  ParseOutcome outcome;
-  LoadOptions options;
-  std::string message;
-};
-
-Parsed parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "ws://127.0.0.1:9001/");
-  std::vector<const char*> argv{"wsring-load"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  Parsed p;
-  p.outcome = parse_load_args(int(argv.size()), argv.data(), p.options, p.message);
-  return p;
-}
-
-void expect_bad(const std::vector<std::string>& args, const std::string& flag) {
-  const Parsed p = parse(args);
-  EXPECT_EQ(p.outcome, ParseOutcome::BadUsage) << flag;
-  EXPECT_NE(p.message.find(flag), std::string::npos) << p.message;
-  EXPECT_EQ(p.message.find('\n'), std::string::npos) << p.message;
-}
-
-}  // namespace
+using namespace wsring::load::options_test;
 
 TEST(PubsubRule, ConnectionsTopicsPublishersAndMessages) {
   PubsubOptions o;
@@ -104,13 +80,13 @@ TEST(PubsubBoard, LostIsExpectedMinusDelivered) {
 }
 
 TEST(PubsubOptions, FlagsAndDefaults) {
-  Parsed p = parse({"--scenario", "pubsub", "-c", "10"});
+  Parsed p = parse_ok({"--scenario", "pubsub", "-c", "10"});
   ASSERT_EQ(p.outcome, ParseOutcome::Run) << p.message;
   EXPECT_EQ(p.options.pubsub.topics, 1u);
   EXPECT_EQ(p.options.pubsub.publishers, 1u);
   EXPECT_DOUBLE_EQ(p.options.pubsub.rate, 100);
   EXPECT_EQ(p.options.rate, 0);  // paced by the publishers, not the echo scheduler
-  p = parse({"--scenario", "pubsub", "-c", "10", "--topics", "5", "--publishers", "2", "--rate", "500",
+  p = parse_ok({"--scenario", "pubsub", "-c", "10", "--topics", "5", "--publishers", "2", "--rate", "500",
              "--size", "64"});
   ASSERT_EQ(p.outcome, ParseOutcome::Run) << p.message;
   EXPECT_EQ(p.options.pubsub.topics, 5u);

@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "bench/load/options.hpp"
+#include "tests/unit/load_options_test_support.hpp"
 
 using namespace wsring::load;
+using namespace wsring::load::options_test;
 
 namespace {
 
@@ -15,28 +17,6 @@ std::string request(ShootoutFormat format, uint64_t id) {
   uint8_t out[kShootoutMessageMax];
   const size_t n = encode_broadcast_request(format, id, out);
   return std::string(reinterpret_cast<const char*>(out), n);
-}
-
-struct Parsed {
-  ParseOutcome outcome;
-  LoadOptions options;
-  std::string message;
-};
-
-Parsed parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "ws://127.0.0.1:9001/");
-  std::vector<const char*> argv{"wsring-load"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  Parsed p;
-  p.outcome = parse_load_args(int(argv.size()), argv.data(), p.options, p.message);
-  return p;
-}
-
-void expect_bad(const std::vector<std::string>& args, const std::string& flag) {
-  const Parsed p = parse(args);
-  EXPECT_EQ(p.outcome, ParseOutcome::BadUsage) << flag;
-  EXPECT_NE(p.message.find(flag), std::string::npos) << p.message;
-  EXPECT_EQ(p.message.find('\n'), std::string::npos) << p.message;
 }
 
 }  // namespace
@@ -139,7 +119,7 @@ TEST(ShootoutBoard, ReceiptsKeepTheLatestTime) {
 }
 
 TEST(ShootoutOptions, FlagsAndDefaults) {
-  Parsed p = parse({"--scenario", "shootout"});
+  Parsed p = parse_ok({"--scenario", "shootout"});
   ASSERT_EQ(p.outcome, ParseOutcome::Run) << p.message;
   EXPECT_EQ(p.options.scenario, Scenario::Shootout);
   EXPECT_EQ(p.options.shootout.first_clients, 100u);  // --connections' default
@@ -147,7 +127,7 @@ TEST(ShootoutOptions, FlagsAndDefaults) {
   EXPECT_EQ(p.options.shootout.concurrent, 4u);
   EXPECT_EQ(p.options.shootout.sample_size, 20u);
   EXPECT_DOUBLE_EQ(p.options.shootout.limit_rtt_s, 0.5);
-  p = parse({"--scenario", "shootout", "--initial-clients", "50", "--step-size", "25", "--concurrent", "2",
+  p = parse_ok({"--scenario", "shootout", "--initial-clients", "50", "--step-size", "25", "--concurrent", "2",
              "--sample-size", "10", "--limit-percentile", "99.9", "--limit-rtt", "20ms", "--max-clients=200",
              "--shootout-format", "binary"});
   ASSERT_EQ(p.outcome, ParseOutcome::Run) << p.message;
