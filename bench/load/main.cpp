@@ -130,8 +130,8 @@ int main(int argc, char** argv) {
   const uint64_t fd_limit = net::raise_fd_limit();
   const uint64_t fds_needed = uint64_t(options.connections) + 32 + 4 * options.threads;
   if (fd_limit < fds_needed) {
-    std::fprintf(stderr, "wsring-load: --connections: %u connection%s need%s %llu file descriptors; the limit is %llu (ulimit -n)\n",
-                 options.connections, options.connections == 1 ? "" : "s", options.connections == 1 ? "s" : "",
+    std::fprintf(stderr, "wsring-load: %s: %u connection%s need%s %llu file descriptors; the limit is %llu (ulimit -n)\n",
+                 options.scenario == Scenario::Shootout ? "--max-clients" : "--connections", options.connections, options.connections == 1 ? "" : "s", options.connections == 1 ? "s" : "",
                  static_cast<unsigned long long>(fds_needed),
                  static_cast<unsigned long long>(fd_limit));
     return 2;

@@ -16,7 +16,7 @@ const char kPubsubUsage[] =
     "  --publishers P            publishing connections (the first P), 1 to --connections (default 1);\n"
     "                            topic t is published by publisher t mod P\n"
     "  --rate R                  publishes per second in all (default 100), round-robin over the topics\n"
-    "  --size SIZE               payload bytes after \"PUB topic \" (default 32, at least 16: the stamp)\n";
+    "  --size SIZE               payload bytes after \"PUB topic \", 16 to 4000 (default 32): the stamp, then zeros\n";
 
 bool is_pubsub_flag(std::string_view name) { return name == "--topics" || name == "--publishers"; }
 
