@@ -8,11 +8,72 @@ once, with a delivery latency; a server that does not speak pubsub fails the run
 
 import json
 import os
+import socket
 import tempfile
+import threading
 import unittest
 
 from test_load_scenarios import run_load
-from wsharness import ServerTestCase, raise_fd_limit
+from wsharness import ServerTestCase, accept_key, bound, raise_fd_limit
+
+
+def server_frame(opcode, payload):
+    assert len(payload) < 126
+    return bytes([0x80 | opcode, len(payload)]) + payload
+
+
+class ScriptedFanoutServer:
+    """One connection: answers the upgrade, then hands each client message (opcode, unmasked
+    payload) to `answer`, which returns the frames to send back; a close is answered and ends it.
+    Loopback only; bounded waits."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        self.listener.settimeout(bound(10))
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(bound(20))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            request, data = data.split(b"\r\n\r\n", 1)
+            key = [line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:")][0]
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n\r\n")
+            try:
+                for _ in range(10000):  # bounded: one message per round
+                    while len(data) < 6 or len(data) < 6 + (data[1] & 0x7F):
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            return
+                        data += chunk
+                    opcode, size = data[0] & 0x0F, data[1] & 0x7F  # small frames only (< 126 bytes)
+                    mask, payload = data[2:6], data[6:6 + size]
+                    data = data[6 + size:]
+                    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                    if opcode == 8:
+                        conn.sendall(b"\x88\x02\x03\xe8")
+                        return
+                    conn.sendall(b"".join(self.answer(opcode, payload)))
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+        self.thread.join(bound(30))
 
 
 class ShootoutStepUp(ServerTestCase):
@@ -136,6 +197,50 @@ class PubsubScenario(ServerTestCase):
 
 class PubsubScenarioTwoServerThreads(PubsubScenario):
     threads = "2"
+
+
+class ScriptedServersAreCaught(unittest.TestCase):
+    backend_independent = False
+
+    def run_against(self, answer, args):
+        server = ScriptedFanoutServer(answer)
+        self.addCleanup(server.close)
+        path = os.path.join(tempfile.mkdtemp(prefix="wsring-load-fanout-"), "r.json")
+        status, out, err = run_load(["ws://127.0.0.1:%d/" % server.port, "-c", 1, "--json", path, "--quiet"] + args)
+        with open(path) as f:
+            return status, json.load(f), out + err
+
+    def test_a_duplicated_broadcast(self):
+        def answer(opcode, payload):  # binary shootout: every broadcast twice, then the result
+            return [server_frame(2, payload), server_frame(2, payload), server_frame(2, b"r" + payload[1:])]
+        status, r, text = self.run_against(answer, ["--scenario", "shootout", "--shootout-format", "binary",
+                                                    "--max-clients", 1, "--sample-size", 3, "--concurrent", 1])
+        self.assertEqual(status, 1, text)
+        s = r["shootout"]
+        self.assertFalse(s["completed"], s)
+        self.assertGreaterEqual(s["duplicates"], 1, s)
+        self.assertIn("received twice", json.dumps(r["error_details"]))
+
+    def test_a_lost_and_a_repeated_publish(self):
+        published = []
+
+        def answer(opcode, payload):
+            if payload.startswith(b"SUB "):
+                return [server_frame(1, b"OK " + payload)]
+            published.append(payload)
+            n = len(published)
+            if n == 2:
+                return []  # the second publish never arrives: lost
+            copies = 2 if n == 4 else 1  # the fourth arrives twice: a duplicate
+            return [server_frame(opcode, b"MSG " + payload[4:])] * copies
+        status, r, text = self.run_against(answer, ["--scenario", "pubsub", "--rate", 20, "-d", "1s"])
+        self.assertEqual(status, 1, text)
+        p = r["pubsub"]
+        self.assertGreaterEqual(p["published"], 5, p)
+        self.assertEqual(p["lost"], 1, p)
+        self.assertEqual(p["duplicates"], 1, p)
+        self.assertEqual(p["delivered"], p["published"] - 1, p)
+        self.assertEqual(r["messages"]["lost"], 1)
 
 
 class ShootoutFlags(unittest.TestCase):
