@@ -4,7 +4,8 @@ client once, the clients at the limit are reported; a limit small enough to be c
 reported as crossed at step 1; a server that does not broadcast is caught (lost deliveries, exit
 status 1); bad flag combinations are refused with one line naming the flag. And --scenario pubsub
 against wsring-echo --mode pubsub: every publish reaches every subscriber of its topic, in order,
-once, with a delivery latency; a server that does not speak pubsub fails the run."""
+once, with a delivery latency; a server that does not speak pubsub fails the run. Scripted servers
+that repeat a broadcast, or lose and repeat a publish, are counted and fail the run."""
 
 import json
 import os
