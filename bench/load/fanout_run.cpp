@@ -25,6 +25,7 @@ bool FanoutRun::poll(uint64_t now, bool running, bool draining, uint64_t open, u
 void FanoutRun::settle(WorkerTotals& totals) {
   if (!pubsub_) return;
   pubsub_totals_ = pubsub_totals(*pubsub_);
+  pubsub_totals_.dropped = totals.dropped;
   totals.lost = pubsub_totals_.lost;
 }
 

@@ -33,7 +33,10 @@ class FanoutRun {
   void settle(WorkerTotals& totals);
   // The summary lines (to `human`) and the JSON member (report.extra_json).
   void add_to_report(std::FILE* human, RunReport& report) const;
-  int exit_status() const { return shootout_ ? shootout_->exit_status() : 0; }
+  // 1: the step-up stopped on an error; publishes were dropped (what was asked was not sent).
+  int exit_status() const {
+    return (shootout_ && shootout_->exit_status()) || (pubsub_ && pubsub_totals_.dropped) ? 1 : 0;
+  }
 
  private:
   const LoadOptions& options_;

@@ -103,8 +103,8 @@ namespace wsring::load {
 std::string pubsub_summary_text(const PubsubOptions& o, const PubsubTotals& t, const SequenceCounts& c) {
   auto n = [](uint64_t v) { return std::to_string(v); };
   return "  pubsub         " + n(o.topics) + " topics, " + n(o.publishers) + " publishers: " + n(t.published) +
-         " published, " + n(t.delivered) + " of " + n(t.expected) + " deliveries, " + n(t.lost) + " lost, " +
-         n(c.out_of_order) + " out of order, " + n(c.duplicates) + " duplicates\n";
+         " published, " + n(t.dropped) + " dropped, " + n(t.delivered) + " of " + n(t.expected) + " deliveries, " +
+         n(t.lost) + " lost, " + n(c.out_of_order) + " out of order, " + n(c.duplicates) + " duplicates\n";
 }
 
 std::string pubsub_json_member(const PubsubOptions& o, const PubsubTotals& t, const SequenceCounts& c) {
@@ -113,6 +113,7 @@ std::string pubsub_json_member(const PubsubOptions& o, const PubsubTotals& t, co
   std::snprintf(rate, sizeof rate, "%g", o.rate);
   return "  \"pubsub\": {\"topics\": " + n(o.topics) + ", \"publishers\": " + n(o.publishers) + ", \"rate\": " + rate +
          ", \"payload_size\": " + n(o.payload_size) + ", \"published\": " + n(t.published) +
+         ", \"dropped\": " + n(t.dropped) +
          ", \"expected_deliveries\": " + n(t.expected) + ", \"delivered\": " + n(t.delivered) + ", \"lost\": " +
          n(t.lost) + ", \"out_of_order\": " + n(c.out_of_order) + ", \"duplicates\": " + n(c.duplicates) +
          ", \"stale\": " + n(c.stale) + ", \"short\": " + n(c.short_messages) + "},\n";

@@ -77,6 +77,7 @@ class PubsubBoard {
 // What the board says at the end, and the JSON member (", \n" ended) and summary line.
 struct PubsubTotals {
   uint64_t published = 0, expected = 0, delivered = 0, lost = 0;
+  uint64_t dropped = 0;  // due but never sent: the publisher not open, or its send buffer full
 };
 PubsubTotals pubsub_totals(PubsubBoard& board);
 struct SequenceCounts;

@@ -189,6 +189,19 @@ class PubsubScenario(ServerTestCase):
         self.assertGreater(r["latency_us"]["count"], 0)
         self.assertIn("pubsub ", out)
 
+    def test_publishes_beyond_the_send_buffer_are_dropped_and_fail_the_run(self):
+        server = self.start_server("--threads", self.threads, "--mode", "pubsub")
+        path = os.path.join(tempfile.mkdtemp(prefix="wsring-load-fanout-"), "r.json")
+        # 1,000,000 publishes/s from one publisher: far more per millisecond than its buffer holds.
+        status, out, err = run_load([server.url(), "--scenario", "pubsub", "-c", 2, "--rate", 1000000,
+                                     "-d", "1s", "--json", path, "--quiet"])
+        self.assertEqual(status, 1, out + err)
+        with open(path) as f:
+            p = json.load(f)["pubsub"]
+        self.assertGreater(p["dropped"], 0, p)
+        self.assertGreater(p["published"], 0, p)
+        self.assertIn("dropped", out)
+
     def test_a_server_without_pubsub_fails_the_run(self):
         server = self.start_server("--mode", "echo")  # echoes "SUB t0": no acknowledgement
         status, out, err = run_load([server.url(), "--scenario", "pubsub", "-c", 4, "-d", "1s", "--quiet"])
