@@ -17,6 +17,7 @@
 #include "bench/load/options.hpp"
 #include "bench/load/report.hpp"
 #include "bench/load/run_extras.hpp"
+#include "bench/load/fanout_run.hpp"
 #include "bench/load/timeline.hpp"
 #include "bench/load/worker.hpp"
 #include "net/reactor.hpp"
@@ -129,8 +130,9 @@ int main(int argc, char** argv) {
   const uint64_t fd_limit = net::raise_fd_limit();
   const uint64_t fds_needed = uint64_t(options.connections) + 32 + 4 * options.threads;
   if (fd_limit < fds_needed) {
-    std::fprintf(stderr, "wsring-load: --connections: %u connection%s need%s %llu file descriptors; the limit is %llu (ulimit -n)\n",
-                 options.connections, options.connections == 1 ? "" : "s", options.connections == 1 ? "s" : "",
+    std::fprintf(stderr, "wsring-load: %s: %u connection%s need%s %llu file descriptors; the limit is %llu (ulimit -n)\n",
+                 options.scenario == Scenario::Shootout ? "--max-clients" : "--connections", options.connections,
+                 options.connections == 1 ? "" : "s", options.connections == 1 ? "s" : "",
                  static_cast<unsigned long long>(fds_needed),
                  static_cast<unsigned long long>(fd_limit));
     return 2;
@@ -158,6 +160,7 @@ int main(int argc, char** argv) {
   reactor_options.recv_buffer_count = 512;
 
   const unsigned workers = options.threads;
+  FanoutRun fanout(options);  // --scenario shootout|pubsub (bench/load/fanout_run.hpp)
   std::vector<std::unique_ptr<WorkerSlot>> slots;
   for (unsigned i = 0; i < workers; ++i) {
     auto slot = std::make_unique<WorkerSlot>();
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
     slot->plan.sources = sources;
     slot->plan.tls = tls_context;
     slot->plan.latency_intervals = &slot->latency_intervals;
+    fanout.plan(slot->plan);
     slots.push_back(std::move(slot));
   }
   for (auto& slot_ptr : slots) {
@@ -266,11 +270,16 @@ int main(int argc, char** argv) {
                    double(now) / 1e9, s.failed ? " (some failed: see errors)" : "");
       begin_running(now, s);
     }
+    std::vector<uint64_t> open_per_worker;
+    for (auto& slot : slots) open_per_worker.push_back(slot->live.open.get());
+    const bool fanout_done = fanout.poll(now, running, draining, s.open, s.failed, open_per_worker);
     if (!draining) {
       bool stop = false;
       if (signals > 0) {
         interrupted = true;
         stop = true;
+      } else if (fanout.decides_the_end()) {
+        stop = fanout_done;  // the shootout's steps: no --duration
       } else if (running && options.messages == 0 && now >= steady_start + uint64_t(options.duration_s * 1e9)) {
         stop = true;
       } else if (running && options.messages > 0 && s.exhausted) {
@@ -317,6 +326,7 @@ int main(int argc, char** argv) {
   report.options = &options;
   report.backend = backend;
   for (auto& slot : slots) report.totals.merge(slot->totals);
+  fanout.settle(report.totals);
   report.interrupted = interrupted;
   report.elapsed_s = double(end) / 1e9;
   const Sums final_sums = sum(slots);
@@ -350,10 +360,12 @@ int main(int argc, char** argv) {
   // --json -: stdout carries the JSON alone; the summary and the threshold table go to stderr.
   std::FILE* const human = options.json_stdout() ? stderr : stdout;
   print_summary(human, report);
+  fanout.add_to_report(human, report);
   if (!finish_run_extras(human, options, report, timeline, start_unix_s, &error)) {
     std::fprintf(stderr, "wsring-load: %s\n", error.c_str());
     return 1;
   }
+  report.extra_exit_status = std::max(report.extra_exit_status, fanout.exit_status());
   if (options.json_stdout()) {
     const std::string json = format_json(report);
     std::fwrite(json.data(), 1, json.size(), stdout);

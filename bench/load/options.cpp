@@ -49,8 +49,10 @@ const char kLoadUsage[] =
     "  wsring-load merge A.hlog B.hlog... [A.json B.json...] [--json OUT] [--report OUT.html]\n"
     "                         merges shard runs into one result\n"
     "  --help, --version\n"
-    "  --scenario echo|push   push: only receive the server's stamped, numbered messages (wsring-echo\n"
-    "                         --mode push): delivery latency, lost, out of order, duplicates\n"
+    "  --scenario echo|push|shootout|pubsub  push: only receive the server's stamped, numbered\n"
+    "                         messages (wsring-echo --mode push): delivery latency, lost, out of\n"
+    "                         order, duplicates; shootout: the broadcast step-up; pubsub: topics\n"
+    "                         (flags of both below)\n"
     "\n"
     "TLS (wss:// only; without these the certificate is verified against the system store):\n"
     "  --insecure             do not verify the server's certificate\n"
@@ -280,7 +282,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
 
     // Switches without a value.
     if (is_switch("--help")) {
-      message = std::string(kLoadUsage) + kAnyServerUsage;
+      message = std::string(kLoadUsage) + kAnyServerUsage + kShootoutUsage + kPubsubUsage;
       return ParseOutcome::Exit0;
     }
     if (is_switch("--version")) {
@@ -323,7 +325,21 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     if (is_switch("--scenario")) {
       if (!has_inline && i + 1 >= argc) return bad(flag + " needs a value");
       const std::string_view v = has_inline ? inline_value : std::string_view(argv[++i]);
-      if (!parse_scenario(v, o.scenario)) return bad("--scenario: expected echo or push, got " + cli::quoted(v));
+      if (!parse_scenario(v, o.scenario)) return bad("--scenario: expected echo, push, shootout or pubsub, got " + cli::quoted(v));
+      continue;
+    }
+    if (is_pubsub_flag(name)) {
+      if (!has_inline && i + 1 >= argc) return bad(flag + " needs a value");
+      std::string error;
+      if (!parse_pubsub_flag(name, has_inline ? inline_value : std::string_view(argv[++i]), o.pubsub, error))
+        return bad(error);
+      continue;
+    }
+    if (is_shootout_flag(name)) {
+      if (!has_inline && i + 1 >= argc) return bad(flag + " needs a value");
+      std::string error;
+      const std::string_view v = has_inline ? inline_value : std::string_view(argv[++i]);
+      if (parse_shootout_flag(name, v, o.shootout, error) == ShootoutFlag::Bad) return bad(error);
       continue;
     }
     // --- end of the block ---
@@ -412,6 +428,8 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
                tls_version_text(o.tls.max_version));
   if (std::string why = check_any_server_options(o, saw_text || saw_binary, saw_duration || saw_messages); !why.empty()) return bad(why);
   if (const std::string why = check_scenario_options(o, saw_messages); !why.empty()) return bad(why);
+  if (const std::string why = finish_shootout_options(o, saw_duration); !why.empty()) return bad(why);
+  if (const std::string why = finish_pubsub_options(o); !why.empty()) return bad(why);
   if (o.handshake_only && saw_messages) return bad("--messages: not with --handshake-only (use --duration)");
   if (o.handshake_only && o.rate > 0) return bad("--rate: not with --handshake-only (use --connect-rate)");
   if (!o.source_addresses.empty()) {

@@ -9,7 +9,9 @@
 
 #include "bench/load/message_source.hpp"
 #include "bench/load/reply_match.hpp"
+#include "bench/load/scenario_pubsub.hpp"
 #include "bench/load/scenario_push.hpp"
+#include "bench/load/scenario_shootout.hpp"
 #include "bench/load/size_mix.hpp"
 #include "bench/load/stages.hpp"
 #include "bench/load/upgrade_options.hpp"
@@ -108,6 +110,8 @@ struct LoadOptions {
   bool deflate = false;
   std::string deflate_params = "client_max_window_bits";
   Scenario scenario = Scenario::Echo;  // --scenario (bench/load/scenario_*.hpp)
+  ShootoutOptions shootout;            // --scenario shootout's flags
+  PubsubOptions pubsub;                // --scenario pubsub's flags
 };
 
 using ParseOutcome = cli::ParseOutcome;
@@ -134,6 +138,12 @@ extern const char kDefaultIdTemplate[];  // --match id without --message
 
 // --scenario against the flags it cannot go with; empty when all is well (scenario_options.cpp).
 std::string check_scenario_options(const LoadOptions& options, bool saw_messages);
+// --scenario shootout: its flags against the others; sets the connections to --max-clients (the
+// slots the workers keep) and the message size to what its requests need.
+std::string finish_shootout_options(LoadOptions& options, bool saw_duration);
+// --scenario pubsub: its flags against the others; moves --rate and --size into PubsubOptions and
+// sizes the send buffers for a burst of publishes.
+std::string finish_pubsub_options(LoadOptions& options);
 
 extern const char* const kLoadVersion;
 extern const char kLoadUsage[];

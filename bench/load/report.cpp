@@ -203,6 +203,12 @@ void print_summary(std::FILE* out, const RunReport& r) {
     std::fprintf(out, "  mode           handshake only (connect, upgrade, close)\n");
   } else if (o.scenario == Scenario::Push) {
     std::fprintf(out, "  mode           push: receive only (latency from the send time in each message)\n");
+  } else if (o.scenario == Scenario::Pubsub) {
+    std::fprintf(out, "  mode           pubsub: %u topics, %u publishers, %.0f publishes/s of %llu B (latency from the send time)\n",
+                 o.pubsub.topics, o.pubsub.publishers, o.pubsub.rate, static_cast<unsigned long long>(o.pubsub.payload_size));
+  } else if (o.scenario == Scenario::Shootout) {
+    std::fprintf(out, "  mode           shootout: broadcast step-up, %s format (steps below)\n",
+                 o.shootout.format == ShootoutFormat::Binary ? "binary" : "json");
   } else {
     char types[48];
     if (o.text_ratio >= 0) snprintf(types, sizeof types, "%.0f%% text", o.text_ratio * 100);

@@ -8,6 +8,8 @@ namespace wsring::load {
 bool parse_scenario(std::string_view text, Scenario& out) {
   if (text == "echo") out = Scenario::Echo;
   else if (text == "push") out = Scenario::Push;
+  else if (text == "shootout") out = Scenario::Shootout;
+  else if (text == "pubsub") out = Scenario::Pubsub;
   else return false;
   return true;
 }
@@ -16,6 +18,8 @@ const char* scenario_name(Scenario scenario) {
   switch (scenario) {
     case Scenario::Echo: return "echo";
     case Scenario::Push: return "push";
+    case Scenario::Shootout: return "shootout";
+    case Scenario::Pubsub: return "pubsub";
   }
   return "?";
 }

@@ -16,9 +16,11 @@ namespace wsring::load {
 enum class Scenario : uint8_t {
   Echo,  // the default: every message sent comes back
   Push,  // receive only: stamped, numbered messages pushed by the server
+  Shootout,  // the websocket-shootout broadcast step-up (scenario_shootout.hpp)
+  Pubsub,    // topics: publishers at a rate, subscribers check every delivery (scenario_pubsub.hpp)
 };
 
-// "echo" or "push"; false for anything else.
+// "echo", "push", "shootout" or "pubsub"; false for anything else.
 bool parse_scenario(std::string_view text, Scenario& out);
 const char* scenario_name(Scenario scenario);
 

@@ -127,6 +127,18 @@ LoadWorker::LoadWorker(const LoadOptions& options, const WorkerPlan& plan, Share
   if (options.rate > 0)
     scheduler_ = std::make_unique<RateScheduler>(options.rate, options.connections, plan.index, plan.workers, count);
   if (options.scenario == Scenario::Push) push_ = std::make_unique<PushStreams>(count);
+  if (options.scenario == Scenario::Shootout) {
+    shootout_ = plan.shootout;
+    shootout_seen_.resize(count);
+    shootout_base_.assign(count, 0);
+    ready_.clear();  // the board says how many clients open
+    live_.connect_done.store(true);
+  }
+  if (options.scenario == Scenario::Pubsub) {
+    pubsub_ = plan.pubsub;
+    pubsub_seen_.resize(count);
+    pubsub_subscribed_.assign(count, 0);
+  }
   if (count == 0) live_.connect_done.store(true);
   if (plan.message_budget == 0 && options.messages > 0) live_.exhausted.store(true);
 }
@@ -313,6 +325,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   totals_.handshake_us.record(ns_to_us(now - c.started_ns));
   totals_.upgrade_us.record(ns_to_us(now - c.upgrade_ns));
   move(c, ConnEvent::Upgraded);
+  if (shootout_) shootout_opened(c);  // before it counts as open: main issues broadcasts once all are
   --pending_handshakes_;
   live_.open.add();
   live_.opened.add();
@@ -325,6 +338,7 @@ void LoadWorker::handle_handshake(net::Token t, Connection& c, uint8_t* data, si
   c.reader = core::MessageReader(core::Role::Client, reader_limits_);
   if (options_.deflate && !agree_deflate(t, c, r.extensions)) return;
   if (push_) push_->reset(c.local);
+  if (pubsub_) pubsub_opened(c);
 
   if (options_.handshake_only || draining_) begin_close(t, c, now);
   // Frames may follow the head in the same receive (not from an echo server, but legal).
@@ -477,6 +491,14 @@ void LoadWorker::handle_frames(net::Token t, Connection& c, uint8_t* data, size_
       case ReadEventType::Data:
         if (push_) {
           on_push_chunk(c, ev, now);
+          break;
+        }
+        if (shootout_) {
+          on_shootout_chunk(c, ev, now);
+          break;
+        }
+        if (pubsub_) {
+          on_pubsub_chunk(c, ev, now);
           break;
         }
         if (ev.compressed) [[unlikely]] {
@@ -799,6 +821,8 @@ void LoadWorker::on_tick(uint64_t) {
       }
     }
     if (stages_ && running_) apply_stage_connections(now);
+    if (shootout_) shootout_tick(now);
+    if (pubsub_) pubsub_tick(now);
     pump_rate(now);
   } else if (now >= run_.drain_deadline_ns.load(std::memory_order_relaxed)) {
     // The echoes had their time: close every connection still waiting for some.

@@ -23,6 +23,8 @@
 #include "bench/load/options.hpp"
 #include "bench/load/payload.hpp"
 #include "bench/load/rate_scheduler.hpp"
+#include "bench/load/scenario_pubsub.hpp"
+#include "bench/load/scenario_shootout.hpp"
 #include "bench/load/size_mix.hpp"
 #include "bench/load/stats.hpp"
 #include "bench/load/timeline.hpp"
@@ -61,6 +63,8 @@ struct WorkerPlan {
   std::vector<net::SocketAddress> sources;  // bind() addresses, port 0
   server::TlsContext tls;  // wss://: the client context (one SSL_CTX shared by every worker)
   IntervalRecorder* latency_intervals = nullptr;  // the timeline's latency per second (main's)
+  ShootoutBoard* shootout = nullptr;  // --scenario shootout: the broadcasts (main's)
+  PubsubBoard* pubsub = nullptr;      // --scenario pubsub: subscriptions and deliveries (main's)
 };
 
 // Bounds on waiting, so that every run ends (the handshake's is --handshake-timeout).
@@ -72,6 +76,7 @@ constexpr uint32_t kMaxPendingHandshakes = 1024;          // per worker, connect
 constexpr uint32_t kControlFrameMax = uint32_t(core::kMaxFrameHeaderSize + core::kMaxControlPayload);
 
 uint64_t run_clock_ns(const SharedRun& run);
+uint64_t realtime_clock_ns();  // CLOCK_REALTIME in ns: the clock of the stamps servers push
 
 // --rate: a message written into its send buffer more than this after its intended time is late.
 constexpr uint64_t kLateSendNs = 1'000'000;
@@ -289,6 +294,35 @@ class LoadWorker final : public net::EventHandler {
   // --scenario push (worker_scenario.cpp): per connection, the message being received.
   std::unique_ptr<PushStreams> push_;
   void on_push_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
+  // A delivery stamped with its send time (CLOCK_REALTIME): counted, its latency recorded in the window.
+  void record_delivery(uint64_t send_realtime_ns, uint64_t now);
+  // Keeps the first `window` bytes of the message in c.reply_head; true at the message's end.
+  bool gather_reply(Connection& c, const core::ReadEvent& ev, size_t window);
+  // --scenario shootout (worker_shootout.cpp): the clients follow the board's target; the
+  // broadcasts this worker is to send go out on its open clients in turn; every client checks
+  // that it receives each broadcast once (its tracker counts from the first one after it opened).
+  ShootoutBoard* shootout_ = nullptr;
+  uint32_t shootout_target_ = 0;       // this worker's clients targeted now
+  uint64_t shootout_cursor_ = 0;       // broadcasts below this id were looked at
+  uint32_t shootout_next_sender_ = 0;  // round-robin over the targeted clients
+  std::vector<SequenceTracker> shootout_seen_;
+  std::vector<uint64_t> shootout_base_;  // per client: the first broadcast id it is to receive
+  SequenceCounts shootout_counts_;
+  void shootout_tick(uint64_t now);
+  void shootout_opened(Connection& c);
+  void send_broadcast(uint64_t id, BroadcastSlot& slot);
+  void on_shootout_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
+  void count_stray(Connection& c, const std::string& why);
+  // --scenario pubsub (worker_pubsub.cpp): every connection subscribes to its topic once open;
+  // the publishers among this worker's connections send the run's messages that are theirs.
+  PubsubBoard* pubsub_ = nullptr;
+  uint64_t pubsub_next_ = 0;                // the next message number to look at
+  std::vector<SequenceTracker> pubsub_seen_;  // per connection: its topic's sequence numbers
+  std::vector<uint8_t> pubsub_subscribed_;  // per connection: its SUB was acknowledged
+  void pubsub_opened(Connection& c);
+  void pubsub_tick(uint64_t now);
+  void on_pubsub_chunk(Connection& c, const core::ReadEvent& ev, uint64_t now);
+  bool write_text_or_binary(Connection& c, core::Opcode opcode, const uint8_t* payload, size_t size);
   bool running_ = false;       // the run reached RunPhase::Running
   bool rate_started_ = false;
   bool draining_ = false;

@@ -5,44 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/load_options_test_support.hpp"
+
 using namespace wsring::load;
+using namespace wsring::load::options_test;
 using wsring::net::Backend;
-
-namespace {
-
-struct Parsed {
-  ParseOutcome outcome;
-  LoadOptions options;
-  std::string message;
-};
-
-Parsed parse(std::vector<std::string> args) {
-  std::vector<const char*> argv{"wsring-load"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  Parsed p;
-  p.outcome = parse_load_args(int(argv.size()), argv.data(), p.options, p.message);
-  return p;
-}
-
-Parsed parse_ok(std::vector<std::string> args) {
-  args.insert(args.begin(), "ws://127.0.0.1:9001/echo");
-  Parsed p = parse(args);
-  EXPECT_EQ(p.outcome, ParseOutcome::Run) << p.message;
-  return p;
-}
-
-// A bad value: BadUsage, one line, and the line names the flag.
-void expect_bad(std::vector<std::string> args, const std::string& flag, const char* url = "ws://127.0.0.1:9001/") {
-  args.insert(args.begin(), url);
-  Parsed p = parse(args);
-  std::string shown;
-  for (const std::string& a : args) shown += a + " ";
-  EXPECT_EQ(p.outcome, ParseOutcome::BadUsage) << shown;
-  EXPECT_NE(p.message.find(flag), std::string::npos) << shown << "-> " << p.message;
-  EXPECT_EQ(p.message.find('\n'), std::string::npos) << p.message;
-}
-
-}  // namespace
 
 TEST(LoadOptions, Defaults) {
   Parsed p = parse_ok({});
