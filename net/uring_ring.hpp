@@ -35,9 +35,10 @@ class UringRing {
   // The ring was set up with DEFER_TASKRUN: receives and accepts complete as deferred task work,
   // run only inside io_uring_enter.
   bool defers_task_work() const { return defer_taskrun_; }
-  // Runs up to `count` items of deferred task work now (at most what half the CQ's free room
-  // takes), without waiting: their completions are in the CQ after it. Linux 6.13+ runs at
-  // most 20 per pass of an ordinary enter.
+  // Submits what is queued (the replies to the completions taken so far), then runs up to
+  // `count` items of deferred task work (at most what half the CQ's free room takes), without
+  // waiting: their completions are in the CQ after it. Linux 6.13+ runs at most 20 per pass of
+  // an ordinary enter.
   void run_deferred_work(unsigned count);
 
   io_uring_sqe* get_sqe() {
