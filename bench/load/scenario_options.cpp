@@ -39,6 +39,13 @@ std::string finish_shootout_options(LoadOptions& o, bool saw_duration) {
     return std::string(first) + ": " + std::to_string(s.first_clients) + " clients is above --max-clients " +
            std::to_string(s.max_clients);
   if (o.shard.count > 1) return "--shard: not with " + name + " (one process sees every client)";
+  // No echo latency or rate here: a step's broadcast RTTs are in the report and the JSON.
+  if (!o.hdr_log_path.empty()) return "--hdr-log: not with " + name + " (it records no echo latency)";
+  for (const Threshold& t : o.thresholds) {
+    if (t.metric != "errors" && t.metric != "connect_failures" && t.metric != "lost" && t.metric != "mismatched")
+      return "--threshold '" + t.text + "': not with " + name +
+             " (it has no echo latency or rate; --limit-rtt sets the limit of a step)";
+  }
   o.connections = s.max_clients;  // the slots the workers keep; the steps open them
   o.size_min = o.size_max = kShootoutMessageMax;
   return {};

@@ -159,4 +159,8 @@ TEST(ShootoutOptions, BadValuesAndCombinationsNameTheFlag) {
   expect_bad({"--scenario", "shootout", "--rate", "5"}, "--rate");
   expect_bad({"--scenario", "shootout", "--reconnect"}, "--reconnect");
   expect_bad({"--scenario", "shootout", "--shard", "0/2"}, "--shard");
+  expect_bad({"--scenario", "shootout", "--hdr-log", "/tmp/x.hlog"}, "--hdr-log");
+  expect_bad({"--scenario", "shootout", "--threshold", "p99<5ms"}, "--threshold");
+  expect_bad({"--scenario", "shootout", "--threshold", "rate>100"}, "--threshold");
+  parse_ok({"--scenario", "shootout", "--threshold", "lost==0", "--threshold", "errors==0"});
 }
