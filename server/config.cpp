@@ -49,7 +49,7 @@ const char kUsage[] =
     "  --tls-key FILE             PEM private key of that certificate (unencrypted)\n"
     "  --tls-ticket-key FILE      session ticket keys (80 bytes each, 1 to 4; `openssl rand 80`), to\n"
     "                             resume sessions across processes (default: a random key)\n"
-    "  --tls-handshakes-per-turn N  TLS handshake steps per loop turn, 0 to 4096 (default 4; 0: no\n"
+    "  --tls-handshakes-per-turn N  TLS handshake steps per loop turn, 0 to 4096 (default 1; 0: no\n"
     "                             bound); more wait for later turns, so established connections\n"
     "                             keep their latency under a flood of handshakes\n"
     "  --path PATH                accept upgrades only on this path (default: any)\n"

@@ -92,7 +92,7 @@ TEST(ParseCommandLine, MaxHeaders) {
 }
 
 TEST(ParseCommandLine, TlsHandshakesPerTurn) {
-  EXPECT_EQ(Parse({}).config.tls_handshakes_per_turn, 4u);
+  EXPECT_EQ(Parse({}).config.tls_handshakes_per_turn, 1u);
   EXPECT_EQ(Parse({"--tls-handshakes-per-turn", "0"}).config.tls_handshakes_per_turn, 0u);  // no bound
   EXPECT_EQ(Parse({"--tls-handshakes-per-turn", "4096"}).config.tls_handshakes_per_turn, 4096u);
   expect_bad("--tls-handshakes-per-turn", {"4097", "-1", "x", ""});
