@@ -20,10 +20,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <new>
 #include <vector>
 
+#include "net/msghdr_pool.hpp"
 #include "net/reactor_backend.hpp"
 #include "net/socket.hpp"
 #include "net/uring_ring.hpp"
@@ -129,7 +129,7 @@ class UringReactor final : public ReactorBackend {
     // a send never needs cancelling.
     // sendmsg needs a msghdr that outlives the submission; when none can be had (memory ran out)
     // the first segment goes alone: a short send, which the caller completes like any other.
-    if (iov_count > 1 && !take_msghdr(s)) iov_count = 1;
+    if (iov_count > 1 && (s.send_msghdr = msghdrs_.take()) == kNoMsghdr) iov_count = 1;
     io_uring_sqe* sqe = get_sqe();
     if (iov_count == 1) {
       io_uring_prep_send(sqe, s.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -252,23 +252,6 @@ class UringReactor final : public ReactorBackend {
       return;
     }
     on_recv_cqe(token, s, res, flags);
-  }
-
-  // Borrows a msghdr slot for the socket's send. The free list always has room for every slot
-  // (reserved before a slot is made), so giving one back never allocates.
-  bool take_msghdr(SocketSlot& s) {
-    if (free_msghdrs_.empty()) {
-      try {
-        free_msghdrs_.reserve(msghdrs_.size() + 1);
-        msghdrs_.emplace_back();
-      } catch (const std::bad_alloc&) {
-        return false;
-      }
-      free_msghdrs_.push_back(uint32_t(msghdrs_.size() - 1));
-    }
-    s.send_msghdr = free_msghdrs_.back();
-    free_msghdrs_.pop_back();
-    return true;
   }
 
   void defer(Token token, SocketSlot& s, const DeferredCqe& c) {
@@ -464,7 +447,7 @@ class UringReactor final : public ReactorBackend {
     SocketSlot& s = sockets_[token];
     s.flags &= uint16_t(~kSendInFlight);
     if (s.send_msghdr != kNoMsghdr) {
-      free_msghdrs_.push_back(s.send_msghdr);
+      msghdrs_.give_back(s.send_msghdr);
       s.send_msghdr = kNoMsghdr;
     }
     if (res == -EAGAIN)
@@ -496,8 +479,7 @@ class UringReactor final : public ReactorBackend {
   UringRing ring_;  // destroyed before the base closes the sockets: the ring holds references to them
   std::vector<DeferredCqe> backlog_;  // receive completions waiting for the next turn
   uint32_t turn_ = 0;                 // loop turns so far (fairness budget, see kib_this_turn)
-  std::deque<msghdr> msghdrs_;        // deque: addresses stay put while sends are in flight
-  std::vector<uint32_t> free_msghdrs_;
+  MsghdrPool msghdrs_;
   bool msg_ring_ = false;    // the kernel has IORING_OP_MSG_RING
   uint64_t wake_count_ = 0;  // the eventfd read's target
 };
