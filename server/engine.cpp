@@ -173,7 +173,7 @@ void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
     input_used_ = false;
     fail_for_memory(c);
   }
-  if (!fanout_pending_.empty()) [[unlikely]] flush_fanout();
+  // fan-out output leaves at the end of the turn (on_turn_end), so every broadcast of the turn shares one send per receiver
 }
 
 // The transport seam: the one place where bytes enter a connection. Plaintext goes straight to
@@ -186,7 +186,12 @@ inline void Engine::receive(Connection& c, const net::RecvBuffer& b) {
     return;
   }
   consume(c, b.data, b.size, Segment::recv_marker(b.id));
-  flush(c);
+  // A message that fanned out is answered after its deliveries leave (a broadcast's result
+  // follows the broadcast), in the turn's one flush of fan-out output.
+  if (fanout_pending_.empty()) [[likely]]
+    flush(c);
+  else
+    flush_later(c);
 }
 
 void Engine::consume(Connection& c, uint8_t* data, size_t size, const Segment& owner) {

@@ -1,8 +1,9 @@
 // Fan-out: messages framed once into shared frames and queued to many connections by reference,
 // to this thread's connections directly and to other threads' through their reactors' mailboxes
-// (net::Reactor::post). A receiver's send starts at the end of the callback that queued its
-// output (flush_fanout), so every broadcast of one receive batch reaches it in one send; under
-// io_uring the sends of a batch are SQEs of one submission. A receiver with more than --max-backpressure unsent
+// (net::Reactor::post). A receiver's send starts at the end of the reactor turn that queued its
+// output (flush_fanout from on_turn_end; a cross-thread batch flushes at its own end), so every
+// broadcast of a turn reaches it in one send, and a sender's reply (a broadcastResult) leaves
+// after the deliveries; under io_uring the sends of a turn are SQEs of one submission. A receiver with more than --max-backpressure unsent
 // skips the message or is closed (--slow-receiver), so one slow receiver never delays the others.
 #include <new>
 

@@ -114,6 +114,7 @@ class FakeReactor final : public net::Reactor {
     s.sending = true;
     s.in_flight.assign(iov, iov + std::max(iov_count, 0));
     ++sends_;
+    send_order_.push_back(t);
   }
   void release_buffer(uint16_t id) override {
     if (id >= lent_.size() || !lent_[id]) {
@@ -274,6 +275,10 @@ class FakeReactor final : public net::Reactor {
   uint64_t lent_count() const { return lent_count_; }
   uint64_t released_count() const { return released_; }
   uint64_t send_count() const { return sends_; }
+  // The token of every send() so far, in the order they were started.
+  const std::vector<net::Token>& send_order() const { return send_order_; }
+  // The end of a reactor turn, as the real reactors signal it after each batch of events.
+  bool end_turn() { return handler_->on_turn_end(); }
   uint64_t connect_count() const { return connects_; }
   bool accepting() const { return accepting_; }
   bool stopped() const { return stopped_; }
@@ -311,6 +316,7 @@ class FakeReactor final : public net::Reactor {
   uint64_t lent_count_ = 0;
   uint64_t released_ = 0;
   uint64_t sends_ = 0;
+  std::vector<net::Token> send_order_;
   uint64_t connects_ = 0;
   bool accepting_ = false;
   bool stopped_ = false;

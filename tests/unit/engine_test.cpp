@@ -14,6 +14,7 @@
 
 #include "net/socket.hpp"
 #include "server/echo_app.hpp"
+#include "server/shootout_app.hpp"
 #include "tests/fault/fake_reactor.hpp"
 #include "tests/fault/wire.hpp"
 
@@ -995,6 +996,44 @@ TEST_F(EngineTest, PongWithTheWritePoolExhaustedIsStillSent) {
     fake->end_stream(h, 0);
   }
   finish_and_check(victim);
+}
+
+// A broadcast's result reaches its sender after the broadcast left for every receiver, and all
+// of a turn's fan-out leaves at the end of the turn: broadcasts that arrive in one turn share
+// one send per receiver (a receiver's send per broadcast was what a delivery cost).
+TEST_F(EngineTest, BroadcastsOfOneTurnShareOneSendPerReceiverAndTheResultComesLast) {
+  ShootoutApp shootout;
+  app = &shootout;
+  make_server();
+  const Token sender = upgraded(), a = upgraded(), b = upgraded();
+  const size_t sends_before = fake->send_order().size();
+  ASSERT_TRUE(fake->deliver(sender, client_frame(kBinary, "b-one")));
+  ASSERT_TRUE(fake->deliver(sender, client_frame(kBinary, "b-two")));
+  EXPECT_EQ(fake->send_order().size(), sends_before) << "fan-out left before the end of the turn";
+  fake->end_turn();
+  const std::vector<Token> order(fake->send_order().begin() + long(sends_before), fake->send_order().end());
+  ASSERT_EQ(order.size(), 3u);  // one send each, both broadcasts in it
+  EXPECT_EQ(order.back(), sender);
+  for (const Token t : {a, b}) {
+    fake->drain_sends(t);
+    const std::vector<ServerFrame> got = frames(t);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].payload, "b-one");
+    EXPECT_EQ(got[1].payload, "b-two");
+  }
+  fake->drain_sends(sender);
+  const std::vector<ServerFrame> got = frames(sender);  // each broadcast's own copy, then its result
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].payload, "b-one");
+  EXPECT_EQ(got[1].payload, "r-one");
+  EXPECT_EQ(got[2].payload, "b-two");
+  EXPECT_EQ(got[3].payload, "r-two");
+  for (const Token t : {sender, a, b}) {
+    fake->end_stream(t, 0);
+    fake->drain_sends(t);
+  }
+  fake->finish_closes();
+  expect_clean();
 }
 
 }  // namespace
