@@ -57,6 +57,7 @@ Engine::~Engine() {
     if (c.out) c.out->reset();
     end_tls(c);
   });
+  shared_releases_.flush();
 }
 
 void Engine::run() {
@@ -329,6 +330,7 @@ void Engine::on_tick(uint64_t now_ms) {
     ++stats_.memory_refusals;
   }
   flush_fanout();
+  shared_releases_.flush();
   return_parked_output();
   release_kept_tls_buffers();
   relieve_memory_pressure(now_ms);

@@ -122,6 +122,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   SharedFrame* frame(core::Opcode opcode, std::initializer_list<std::string_view> parts,
                      std::string_view key) override;
   bool deliver(net::Token token, SharedFrame& frame) override;
+  size_t deliver_all(std::span<const net::Token> tokens, SharedFrame& frame) override;
   void post_to_other_threads(SharedFrame& frame) override;
   bool send_to(net::Token token, core::Opcode opcode, const void* data, size_t size) override;
   void close(net::Token token, uint16_t code, std::string_view reason) override;
@@ -248,6 +249,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   // broadcasts from one receive batch gets them in one send.
   void flush_later(Connection& c);
   void flush_fanout();
+  bool deliver_referenced(net::Token token, SharedFrame& frame);
   bool app_turn_end();
   // The PROXY protocol (engine_proxy.cpp): the header is read before the transport starts.
   bool proxy_peer_refused(int fd);
@@ -337,7 +339,8 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   unsigned thread_index_ = 0;
   Connection* consuming_ = nullptr;
   std::vector<uint32_t> skipped_;
-  std::vector<net::Token> fanout_pending_;  // connections to flush at the end of the callback
+  std::vector<net::Token> fanout_pending_;  // connections to flush at the end of the turn
+  SharedFrameReleases shared_releases_;     // references of sent shared frames, dropped per turn
 
   std::unique_ptr<DeflateThread> deflate_;  // permessage-deflate: made when first agreed
   size_t live_ = 0;

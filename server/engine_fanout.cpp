@@ -58,10 +58,31 @@ void Engine::slow_receiver(Connection& c) {
 }
 
 bool Engine::deliver(net::Token token, SharedFrame& f) {
+  f.add_refs(1);
+  if (deliver_referenced(token, f)) return true;
+  f.release();
+  return false;
+}
+
+size_t Engine::deliver_all(std::span<const net::Token> tokens, SharedFrame& f) {
+  if (tokens.empty()) return 0;
+  // The caller's reference keeps f alive while the unused ones are given back.
+  f.add_refs(uint32_t(tokens.size()));
+  size_t delivered = 0;
+  for (const net::Token t : tokens) delivered += deliver_referenced(t, f);
+  if (delivered < tokens.size()) f.release(uint32_t(tokens.size() - delivered));
+  return delivered;
+}
+
+// Queues f to token with a reference the caller has already taken for it. False when it was not
+// queued; the reference is then still the caller's, unless the queue took it and let it go.
+bool Engine::deliver_referenced(net::Token token, SharedFrame& f) {
   Connection* c = fanout_target(token, f.size());
   if (!c) return false;
-  f.add_refs(1);
-  if (!queue(*c, Segment{f.data(), f.size(), Owner::Shared, 0, reinterpret_cast<uint8_t*>(&f)})) return false;
+  if (!queue(*c, Segment{f.data(), f.size(), Owner::Shared, 0, reinterpret_cast<uint8_t*>(&f)})) {
+    f.add_refs(1);  // the refused segment was released: stand in for the reference it took
+    return false;
+  }
   ++stats_.fanout_deliveries;
   if (c != consuming_) flush_later(*c);
   return true;
@@ -112,6 +133,7 @@ bool Engine::app_turn_end() {
     ++stats_.memory_refusals;
   }
   flush_fanout();
+  shared_releases_.flush();
   return more;
 }
 
@@ -139,6 +161,7 @@ void Engine::on_message(uint64_t value) {
   }
   f->release();
   flush_fanout();
+  shared_releases_.flush();
 }
 
 }  // namespace wsring::server

@@ -123,7 +123,7 @@ void Engine::release(const Segment& s) {
     case Owner::WritePool: write_pool_.release(s.buffer); return;
     case Owner::GatherPool: gather_pool_.release(s.buffer); return;
     case Owner::Chunk: chunks_.release(s.buffer); return;
-    case Owner::Shared: reinterpret_cast<SharedFrame*>(s.buffer)->release(); return;
+    case Owner::Shared: shared_releases_.add(reinterpret_cast<SharedFrame*>(s.buffer)); return;
   }
 }
 

@@ -89,7 +89,7 @@ void PubsubApp::on_close(net::Token token) {
 void PubsubApp::deliver(std::string_view topic, SharedFrame& frame) {
   auto it = subscribers_.find(topic);
   if (it == subscribers_.end()) return;
-  for (net::Token t : it->second) fanout_->deliver(t, frame);
+  fanout_->deliver_all(it->second, frame);
 }
 
 }  // namespace wsring::server

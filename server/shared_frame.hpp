@@ -81,8 +81,42 @@ class SharedFramePool {
   std::atomic<int64_t> in_use_{0};
 };
 
+// References a thread drops, gathered per frame and given back in one atomic step each
+// (flush()): the receivers of a broadcast finish their sends in one turn, and an atomic
+// decrement per receiver was a visible cost. The owner flushes at the end of every turn and
+// before the pools go.
+class SharedFrameReleases {
+ public:
+  void add(SharedFrame* frame) {
+    for (uint32_t i = 0; i < size_; ++i)
+      if (entries_[i].frame == frame) {
+        ++entries_[i].count;
+        return;
+      }
+    if (size_ == kSlots) flush();
+    entries_[size_++] = Entry{frame, 1};
+  }
+  void flush();
+
+ private:
+  static constexpr uint32_t kSlots = 16;
+  struct Entry {
+    SharedFrame* frame;
+    uint32_t count;
+  };
+  Entry entries_[kSlots];
+  uint32_t size_ = 0;
+};
+
 inline void SharedFrame::release(uint32_t n) {
   if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) pool_->give_back(this);
+}
+
+inline void SharedFrameReleases::flush() {
+  // Reset first: a frame given back can run nothing that adds here, but keep it re-entrant.
+  const uint32_t n = size_;
+  size_ = 0;
+  for (uint32_t i = 0; i < n; ++i) entries_[i].frame->release(entries_[i].count);
 }
 
 }  // namespace wsring::server

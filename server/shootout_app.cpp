@@ -11,7 +11,7 @@ void ShootoutApp::on_data(Session& session, const core::ReadEvent& chunk) {
 }
 
 void ShootoutApp::deliver_to_all(SharedFrame& frame) {
-  for (net::Token t : open_.tokens()) fanout_->deliver(t, frame);
+  fanout_->deliver_all(open_.tokens(), frame);
 }
 
 void ShootoutApp::answer(Session& session, core::Opcode opcode, std::string_view message) {

@@ -116,5 +116,35 @@ TEST(SharedFrame, OutputQueueKeepsItWhenSpilling) {
   EXPECT_EQ(pool.in_use(), 0);
 }
 
+TEST(SharedFrameReleases, GivesFramesBackOnlyWhenFlushedOrFull) {
+  MemoryBudget budget(1 << 22);
+  SharedFramePool pool(budget);
+  std::vector<SharedFrame*> frames;
+  for (int i = 0; i < 20; ++i) {
+    SharedFrame* f = pool.make(core::Opcode::Binary, {"x"});
+    ASSERT_NE(f, nullptr);
+    frames.push_back(f);
+  }
+  SharedFrameReleases releases;
+  // Three receivers' references of the first frame, dropped through the batch: the frame stays
+  // until the flush, then goes with its maker's reference.
+  frames[0]->add_refs(3);
+  for (int i = 0; i < 3; ++i) releases.add(frames[0]);
+  frames[0]->release();  // the maker's
+  EXPECT_EQ(frames[0]->refs(), 3u);
+  EXPECT_EQ(pool.in_use(), 20);
+  releases.flush();
+  EXPECT_EQ(pool.in_use(), 19);
+  // More distinct frames than the batch holds: the full batch is flushed to make room, so no
+  // reference is ever lost.
+  for (int i = 1; i < 20; ++i) releases.add(frames[i]);
+  EXPECT_LT(pool.in_use(), 19);
+  EXPECT_GT(pool.in_use(), 0);
+  releases.flush();
+  EXPECT_EQ(pool.in_use(), 0);
+  EXPECT_EQ(budget.used(), 0u);
+  releases.flush();  // empty: nothing happens
+}
+
 }  // namespace
 }  // namespace wsring::server
