@@ -171,4 +171,11 @@ size_t write_deflate_response(std::span<char> dst, const DeflateAgreement& agree
   return out.finish();
 }
 
+bool echo_can_pass_through(const DeflateAgreement& agreement) {
+  if (agreement.server_no_context_takeover != agreement.client_no_context_takeover) return false;
+  const uint8_t client_deflates_with = std::max(agreement.client_window_bits, kMinWindowBits);
+  const uint8_t client_inflates_with = agreement.state_server_window ? agreement.server_window_bits : kMaxWindowBits;
+  return client_deflates_with <= client_inflates_with;
+}
+
 }  // namespace wsring::core

@@ -74,6 +74,17 @@ DeflateNegotiation negotiate_deflate(std::span<const HttpHeader> headers, const 
 // anything else (another extension, several, an unknown or repeated parameter, a bad value).
 bool parse_deflate_response(std::string_view value, DeflateOffer& out);
 
+// Whether an echo may send a compressed message back as the client compressed it, without
+// inflating and deflating it again. The client's inflater must read what its own deflater wrote:
+// - no context takeover both ways: every message stands alone;
+// - context takeover both ways: the client's deflater refers to the plaintext of its own
+//   compressed messages, its inflater keeps the plaintext of ours; an echo (each message once,
+//   in order, compressed as it came) keeps the two equal;
+// - and in both, the client's deflate window fits the window it inflates with (the stated
+//   server_max_window_bits, 15 when absent). zlib deflates with 9 bits when asked for 8.
+// Mixed takeover (one direction resets, the other does not) never qualifies.
+bool echo_can_pass_through(const DeflateAgreement& agreement);
+
 // Writes the value of the response's Sec-WebSocket-Extensions header, stating exactly what was
 // agreed ("permessage-deflate; server_no_context_takeover; ..."). Returns bytes written, 0 if
 // it does not fit (160 bytes always do).

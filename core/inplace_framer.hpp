@@ -23,10 +23,11 @@ class InPlaceFramer {
  public:
   // Writes a server header for `payload` and moves the payload right behind the current region
   // (or right in front of the payload itself when no region is open). Returns the frame's start.
-  uint8_t* emit(Opcode opcode, bool fin, uint8_t* payload, size_t payload_size) {
+  // rsv: the header's RSV bits as in write_frame_header (4: RSV1, a compressed message).
+  uint8_t* emit(Opcode opcode, bool fin, uint8_t* payload, size_t payload_size, uint8_t rsv = 0) {
     const size_t header = frame_header_size(payload_size, false);
     uint8_t* at = region_ ? end_ : payload - header;
-    write_frame_header(at, opcode, fin, payload_size);
+    write_frame_header(at, opcode, fin, payload_size, nullptr, rsv);
     if (at + header != payload) std::memmove(at + header, payload, payload_size);
     if (!region_) region_ = at;
     end_ = at + header + payload_size;

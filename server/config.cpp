@@ -101,7 +101,7 @@ enum OptionId {
   kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
   kOptProxyProtocol, kOptProxyFrom, kOptDrainWindow,
   // permessage-deflate
-  kOptDeflate, kOptDeflateThreshold, kOptDeflateIdle,
+  kOptDeflate, kOptDeflateThreshold, kOptDeflateIdle, kOptDeflatePassthrough,
 };
 
 const option kOptions[] = {
@@ -151,6 +151,7 @@ const option kOptions[] = {
     {"deflate", required_argument, nullptr, kOptDeflate},
     {"deflate-threshold", required_argument, nullptr, kOptDeflateThreshold},
     {"deflate-idle", required_argument, nullptr, kOptDeflateIdle},
+    {"deflate-passthrough", required_argument, nullptr, kOptDeflatePassthrough},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -296,6 +297,7 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       return store(cli::parse_size_flag, "--deflate-threshold", arg, 1, 1u << 20, config.deflate.threshold, error,
                    "compress all");
     case kOptDeflateIdle: return store_duration("--deflate-idle", arg, config.deflate.idle_s, error);
+    case kOptDeflatePassthrough: return parse_deflate_passthrough(arg, config.deflate, error);
     default:
       if (id >= fanout_flags::kMode && id < fanout_flags::kEnd) return fanout_flags::apply(id, arg, config, error);
       if (id >= kObservabilityOptionBase) return apply_observability_option(id, arg, config, error);

@@ -113,8 +113,8 @@ struct Connection {
   uint64_t deadline_ms = 0;    // when the current state's own limit ends (handshake, close, frame)
   ConnState state = ConnState::Free;
   EndReason end_reason = EndReason::Unknown;  // metrics: what ended it first (ended_by)
-  uint8_t deflate = 0;           // permessage-deflate as agreed (DeflateBits); 0: not agreed
-  // One byte of flags (eight: full): with the three bytes above the record stays at 176 bytes (an idle
+  uint16_t deflate = 0;          // permessage-deflate as agreed (DeflateBits); 0: not agreed
+  // One byte of flags (eight: full): with the four bytes above the record stays at 176 bytes (an idle
   // connection's memory is this record and little else).
   bool recv_paused : 1 = false;      // backpressure: the reactor does not read this socket
   bool ping_outstanding : 1 = false; // our ping waits for any sign of life

@@ -12,7 +12,10 @@ const char kDeflateUsage[] =
     "                             BITS 9 to 15, default 12)\n"
     "  --deflate-threshold SIZE   send replies shorter than this uncompressed, 0 to 1M (default 64)\n"
     "  --deflate-idle DURATION    dedicated: a connection silent this long keeps only its windows,\n"
-    "                             1ms to 1000h (default 10s)\n";
+    "                             1ms to 1000h (default 10s)\n"
+    "  --deflate-passthrough on|off   echo: send a compressed message back with the client's own\n"
+    "                             compressed bytes (inflated only to check it) when the agreement\n"
+    "                             lets the client read them (default on)\n";
 
 bool parse_deflate_mode(std::string_view text, DeflateConfig& out, std::string& error) {
   const std::string shown = cli::quoted(text);
@@ -41,6 +44,15 @@ bool parse_deflate_mode(std::string_view text, DeflateConfig& out, std::string& 
     return false;
   }
   error = "--deflate: expected off, shared, dedicated or dedicated:BITS, got " + shown;
+  return false;
+}
+
+bool parse_deflate_passthrough(std::string_view text, DeflateConfig& out, std::string& error) {
+  if (text == "on" || text == "off") {
+    out.passthrough = text == "on";
+    return true;
+  }
+  error = "--deflate-passthrough: expected on or off, got " + cli::quoted(text);
   return false;
 }
 

@@ -20,14 +20,15 @@ namespace wsring::server {
 
 // The agreement packed into Connection::deflate: 0 = not agreed. Bits 0-2: the server's window
 // bits - 8 (never 0 once agreed); bits 3-5: the client's window bits - 8; bit 6: dedicated
-// streams; bit 7: the server resets its deflater per message (server_no_context_takeover).
+// streams; bit 7: the server resets its deflater per message (server_no_context_takeover);
+// bit 8: echo passes compressed messages through (core::echo_can_pass_through, the flag on).
 struct DeflateBits {
-  uint8_t bits = 0;
+  uint16_t bits = 0;
 
-  static DeflateBits pack(const core::DeflateAgreement& a, bool dedicated) {
-    const auto server = uint8_t(a.server_window_bits - 8), client = uint8_t(a.client_window_bits - 8);
-    return DeflateBits{uint8_t(server | client << 3 | (dedicated ? 0x40 : 0) |
-                               (a.server_no_context_takeover ? 0x80 : 0))};
+  static DeflateBits pack(const core::DeflateAgreement& a, bool dedicated, bool passthrough) {
+    const auto server = uint16_t(a.server_window_bits - 8), client = uint16_t(a.client_window_bits - 8);
+    return DeflateBits{uint16_t(server | client << 3 | (dedicated ? 0x40 : 0) |
+                                (a.server_no_context_takeover ? 0x80 : 0) | (passthrough ? 0x100 : 0))};
   }
   bool agreed() const { return bits != 0; }
   int server_window_bits() const { return (bits & 7) + 8; }
@@ -35,6 +36,9 @@ struct DeflateBits {
   int client_window_bits() const { return std::max((bits >> 3 & 7) + 8, 9); }
   bool dedicated() const { return bits & 0x40; }
   bool server_resets() const { return bits & 0x80; }
+  // A compressed message's echo is its own compressed bytes; what must be deflated again (see
+  // Engine::inflate_message) is deflated from an empty window, never with a dedicated deflater.
+  bool passthrough() const { return bits & 0x100; }
 };
 
 // What the side table keeps for one connection.

@@ -64,6 +64,8 @@ void InflateStream::begin(const uint8_t* in, size_t size) {
   z_.next_in = const_cast<Bytef*>(in);
   z_.avail_in = uInt(size);
   tail_pending_ = true;
+  reading_tail_ = false;
+  stream_ended_ = false;
 }
 
 StreamStatus InflateStream::read(uint8_t* out, size_t capacity, size_t* produced) {
@@ -76,15 +78,21 @@ StreamStatus InflateStream::read(uint8_t* out, size_t capacity, size_t* produced
       z_.next_in = const_cast<Bytef*>(kDeflateTail);
       z_.avail_in = sizeof kDeflateTail;
       tail_pending_ = false;
+      reading_tail_ = true;
     }
     const int r = inflate(&z_, Z_SYNC_FLUSH);
     *produced = capacity - z_.avail_out;
     if (r == Z_STREAM_END) {
-      // A block with BFINAL set ended the stream (§7.2.3.3 allows it): what follows, if
-      // anything (at least the tail), starts afresh.
-      if (inflateReset(&z_) != Z_OK) return StreamStatus::Corrupt;
-      if (z_.avail_out == 0) return StreamStatus::Output;
-      continue;
+      // A block with BFINAL set ended the stream (§7.2.3.3 allows it). The tail only completes
+      // a sync flush's empty block: after a final block it is not DEFLATE data, and a fresh
+      // stream reading it would take the next message's first byte as its own (1007 on the
+      // next message of a dedicated connection), so it is dropped. Data after the final block
+      // starts a new stream; the window is kept (what a takeover client may still refer to).
+      stream_ended_ = true;
+      if (reading_tail_) z_.avail_in = 0;
+      if (z_.avail_in == 0) tail_pending_ = false;
+      if (inflateResetKeep(&z_) != Z_OK) return StreamStatus::Corrupt;
+      continue;  // the next round ends (Output or Done) unless data follows
     }
     if (r == Z_MEM_ERROR) return StreamStatus::NoMemory;
     if (r != Z_OK && r != Z_BUF_ERROR) return StreamStatus::Corrupt;

@@ -57,6 +57,8 @@ class InflateStream {
   void begin(const uint8_t* in, size_t size);
   // Inflates into out[0, capacity): *produced bytes; Output while more may follow.
   StreamStatus read(uint8_t* out, size_t capacity, size_t* produced);
+  // The current message held a block with BFINAL set: the sender ended its DEFLATE stream there.
+  bool stream_ended() const { return stream_ended_; }
 
   // For a connection going idle: the last window of plaintext (what later messages may refer
   // to) into `window`, so the stream can be closed and reopened with restore_window.
@@ -69,6 +71,8 @@ class InflateStream {
   ZlibMemory memory_;
   bool open_ = false;
   bool tail_pending_ = false;
+  bool reading_tail_ = false;
+  bool stream_ended_ = false;
 };
 
 class DeflateStream {

@@ -167,7 +167,10 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   // value into `value` and returns its length, 0 when the extension is not agreed.
   size_t agree_deflate(Connection& c, std::span<char> value);
   void on_compressed(Connection& c, const core::ReadEvent& ev);
-  void inflate_message(Connection& c, core::Opcode opcode, const uint8_t* in, size_t size);
+  void inflate_message(Connection& c, core::Opcode opcode, uint8_t* in, size_t size, bool in_place);
+  void pass_through(Connection& c, core::Opcode opcode, uint8_t* payload, size_t size, uint64_t plain_size,
+                    bool in_place);
+  bool send_recompressed(Connection& c, core::Opcode opcode, const uint8_t* data, size_t size);
   void count_inflated(size_t compressed, uint64_t inflated);
   void deliver_inflated(Connection& c, core::Opcode opcode, uint8_t* data, size_t size, bool first, bool last);
   void fail_compressed(Connection& c, uint16_t code, const char* why);

@@ -6,6 +6,7 @@
 // several inputs is gathered (charged to --max-memory) and inflated when complete, so the
 // shared streams are only ever used within one call.
 #include <cstring>
+#include <new>
 
 #include "core/utf8.hpp"
 #include "server/engine.hpp"
@@ -39,7 +40,8 @@ size_t Engine::agree_deflate(Connection& c, std::span<char> value) {
   const size_t size = core::write_deflate_response(value, negotiation.agreement);
   if (size == 0) return 0;
   if (!deflate_) deflate_ = std::make_unique<DeflateThread>(shared_.memory);
-  c.deflate = DeflateBits::pack(negotiation.agreement, dedicated).bits;
+  const bool passthrough = echo_in_place_ && config_.deflate.passthrough && core::echo_can_pass_through(negotiation.agreement);
+  c.deflate = DeflateBits::pack(negotiation.agreement, dedicated, passthrough).bits;
   c.reader.allow_compression(true);
   ++stats_.deflate_agreed[dedicated ? 1 : 0];
   return size;
@@ -49,7 +51,7 @@ size_t Engine::agree_deflate(Connection& c, std::span<char> value) {
 void Engine::on_compressed(Connection& c, const core::ReadEvent& ev) {
   const bool message_start = ev.frame_start && ev.frame_opcode != Opcode::Continuation;
   if (message_start && ev.message_end) {  // the common case: the whole message in this input
-    inflate_message(c, ev.message_opcode, ev.payload, ev.payload_size);
+    inflate_message(c, ev.message_opcode, ev.payload, ev.payload_size, true);
     return;
   }
   DeflateConnection& d = deflate_->connections[c.token];
@@ -71,7 +73,7 @@ void Engine::on_compressed(Connection& c, const core::ReadEvent& ev) {
   d.pending = {};
   const Opcode opcode = d.pending_opcode;
   if (!d.inflater && !d.deflater && !d.folded) deflate_->connections.erase(c.token);
-  inflate_message(c, opcode, message.data(), message.size());
+  inflate_message(c, opcode, message.data(), message.size(), false);
   shared_.memory.credit(charged);
 }
 
@@ -102,11 +104,18 @@ InflateStream* Engine::inflater_for(Connection& c) {
 DeflateStream* Engine::deflater_for(Connection& c, size_t message_size) {
   const DeflateBits bits{c.deflate};
   const int window_bits = bits.server_window_bits();
-  if (!bits.dedicated()) {
+  // A pass-through connection's client inflates our replies and its own messages' bytes in one
+  // history: a dedicated deflater's history would miss the messages passed through, so what is
+  // deflated there starts from an empty window (valid whatever the client's history holds).
+  if (!bits.dedicated() || bits.passthrough()) {
     const int mem_level = shared_mem_level(message_size);
     auto& shared = deflate_->shared_deflaters[window_bits - core::kMinWindowBits][mem_level - 1];
     if (!shared) {
-      shared = std::make_unique<DeflateStream>();
+      try {
+        shared = std::make_unique<DeflateStream>();
+      } catch (const std::bad_alloc&) {
+        return nullptr;
+      }
       if (!shared->open(DeflateThread::kLevel, shared_window_bits(mem_level, window_bits), mem_level)) {
         shared.reset();
         return nullptr;
@@ -132,9 +141,18 @@ DeflateStream* Engine::deflater_for(Connection& c, size_t message_size) {
 }
 
 // Inflates one whole compressed message piece by piece into the per-thread buffer and hands
-// each piece on (echo: deflated back; others: the application). Bounded: every round but the
-// last fills the buffer, and the total may not pass --max-message-size.
-void Engine::inflate_message(Connection& c, Opcode opcode, const uint8_t* in, size_t size) {
+// each piece on (echo: deflated back, or on a pass-through connection checked and sent back as
+// it came; others: the application). Bounded: every round but the last fills the buffer, and
+// the total may not pass --max-message-size. `in_place`: `in` is the message's only frame's
+// payload in the receive buffer (its client header in front), else a gathered copy.
+//
+// Pass-through sends the client's bytes back only for a message that inflates into one buffer
+// and did not end the client's DEFLATE stream (a BFINAL block, RFC 7692 §7.2.3.3: what the
+// client's inflater does after one is its own affair, so it never gets one from us). Those
+// messages, and larger ones (whose pieces are gone by the end), are deflated again from an
+// empty window; the connection keeps passing the next ones through: the client's inflater
+// history still holds the same plaintext, in order, as its deflater's.
+void Engine::inflate_message(Connection& c, Opcode opcode, uint8_t* in, size_t size, bool in_place) {
   InflateStream* inflater = inflater_for(c);
   if (!inflater) {
     fail_for_memory(c);
@@ -163,13 +181,46 @@ void Engine::inflate_message(Connection& c, Opcode opcode, const uint8_t* in, si
     if (!echo_in_place_) {
       deliver_inflated(c, opcode, plain, n, first, last);
     } else if (first && last) {
-      send_message(c, opcode, plain, n);  // compressed unless below --deflate-threshold
+      if (!DeflateBits{c.deflate}.passthrough())
+        send_message(c, opcode, plain, n);  // compressed unless below --deflate-threshold
+      else if (!inflater->stream_ended())
+        pass_through(c, opcode, in, size, n, in_place);
+      else
+        send_recompressed(c, opcode, plain, n);
     } else {
       if (!reply_stream && !(reply_stream = deflater_for(c, SIZE_MAX))) return fail_for_memory(c);
       if (!deflate_piece(c, *reply_stream, reply, plain, n, last)) return;
     }
     if (last) return;
   }
+}
+
+// The echo of a compressed message: its own compressed bytes as one frame with RSV1, framed in
+// place when they lie in the receive buffer, else copied.
+void Engine::pass_through(Connection& c, Opcode opcode, uint8_t* payload, size_t size, uint64_t plain_size,
+                          bool in_place) {
+  if (in_place) {
+    framer_.emit(opcode, true, payload, size, 4);
+  } else {
+    cut_current_region();  // nothing framed in place may follow the copy out of order
+    if (!queue_frame(c, opcode, true, true, payload, size)) return;
+  }
+  ++stats_.messages_sent;
+  if (c.sampled) ++sampled(c).messages_out;
+  ++stats_.deflate_replies_passed_through;
+  ++stats_.deflate_messages_compressed;
+  stats_.deflate_compressed_in_bytes += plain_size;
+  stats_.deflate_compressed_out_bytes += size;
+}
+
+// On a pass-through connection, a reply that is deflated again is compressed whatever its
+// size: in takeover mode the client's inflater history must get every compressed message's
+// plaintext, as its deflater's history did.
+bool Engine::send_recompressed(Connection& c, Opcode opcode, const uint8_t* data, size_t size) {
+  cut_current_region();
+  ++stats_.messages_sent;
+  if (c.sampled) ++sampled(c).messages_out;
+  return send_deflated(c, opcode, data, size);
 }
 
 void Engine::count_inflated(size_t compressed, uint64_t inflated) {
@@ -238,6 +289,7 @@ bool Engine::deflate_piece(Connection& c, DeflateStream& stream, PackState& stat
   const bool ok = queue_packed(c, state, state.used, true);
   state.used = 0;
   if (ok) {
+    stats_.deflate_replies_recompressed += echo_in_place_;  // echo deflates only replies to compressed messages
     ++stats_.deflate_messages_compressed;
     stats_.deflate_compressed_in_bytes += state.plain_bytes;
     stats_.deflate_compressed_out_bytes += state.packed_bytes;

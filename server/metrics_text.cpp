@@ -130,6 +130,11 @@ void write_deflate(Exposition& e, const ServerStats& s) {
            s.deflate_compressed_out_bytes);
   e.single("wsring_deflate_limit_closes_total", "counter",
            "Connections closed 1009: a message inflated past --max-message-size.", s.deflate_limit_closes);
+  e.family("wsring_deflate_echo_replies_total", "counter",
+           "Echo replies to compressed messages: sent as the client compressed them (passed_through) or "
+           "deflated again (recompressed).");
+  e.sample({{"how", "passed_through"}}, s.deflate_replies_passed_through);
+  e.sample({{"how", "recompressed"}}, s.deflate_replies_recompressed);
 }
 
 }  // namespace

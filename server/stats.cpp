@@ -59,6 +59,8 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   deflate_compressed_in_bytes += o.deflate_compressed_in_bytes;
   deflate_compressed_out_bytes += o.deflate_compressed_out_bytes;
   deflate_limit_closes += o.deflate_limit_closes;
+  deflate_replies_passed_through += o.deflate_replies_passed_through;
+  deflate_replies_recompressed += o.deflate_replies_recompressed;
   // --- end permessage-deflate
   return *this;
 }
@@ -156,6 +158,12 @@ void ServerStats::summary(LogLine& s) const {
     count(s, fanout_post_failures, "cross-thread post refused", "cross-thread posts refused", "");
   }
   // --- end fan-out
+  // --- permessage-deflate
+  if (deflate_replies_passed_through || deflate_replies_recompressed) {
+    count(s, deflate_replies_passed_through, "compressed reply", "compressed replies", " passed through");
+    count(s, deflate_replies_recompressed, "compressed reply", "compressed replies", " deflated again");
+  }
+  // --- end permessage-deflate
   append_proxy_summary(s, *this);
 }
 

@@ -78,6 +78,8 @@ struct ServerStats {
   uint64_t deflate_compressed_in_bytes = 0;  // their bytes before compressing
   uint64_t deflate_compressed_out_bytes = 0; // their compressed bytes (frame payloads)
   uint64_t deflate_limit_closes = 0;         // closed 1009: a message inflated past --max-message-size
+  uint64_t deflate_replies_passed_through = 0;  // echo: replies sent as the client compressed them
+  uint64_t deflate_replies_recompressed = 0;    // echo: replies to compressed messages deflated again
   // --- end permessage-deflate
 
   ServerStats& operator+=(const ServerStats& o);

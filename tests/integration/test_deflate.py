@@ -95,8 +95,10 @@ class DeflateRaw(ServerTestCase):
             client.expect_close(1002)
 
     def test_compressed_echo_large_and_small(self):
-        """A compressed message comes back compressed; a reply under the threshold does not."""
-        client = self.deflate_client()
+        """A compressed message comes back compressed; a reply deflated again under the threshold
+        does not (with pass-through, the default, every compressed message comes back as it came:
+        test_deflate_passthrough.py)."""
+        client = self.deflate_client(server=self.start_server("--deflate-passthrough", "off"))
         text = json_like(1, 2048).encode()
         client.send_frame(OP_TEXT, deflate_message(text), rsv=4)
         opcode, data, compressed = self.recv_compressed(client)

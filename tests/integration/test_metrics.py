@@ -353,7 +353,8 @@ class MetricsOfLaterFeatures(MetricsTestCase):
 
     def test_deflate_counters(self):
         from test_deflate import deflate_message, json_like, offer
-        server, port = self.start_admin_server("--deflate", "shared", "--max-message-size", "64K")
+        server, port = self.start_admin_server("--deflate", "shared", "--max-message-size", "64K",
+                                               "--deflate-passthrough", "off")
         client = self.client_with(server, offer())
         client.allow_rsv1 = True
         plain_total = packed_total = reply_total = 0
@@ -381,6 +382,29 @@ class MetricsOfLaterFeatures(MetricsTestCase):
         self.assertEqual(values["wsring_deflate_messages_compressed_total"], 3)
         self.assertEqual(values["wsring_deflate_compressed_in_bytes_total"], plain_total)
         self.assertEqual(values["wsring_deflate_compressed_out_bytes_total"], reply_total)
+        self.assertEqual(values['wsring_deflate_echo_replies_total{how="recompressed"}'], 3)
+        self.assertEqual(values['wsring_deflate_echo_replies_total{how="passed_through"}'], 0)
+
+    def test_deflate_passthrough_counters(self):
+        """Pass-through (the default): every compressed message goes back as it came, small ones too."""
+        from test_deflate import deflate_message, json_like, offer
+        server, port = self.start_admin_server("--deflate", "shared")
+        client = self.client_with(server, offer())
+        client.allow_rsv1 = True
+        plain_total = packed_total = 0
+        for i, size in enumerate((1024, 3000, 20)):
+            text = json_like(i, size).encode()[:size]
+            packed = deflate_message(text)
+            client.send_frame(OP_TEXT, packed, rsv=4)
+            reply = client.recv_frame()
+            self.assertEqual((reply.rsv, reply.payload), (4, packed))
+            plain_total += len(text)
+            packed_total += len(packed)
+        values = self.wait_for_metric(port, 'wsring_deflate_echo_replies_total{how="passed_through"}', 3)
+        self.assertEqual(values['wsring_deflate_echo_replies_total{how="recompressed"}'], 0)
+        self.assertEqual(values["wsring_deflate_messages_compressed_total"], 3)
+        self.assertEqual(values["wsring_deflate_compressed_in_bytes_total"], plain_total)
+        self.assertEqual(values["wsring_deflate_compressed_out_bytes_total"], packed_total)
 
     def client_with(self, server, header):
         c = RawClient(server.host, server.port)

@@ -349,5 +349,14 @@ TEST(ParseCommandLine, RepeatedCallsStartFresh) {
   EXPECT_EQ(p.config.threads, 3u);
 }
 
+TEST(ParseCommandLine, DeflatePassthrough) {
+  EXPECT_TRUE(Parse({}).config.deflate.passthrough);  // default on
+  EXPECT_FALSE(Parse({"--deflate-passthrough", "off"}).config.deflate.passthrough);
+  Parse on({"--deflate-passthrough=on"});
+  EXPECT_EQ(on.outcome, ParseOutcome::Run);
+  EXPECT_TRUE(on.config.deflate.passthrough);
+  expect_bad("--deflate-passthrough", {"", "yes", "ON", "1"});
+}
+
 }  // namespace
 }  // namespace wsring::server

@@ -174,5 +174,66 @@ TEST(DeflateResponse, ClientReadsWhatTheServerAgreed) {
   EXPECT_FALSE(parse_deflate_response("permessage-deflate; bogus", agreed));
 }
 
+// --- echo pass-through (echo_can_pass_through)
+
+TEST(EchoPassThrough, SharedModeQualifiesUnlessTheClientAskedForASmallerServerWindow) {
+  EXPECT_TRUE(echo_can_pass_through(negotiate({"permessage-deflate"}).agreement));
+  EXPECT_TRUE(echo_can_pass_through(negotiate({"permessage-deflate; client_max_window_bits"}).agreement));
+  // The client inflates with 10 bits but may deflate with 15.
+  EXPECT_FALSE(echo_can_pass_through(negotiate({"permessage-deflate; server_max_window_bits=10"}).agreement));
+  EXPECT_TRUE(echo_can_pass_through(
+      negotiate({"permessage-deflate; server_max_window_bits=10; client_max_window_bits=10"}).agreement));
+  EXPECT_TRUE(echo_can_pass_through(
+      negotiate({"permessage-deflate; server_max_window_bits=10; client_max_window_bits=9"}).agreement));
+}
+
+TEST(EchoPassThrough, DedicatedModeNeedsTheClientWindowWithinTheServerWindow) {
+  DeflatePolicy dedicated{false, 10};
+  // Asked for 10 bits: both sides use 10.
+  EXPECT_TRUE(echo_can_pass_through(negotiate({"permessage-deflate; client_max_window_bits"}, dedicated).agreement));
+  // The client cannot be asked for less: it deflates with 15, inflates with the stated 10.
+  EXPECT_FALSE(echo_can_pass_through(negotiate({"permessage-deflate"}, dedicated).agreement));
+  // Takeover one way only.
+  EXPECT_FALSE(echo_can_pass_through(
+      negotiate({"permessage-deflate; client_max_window_bits; server_no_context_takeover"}, dedicated).agreement));
+  EXPECT_FALSE(echo_can_pass_through(
+      negotiate({"permessage-deflate; client_max_window_bits; client_no_context_takeover"}, dedicated).agreement));
+  // No takeover both ways, asked for by the client: every message stands alone.
+  EXPECT_TRUE(echo_can_pass_through(negotiate({"permessage-deflate; client_max_window_bits; "
+                                               "server_no_context_takeover; client_no_context_takeover"},
+                                              dedicated)
+                                        .agreement));
+  // 15 bits, the largest: any client window fits, stated or not.
+  dedicated.window_bits = 15;
+  EXPECT_TRUE(echo_can_pass_through(negotiate({"permessage-deflate"}, dedicated).agreement));
+}
+
+// Every combination of the agreement's takeover flags and windows.
+TEST(EchoPassThrough, EveryCombination) {
+  for (int flags = 0; flags < 8; ++flags) {
+    for (uint8_t server = kMinWindowBits; server <= kMaxWindowBits; ++server) {
+      for (uint8_t client = 8; client <= kMaxWindowBits; ++client) {
+        DeflateAgreement a;
+        a.server_no_context_takeover = flags & 1;
+        a.client_no_context_takeover = flags & 2;
+        a.state_server_window = flags & 4;
+        a.server_window_bits = server;
+        a.client_window_bits = client;
+        const bool same_takeover = a.server_no_context_takeover == a.client_no_context_takeover;
+        // What the client inflates with: the stated window, else 15; 8 bits deflate as 9.
+        const int inflate_window = a.state_server_window ? server : 15;
+        const int deflate_window = client == 8 ? 9 : client;
+        SCOPED_TRACE(::testing::Message() << "flags " << flags << " server " << int(server) << " client " << int(client));
+        EXPECT_EQ(echo_can_pass_through(a), same_takeover && deflate_window <= inflate_window);
+      }
+    }
+  }
+  DeflateAgreement eight;  // client 8, server stated 9: zlib's 8 is 9, which fits
+  eight.client_window_bits = 8;
+  eight.server_window_bits = 9;
+  eight.state_server_window = true;
+  EXPECT_TRUE(echo_can_pass_through(eight));
+}
+
 }  // namespace
 }  // namespace wsring::core

@@ -30,6 +30,28 @@ TEST(SharedWindowBits, TwiceTheLargestMessageOfTheMemLevelWithinTheAgreedWindow)
   EXPECT_EQ(shared_window_bits(8, 9), 9);
 }
 
+TEST(DeflateBits, PacksEveryFieldWithThePassThroughBit) {
+  core::DeflateAgreement a;
+  a.server_window_bits = 12;
+  a.client_window_bits = 10;
+  for (bool passthrough : {false, true}) {
+    for (bool dedicated : {false, true}) {
+      for (bool resets : {false, true}) {
+        a.server_no_context_takeover = resets;
+        const DeflateBits bits = DeflateBits::pack(a, dedicated, passthrough);
+        EXPECT_TRUE(bits.agreed());
+        EXPECT_EQ(bits.server_window_bits(), 12);
+        EXPECT_EQ(bits.client_window_bits(), 10);
+        EXPECT_EQ(bits.dedicated(), dedicated);
+        EXPECT_EQ(bits.server_resets(), resets);
+        EXPECT_EQ(bits.passthrough(), passthrough);
+      }
+    }
+  }
+  a.client_window_bits = 8;  // inflated with 9, zlib's least
+  EXPECT_EQ(DeflateBits::pack(a, false, true).client_window_bits(), 9);
+}
+
 // JSON-like text with some variety, so that compression has literals and matches.
 std::string sample_text(size_t size) {
   std::string text;
