@@ -73,7 +73,7 @@ class UringReactor final : public ReactorBackend {
     // each): reserved for all buffers and as many ends, so the list rarely grows in the loop.
     backlog_.reserve(2 * size_t(slab_.count()) + 64);
     msg_ring_ = ring_.supports(IORING_OP_MSG_RING);
-    ring_.enable_fixed_files(options_.max_sockets);  // without: requests name the fd
+    ring_.enable_fixed_files(std::min(options_.max_sockets, options_.registered_files));  // else: by fd
     arm_wake_read();
     return true;
   }

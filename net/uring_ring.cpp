@@ -72,10 +72,10 @@ void UringRing::submit_and_wait(uint64_t timeout_us, unsigned deferred) {
   }
 }
 
-bool UringRing::enable_fixed_files(uint32_t max_sockets) {
+bool UringRing::enable_fixed_files(uint32_t wanted) {
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) != 0) return false;
-  const unsigned slots = unsigned(std::min<uint64_t>({files.rlim_cur, max_sockets, kMaxFixedFiles}));
+  const unsigned slots = unsigned(std::min<uint64_t>(files.rlim_cur, wanted));
   try {
     fixed_fds_.assign(slots, -1);
   } catch (const std::bad_alloc&) {

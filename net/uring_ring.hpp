@@ -56,11 +56,10 @@ class UringRing {
 
   // Registered files: a socket whose fd sits in the ring's file table is named by its slot in
   // each SQE (IOSQE_FIXED_FILE), so the kernel skips the file lookup and reference count of every
-  // request (fget/fput: 3% of a broadcast's server time). A sparse table, slot = token, of up to
-  // kMaxFixedFiles slots (tokens above name their fd), at most RLIMIT_NOFILE (the kernel's limit)
-  // and max_sockets; false when the kernel refuses (requests then name the fd).
-  static constexpr uint32_t kMaxFixedFiles = 65536;
-  bool enable_fixed_files(uint32_t max_sockets);
+  // request (fget/fput: 3% of a broadcast's server time). A sparse table, slot = token, of `slots`
+  // at most RLIMIT_NOFILE (the kernel's limit); tokens above name their fd. False when the kernel
+  // refuses (requests then name the fd).
+  bool enable_fixed_files(uint32_t slots);
   bool has_fixed_slot(Token t) const { return t < fixed_fds_.size(); }
   // Queues setting slot t to fd (-1 empties it). Requests queued after it may use the slot: the
   // kernel issues a submission's requests in order and a files update completes at issue.
