@@ -85,6 +85,8 @@ struct ReactorOptions {
   uint32_t recv_buffer_size = 64 * 1024;  // bytes per receive buffer, headroom included (at most 1 GiB)
   uint32_t recv_buffer_count = 512;       // a power of two up to 32768 (io_uring buffer ring entries)
   uint32_t max_sockets = 1 << 20;         // tokens must be below this
+  uint32_t registered_files = 65536;      // io_uring: sockets with a token below this (and below
+                                          // RLIMIT_NOFILE) sit in the ring's file table
   uint32_t tick_ms = 50;                  // 0: poll without sleeping, tick every loop turn
 };
 

@@ -3,7 +3,8 @@
 //   when we wait for them (no IPIs, batched task work); falls back to COOP_TASKRUN, then none.
 // - One multishot accept per listener, one multishot recv per socket drawing from a provided
 //   buffer ring: an idle socket holds no buffer, and one recv SQE serves the socket's life.
-// - Registered ring fd: io_uring_enter skips the fd lookup.
+// - Registered ring fd: io_uring_enter skips the fd lookup; registered files (slot = token):
+//   a request skips the socket's file lookup and reference count.
 // - One io_uring_submit_and_wait_timeout per loop turn, then the whole CQ in a batch.
 // - user_data packs (operation, token) so a completion is dispatched without a lookup, and
 //   so that close() cancels a socket's operations by their user_data: a hash lookup, where a
@@ -41,6 +42,7 @@ constexpr Token token_of(uint64_t user_data) { return Token(user_data & 0xffffff
 constexpr uint16_t kRecvCancelled = kFirstBackendFlag << 0;  // a cancel of the multishot recv is on its way
 constexpr uint16_t kRecvBacklog = kFirstBackendFlag << 1;    // some of its recv completions wait for the next turn
 constexpr uint16_t kPollArmed = kFirstBackendFlag << 2;      // a POLLOUT poll linked before its send is outstanding
+constexpr uint16_t kFixedFile = kFirstBackendFlag << 3;      // its fd sits in the ring's file table at slot = token
 
 constexpr unsigned kSqEntries = 4096;
 constexpr uint16_t kBufferGroup = 0;
@@ -71,6 +73,7 @@ class UringReactor final : public ReactorBackend {
     // each): reserved for all buffers and as many ends, so the list rarely grows in the loop.
     backlog_.reserve(2 * size_t(slab_.count()) + 64);
     msg_ring_ = ring_.supports(IORING_OP_MSG_RING);
+    ring_.enable_fixed_files(std::min(options_.max_sockets, options_.registered_files));  // else: by fd
     arm_wake_read();
     return true;
   }
@@ -83,6 +86,7 @@ class UringReactor final : public ReactorBackend {
     s = SocketSlot{};
     s.fd = fd;
     s.flags = kOpen;
+    register_file(token, s);
     arm_recv(token, s);
   }
 
@@ -92,8 +96,10 @@ class UringReactor final : public ReactorBackend {
     s = SocketSlot{};
     s.fd = fd;
     s.flags = kOpen | kConnecting;
+    register_file(token, s);
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_connect(sqe, fd, addr, len);
+    name_file(sqe, token, s);
     io_uring_sqe_set_data64(sqe, pack(Op::Connect, token));
   }
 
@@ -120,6 +126,7 @@ class UringReactor final : public ReactorBackend {
       // The last send found the socket full: wait for room first (a poll linked to the send).
       io_uring_sqe* poll = get_sqe();
       io_uring_prep_poll_add(poll, s.fd, POLLOUT);
+      name_file(poll, token, s);
       io_uring_sqe_set_data64(poll, pack(Op::Poll, token));
       poll->flags |= IOSQE_IO_LINK;
       s.flags |= kPollArmed;
@@ -140,6 +147,7 @@ class UringReactor final : public ReactorBackend {
       m.msg_iovlen = size_t(iov_count);
       io_uring_prep_sendmsg(sqe, s.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
+    name_file(sqe, token, s);
     io_uring_sqe_set_data64(sqe, pack(Op::Send, token));
   }
 
@@ -150,6 +158,18 @@ class UringReactor final : public ReactorBackend {
 
  private:
   io_uring_sqe* get_sqe() { return ring_.get_sqe(); }
+
+  // A socket goes into the ring's file table when it has a slot; its requests then name the slot.
+  void register_file(Token token, SocketSlot& s) {
+    if (!ring_.has_fixed_slot(token)) return;
+    ring_.queue_fixed_file(token, s.fd, pack(Op::Cancel, token));
+    s.flags |= kFixedFile;
+  }
+  static void name_file(io_uring_sqe* sqe, Token token, const SocketSlot& s) {
+    if (!(s.flags & kFixedFile)) return;
+    sqe->fd = int(token);
+    sqe->flags |= IOSQE_FIXED_FILE;
+  }
 
   // --- cross-thread wakes (ReactorBackend::post)
 
@@ -188,25 +208,7 @@ class UringReactor final : public ReactorBackend {
 
   void wait(uint64_t timeout_us) override {
     ring_.flush_buffers();
-    if (io_uring_cq_ready(ring_.ring()) > 0) {
-      // Completions are in the CQ already (a full SQ was submitted mid-turn, as a push tick of
-      // thousands of sends does): liburing would enter without asking for completions, and a
-      // DEFER_TASKRUN ring would run none of its receives and accepts in this turn; if every
-      // turn did that, handshakes and close frames would never be read.
-      io_uring_submit(ring_.ring());
-      if (ring_.defers_task_work()) ring_.run_deferred_work(kDeferredPerRound);
-      return;
-    }
-    if (!backlog_.empty()) timeout_us = 0;  // work left over: only collect what is ready
-    __kernel_timespec timeout{};
-    timeout.tv_sec = (long long)(timeout_us / 1000000);
-    timeout.tv_nsec = (long long)(timeout_us % 1000000) * 1000;
-    io_uring_cqe* cqe = nullptr;
-    int rc = io_uring_submit_and_wait_timeout(ring_.ring(), &cqe, 1, &timeout, nullptr);
-    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
-      // Nothing sensible to do but retry; avoid spinning on a persistent error.
-      usleep(1000);
-    }
+    ring_.submit_and_wait(backlog_.empty() ? timeout_us : 0, kDeferredPerRound);  // backlog: collect only
   }
 
   // Linux 6.13+ runs at most 20 items of deferred task work (a receive, an accept) per pass of
@@ -350,6 +352,7 @@ class UringReactor final : public ReactorBackend {
     s.flags |= kRecvArmed;
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_recv_multishot(sqe, s.fd, nullptr, 0, 0);
+    name_file(sqe, token, s);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufferGroup;
     io_uring_sqe_set_data64(sqe, pack(Op::Recv, token));
@@ -375,6 +378,8 @@ class UringReactor final : public ReactorBackend {
   void maybe_finish_close(Token token, SocketSlot& s) {
     if (!(s.flags & kClosing) || (s.flags & (kRecvArmed | kSendInFlight | kConnecting | kCloseSubmitted))) return;
     s.flags |= kCloseSubmitted;
+    // The table's reference goes first, or the socket would outlive its fd (no FIN).
+    if (s.flags & kFixedFile) ring_.queue_fixed_file(token, -1, pack(Op::Cancel, token));
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_close(sqe, s.fd);
     io_uring_sqe_set_data64(sqe, pack(Op::Close, token));

@@ -1,10 +1,13 @@
 #include "net/uring_ring.hpp"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 namespace wsring::net {
 
@@ -45,6 +48,44 @@ bool UringRing::setup(unsigned sq_entries, std::string* error) {
   }
   can_skip_cqes_ = p.features & IORING_FEAT_CQE_SKIP;
   io_uring_register_ring_fd(&ring_);  // an optimisation only: failure is harmless
+  return true;
+}
+
+void UringRing::submit_and_wait(uint64_t timeout_us, unsigned deferred) {
+  if (io_uring_cq_ready(&ring_) > 0) {
+    // Completions are in the CQ already (a full SQ was submitted mid-turn, as a push tick of
+    // thousands of sends does): liburing would enter without asking for completions, and a
+    // DEFER_TASKRUN ring would run none of its receives and accepts in this turn; if every
+    // turn did that, handshakes and close frames would never be read.
+    io_uring_submit(&ring_);
+    if (defer_taskrun_) run_deferred_work(deferred);
+    return;
+  }
+  __kernel_timespec timeout{};
+  timeout.tv_sec = (long long)(timeout_us / 1000000);
+  timeout.tv_nsec = (long long)(timeout_us % 1000000) * 1000;
+  io_uring_cqe* cqe = nullptr;
+  const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &timeout, nullptr);
+  if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
+    // Nothing sensible to do but retry; avoid spinning on a persistent error.
+    usleep(1000);
+  }
+}
+
+bool UringRing::enable_fixed_files(uint32_t wanted) {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return false;
+  const unsigned slots = unsigned(std::min<uint64_t>(files.rlim_cur, wanted));
+  try {
+    fixed_fds_.assign(slots, -1);
+  } catch (const std::bad_alloc&) {
+    fixed_fds_ = {};
+    return false;
+  }
+  if (slots == 0 || io_uring_register_files_sparse(&ring_, slots) < 0) {
+    fixed_fds_ = {};
+    return false;
+  }
   return true;
 }
 

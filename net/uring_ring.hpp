@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "net/reactor_state.hpp"
 
@@ -40,6 +41,9 @@ class UringRing {
   // waiting: their completions are in the CQ after it. Linux 6.13+ runs at most 20 per pass of
   // an ordinary enter.
   void run_deferred_work(unsigned count);
+  // Submits what is queued and waits up to timeout_us for a completion. When completions are in
+  // the CQ already it only submits and runs up to `deferred` items of deferred task work.
+  void submit_and_wait(uint64_t timeout_us, unsigned deferred);
 
   io_uring_sqe* get_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -48,6 +52,23 @@ class UringRing {
       sqe = io_uring_get_sqe(&ring_);
     }
     return sqe;
+  }
+
+  // Registered files: a socket whose fd sits in the ring's file table is named by its slot in
+  // each SQE (IOSQE_FIXED_FILE), so the kernel skips the file lookup and reference count of every
+  // request (fget/fput: 3% of a broadcast's server time). A sparse table, slot = token, of `slots`
+  // at most RLIMIT_NOFILE (the kernel's limit); tokens above name their fd. False when the kernel
+  // refuses (requests then name the fd).
+  bool enable_fixed_files(uint32_t slots);
+  bool has_fixed_slot(Token t) const { return t < fixed_fds_.size(); }
+  // Queues setting slot t to fd (-1 empties it). Requests queued after it may use the slot: the
+  // kernel issues a submission's requests in order and a files update completes at issue.
+  void queue_fixed_file(Token t, int fd, uint64_t user_data) {
+    fixed_fds_[t] = fd;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_files_update(sqe, &fixed_fds_[t], 1, int(t));
+    io_uring_sqe_set_data64(sqe, user_data);
+    if (can_skip_cqes_) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
   }
 
   // Gives buffer `id` back to the kernel; visible to it after flush_buffers().
@@ -72,6 +93,7 @@ class UringRing {
   size_t buf_ring_bytes_ = 0;
   int buf_mask_ = 0;
   uint32_t pending_adds_ = 0;
+  std::vector<int> fixed_fds_;  // what queued updates read: sized once, never moved
 };
 
 }  // namespace wsring::net
