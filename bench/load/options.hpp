@@ -109,6 +109,9 @@ struct LoadOptions {
   // in the header after "permessage-deflate"); messages are then sent compressed.
   bool deflate = false;
   std::string deflate_params = "client_max_window_bits";
+  // --deflate-takeover: each connection keeps its compression context across messages when the
+  // server allows it (no client_no_context_takeover agreed), as browsers do.
+  bool deflate_takeover = false;
   Scenario scenario = Scenario::Echo;  // --scenario (bench/load/scenario_*.hpp)
   ShootoutOptions shootout;            // --scenario shootout's flags
   PubsubOptions pubsub;                // --scenario pubsub's flags

@@ -152,6 +152,7 @@ class LoadWorker final : public net::EventHandler {
     core::Opcode inflate_opcode = core::Opcode::Text;  // the compressed echo being gathered
     std::vector<uint8_t> inflate_pending;
     std::unique_ptr<server::InflateStream> inflater;   // the server keeps context: ours too
+    std::unique_ptr<server::DeflateStream> deflater;   // --deflate-takeover and allowed: our context
   };
 
   // The one place a connection changes state; an illegal move is a bug (asserted).

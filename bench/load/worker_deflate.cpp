@@ -1,8 +1,10 @@
 // wsring-load's permessage-deflate (--deflate): the offer's answer read, messages compressed
 // before they are masked, compressed echoes gathered, inflated and verified like any other.
 // We compress every message from an empty window (allowed whatever was agreed), with one
-// deflater per window size; echoes are inflated with one shared inflater when the server agreed
-// on server_no_context_takeover, else with a connection's own.
+// deflater per window size, unless --deflate-takeover asks for a connection's own deflater
+// that keeps its context (where client_no_context_takeover was not agreed), as browsers do;
+// echoes are inflated with one shared inflater when the server agreed on
+// server_no_context_takeover, else with a connection's own.
 #include <cstring>
 
 #include "bench/load/worker.hpp"
@@ -14,6 +16,11 @@ namespace wsring::load {
 using core::Opcode;
 
 bool LoadWorker::agree_deflate(net::Token t, Connection& c, std::string_view extensions) {
+  // A reconnected connection starts afresh: no stream of the last one may carry its context over.
+  c.deflate = false;
+  c.inflater.reset();
+  c.deflater.reset();
+  c.reader.allow_compression(false);
   if (extensions.empty()) return true;  // declined: this connection sends uncompressed
   core::DeflateOffer agreed;
   if (!core::parse_deflate_response(extensions, agreed)) {
@@ -34,6 +41,10 @@ bool LoadWorker::agree_deflate(net::Token t, Connection& c, std::string_view ext
     inflater_ = std::make_unique<server::InflateStream>();
     if (!inflater_->open(core::kMaxWindowBits)) throw std::bad_alloc();
   }
+  if (options_.deflate_takeover && !agreed.client_no_context_takeover) {
+    c.deflater = std::make_unique<server::DeflateStream>();
+    if (!c.deflater->open(Z_DEFAULT_COMPRESSION, c.deflate_window_bits, 8)) throw std::bad_alloc();
+  }
   if (deflate_plain_.size() < options_.size_max) {
     deflate_plain_.resize(options_.size_max);
     deflate_packed_.resize(options_.size_max + options_.size_max / 8 + 64);
@@ -43,12 +54,12 @@ bool LoadWorker::agree_deflate(net::Token t, Connection& c, std::string_view ext
 
 // Compresses one message (sync flush, tail removed, §7.2.1) and writes it masked with RSV1.
 bool LoadWorker::write_deflated(Connection& c, size_t size, const Stamp& stamp, core::Opcode opcode) {
-  auto& deflater = deflaters_[c.deflate_window_bits - core::kMinWindowBits];
+  auto& deflater = c.deflater ? c.deflater : deflaters_[c.deflate_window_bits - core::kMinWindowBits];
   if (!deflater) {
     deflater = std::make_unique<server::DeflateStream>();
     if (!deflater->open(Z_DEFAULT_COMPRESSION, c.deflate_window_bits, 8)) throw std::bad_alloc();
   }
-  deflater->reset();
+  if (!c.deflater) deflater->reset();  // a connection's own keeps its context
   write_payload(deflate_plain_.data(), size, stamp, pattern_);
   deflater->begin(deflate_plain_.data(), size, true);
   size_t packed = 0;

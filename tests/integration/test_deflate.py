@@ -334,6 +334,27 @@ class DeflateLoadGenerator(ServerTestCase):
         self.run_load(self.server, "--size", "2K",
                       "--deflate=server_no_context_takeover; client_max_window_bits=9")
 
+    def test_takeover_keeps_the_clients_context_where_allowed(self):
+        """--deflate-takeover: with a dedicated server (context takeover both ways) each
+        connection's messages refer back to its earlier ones, so what it sends compresses far
+        better than message by message; echoes (passed through or deflated again) still verify.
+        Against shared mode (client_no_context_takeover imposed) nothing changes."""
+        dedicated = self.start_server("--deflate", "dedicated")
+        alone = self.run_load(dedicated, "--size", "512")
+        takeover = self.run_load(dedicated, "--size", "512", "--deflate-takeover")
+        self.assertGreater(takeover[0], 2 * alone[0], "sent ratio with and without takeover")
+        recompressing = self.start_server("--deflate", "dedicated", "--deflate-passthrough", "off")
+        self.run_load(recompressing, "--size", "512", "--deflate-takeover")
+        shared = self.run_load(self.server, "--size", "512", "--deflate-takeover")
+        self.assertLess(shared[0], 1.5 * alone[0], "shared mode forbids the client's context")
+
+    def test_takeover_needs_deflate(self):
+        load = os.path.join(os.path.dirname(self.server.binary), "wsring-load")
+        result = subprocess.run([load, self.server.url("/"), "--deflate-takeover"], capture_output=True,
+                                text=True, timeout=bound(30.0))
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--deflate-takeover: only with --deflate", result.stderr)
+
 
 NODE_SCRIPT = r"""
 const WebSocket = require('ws');

@@ -295,4 +295,7 @@ TEST(LoadOptions, DeflateOffersItsParameters) {
   EXPECT_EQ(p.options.deflate_params, "server_no_context_takeover; server_max_window_bits=10");
   expect_bad({"--deflate=server_max_window_bits=99"}, "--deflate");
   expect_bad({"--deflate=mux"}, "--deflate");
+  EXPECT_FALSE(p.options.deflate_takeover);
+  EXPECT_TRUE(parse_ok({"--deflate", "--deflate-takeover"}).options.deflate_takeover);
+  expect_bad({"--deflate-takeover"}, "--deflate-takeover: only with --deflate");
 }
