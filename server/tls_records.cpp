@@ -229,72 +229,114 @@ OpenedRecord TlsRecords::inner_content(uint8_t* plain, size_t size) {
 
 // --- send
 
-// Encrypts `size` bytes of `pieces` (from `offset` in the first piece) and the content type
-// into `body`. Small pieces are copied into `body` and encrypted in place in one call (an AEAD
-// call costs more than a copy); a large piece is encrypted straight from where it lies.
-bool TlsRecords::encrypt_body(std::span<const iovec>& pieces, size_t& offset, size_t size, uint8_t type,
-                              uint8_t* body) {
-  constexpr size_t kDirect = 1024;
-  size_t done = 0, copied = 0;  // body[done, copied) holds plaintext not yet encrypted
-  auto flush = [&] {
-    int n = 0;
-    if (copied == done) return true;
-    const bool ok = EVP_EncryptUpdate(write_.cipher, body + done, &n, body + done, int(copied - done)) == 1 &&
-                    size_t(n) == copied - done;
-    done = copied;
-    return ok;
-  };
-  while (copied < size) {
-    const iovec& piece = pieces.front();
-    const size_t n = std::min(piece.iov_len - offset, size - copied);
-    const auto* from = static_cast<const uint8_t*>(piece.iov_base) + offset;
-    if (n >= kDirect) {
-      int m = 0;
-      if (!flush() || EVP_EncryptUpdate(write_.cipher, body + copied, &m, from, int(n)) != 1 || size_t(m) != n)
-        return false;
-      done = copied += n;
-    } else {
-      std::memcpy(body + copied, from, n);
-      copied += n;
-    }
-    offset += n;
-    if (offset == piece.iov_len) pieces = pieces.subspan(1), offset = 0;
-  }
-  body[copied++] = type;
-  int last = 0;
-  return flush() && EVP_EncryptFinal_ex(write_.cipher, body + size + 1, &last) == 1 &&
-         tag_param(write_.cipher, body + size + 1, true);
-}
+namespace {
 
-// One record of `size` content bytes. Written in place when the sink's current room holds it,
-// else through a staging buffer copied across the sink's buffers.
+// Writes one record into the sink's buffers as it goes, whatever their sizes (a record of 16 KiB
+// + 22 does not fit a 16 KiB output chunk): the header and tag as they are, the content through
+// the cipher. Small pieces are copied and then encrypted in place in one call (an AEAD call
+// costs more than a copy); a large piece is encrypted straight from where it lies.
+class RecordWriter {
+ public:
+  RecordWriter(CiphertextSink& out, EVP_CIPHER_CTX* cipher) : out_(out), cipher_(cipher) {}
+
+  bool put_clear(const uint8_t* data, size_t size) {
+    while (size > 0) {
+      if (!room_left() && !next_room()) return false;
+      const size_t n = std::min(size, room_.size() - used_);
+      std::memcpy(room_.data() + used_, data, n);
+      used_ += n, data += n, size -= n;
+      encrypted_ = used_;
+    }
+    return true;
+  }
+
+  bool put_content(const uint8_t* data, size_t size) {
+    constexpr size_t kDirect = 1024;
+    while (size > 0) {
+      if (!room_left() && !next_room()) return false;
+      const size_t n = std::min(size, room_.size() - used_);
+      if (n >= kDirect) {
+        int written = 0;
+        if (!encrypt_copied() ||
+            EVP_EncryptUpdate(cipher_, room_.data() + used_, &written, data, int(n)) != 1 || size_t(written) != n)
+          return false;
+        used_ += n;
+        encrypted_ = used_;
+      } else {
+        std::memcpy(room_.data() + used_, data, n);
+        used_ += n;
+      }
+      data += n, size -= n;
+    }
+    return true;
+  }
+
+  // Encrypts what put_content copied; then the sink holds everything written.
+  bool finish() {
+    if (!encrypt_copied()) return false;
+    if (used_ > 0) out_.commit(used_);
+    used_ = encrypted_ = 0;
+    room_ = {};
+    return true;
+  }
+
+  bool dry() const { return dry_; }
+
+ private:
+  bool room_left() const { return used_ < room_.size(); }
+
+  bool next_room() {
+    if (!finish()) return false;
+    room_ = out_.space();
+    dry_ = room_.empty();
+    return !dry_;
+  }
+
+  bool encrypt_copied() {
+    int written = 0;
+    const size_t n = used_ - encrypted_;
+    if (n == 0) return true;
+    uint8_t* at = room_.data() + encrypted_;
+    encrypted_ = used_;
+    return EVP_EncryptUpdate(cipher_, at, &written, at, int(n)) == 1 && size_t(written) == n;
+  }
+
+  CiphertextSink& out_;
+  EVP_CIPHER_CTX* cipher_;
+  std::span<uint8_t> room_;
+  size_t used_ = 0;       // bytes of room_ written
+  size_t encrypted_ = 0;  // of which final (clear header, tag, or encrypted content)
+  bool dry_ = false;
+};
+
+}  // namespace
+
+// One record of `size` content bytes from `pieces` (from `offset` in the first piece), then
+// the content type, sealed.
 SealStatus TlsRecords::seal_one(uint8_t type, std::span<const iovec>& pieces, size_t& offset, size_t size,
                                 CiphertextSink& out) {
   if (write_.seq == kLastSeq) return SealStatus::SequenceExhausted;
-  const size_t record = kHeader + size + 1 + kTag;
-  std::span<uint8_t> room = out.space();
-  if (room.empty()) return SealStatus::OutOfBuffers;
-  thread_local uint8_t staging[kMaxSealed];
-  uint8_t* at = room.size() >= record ? room.data() : staging;
-  write_header(at, kApplicationData, size + 1 + kTag);
-  if (!start_record(write_, true, at) || !encrypt_body(pieces, offset, size, type, at + kHeader)) {
+  uint8_t header[kHeader];
+  write_header(header, kApplicationData, size + 1 + kTag);
+  RecordWriter writer(out, write_.cipher);
+  bool ok = start_record(write_, true, header) && writer.put_clear(header, kHeader);
+  for (size_t left = size; ok && left > 0;) {
+    const iovec& piece = pieces.front();
+    const size_t n = std::min(piece.iov_len - offset, left);
+    ok = writer.put_content(static_cast<const uint8_t*>(piece.iov_base) + offset, n);
+    offset += n, left -= n;
+    if (offset == piece.iov_len) pieces = pieces.subspan(1), offset = 0;
+  }
+  uint8_t tag[kTag];
+  int last = 0;
+  ok = ok && writer.put_content(&type, 1) && writer.finish() && EVP_EncryptFinal_ex(write_.cipher, tag, &last) == 1 &&
+       last == 0 && tag_param(write_.cipher, tag, true) && writer.put_clear(tag, kTag) && writer.finish();
+  if (!ok) {
     ERR_clear_error();
-    return SealStatus::Internal;
+    return writer.dry() ? SealStatus::OutOfBuffers : SealStatus::Internal;
   }
   ++write_.seq;
-  if (at != staging) {
-    out.commit(record);
-    return SealStatus::Ok;
-  }
-  for (size_t written = 0;;) {
-    const size_t n = std::min(room.size(), record - written);
-    std::memcpy(room.data(), staging + written, n);
-    out.commit(n);
-    written += n;
-    if (written == record) return SealStatus::Ok;
-    room = out.space();
-    if (room.empty()) return SealStatus::OutOfBuffers;
-  }
+  return SealStatus::Ok;
 }
 
 SealStatus TlsRecords::seal(std::span<const iovec> pieces, CiphertextSink& out) {

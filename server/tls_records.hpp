@@ -71,7 +71,6 @@ class TlsRecords {
   static constexpr size_t kTag = 16;
   static constexpr size_t kMaxPlaintext = 16384;              // 2^14
   static constexpr size_t kMaxCiphertext = kMaxPlaintext + 256;  // 2^14 + 256
-  static constexpr size_t kMaxSealed = kHeader + kMaxPlaintext + 1 + kTag;  // the largest record we write
   static constexpr uint8_t kAlert = 21;
   static constexpr uint8_t kHandshake = 22;
   static constexpr uint8_t kApplicationData = 23;
@@ -125,7 +124,6 @@ class TlsRecords {
   bool start_record(Direction& d, bool encrypt, const uint8_t* header);
   SealStatus seal_one(uint8_t type, std::span<const iovec>& pieces, size_t& offset, size_t size,
                       CiphertextSink& out);
-  bool encrypt_body(std::span<const iovec>& pieces, size_t& offset, size_t size, uint8_t type, uint8_t* body);
   OpenedRecord inner_content(uint8_t* plain, size_t size);
 
   Direction read_;

@@ -20,6 +20,11 @@
 // At end of stream, end_of_input() says whether the peer closed cleanly.
 // Use (client): TlsSession::client(context, host, last_resumption); start(out) and send; then
 // as above; keep resumption() for the next connection.
+// Record offload (server, TLS 1.3, contexts with record_offload, the default): once OpenSSL has
+// completed the handshake the session takes the application traffic secrets, frees the SSL and
+// protects records itself (TlsRecords): read()/encrypt()/close() then run without OpenSSL's
+// record layer, and an idle session keeps ~2.6 KB instead of ~14 KB. TLS 1.2, AES-CCM and
+// client sessions stay on OpenSSL all the way.
 // A session belongs to one thread at a time; a TlsContext may be shared by all threads.
 #pragma once
 

@@ -310,9 +310,12 @@ TEST(TlsRecords, RecordsSpanSmallBuffersAndADrySinkIsReported) {
   Ends ends(Tls13Suite::Aes128GcmSha256);
   std::vector<uint8_t> data(40000, 'z');
   const iovec piece{data.data(), data.size()};
-  SmallBuffers plenty(4096, 100);
-  ASSERT_EQ(ends.a->seal({&piece, 1}, plenty), SealStatus::Ok);
-  EXPECT_EQ(open_all(*ends.b, plenty.bytes_), data);
+  // Headers, contents and tags split across buffers anywhere (a 16 KiB chunk holds no full record).
+  for (size_t size : {3, 7, 100, 4096, 16384}) {
+    SmallBuffers plenty(size, 100000);
+    ASSERT_EQ(ends.a->seal({&piece, 1}, plenty), SealStatus::Ok) << size;
+    EXPECT_EQ(open_all(*ends.b, plenty.bytes_), data) << size;
+  }
   SmallBuffers few(4096, 2);
   EXPECT_EQ(ends.a->seal({&piece, 1}, few), SealStatus::OutOfBuffers);
 }
