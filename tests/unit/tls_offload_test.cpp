@@ -103,6 +103,38 @@ TEST(TlsOffload, ClientFinishedAndFirstDataInOneReceive) {
   exchange(pair, pair.server, pair.client, pattern(5000, 3));
 }
 
+// The engine defers a handshake step by holding its bytes (hold()): the client's Finished and
+// the first records after it then come from the session's stash, split anywhere.
+TEST(TlsOffload, HeldFinishedAndDataAreReadAfterTheHandOff) {
+  for (size_t split : {size_t(1), size_t(20), size_t(60), size_t(100), size_t(200)}) {
+    tls_test::Pair pair(tls13_client(), offload_server());
+    pair.client.session.start(pair.client.out);
+    tls_test::deliver(pair.client, pair.server, pair.chunker);
+    tls_test::deliver(pair.server, pair.client, pair.chunker);
+    const std::string request(3000, 'r');
+    ASSERT_TRUE(pair.client.session.encrypt({reinterpret_cast<const uint8_t*>(request.data()), request.size()},
+                                            pair.client.out));
+    const std::vector<uint8_t> bytes(pair.client.out.bytes().begin(), pair.client.out.bytes().end());
+    pair.client.out.clear();
+    ASSERT_LT(split, bytes.size());
+    ASSERT_TRUE(pair.server.session.hold(std::span<const uint8_t>(bytes).first(split)));
+    std::span<const uint8_t> rest = std::span<const uint8_t>(bytes).subspan(split);
+    std::vector<uint8_t> plain(100);  // smaller than the record: handed out over several reads
+    std::string received;
+    for (int i = 0; i < 1000; ++i) {
+      const TlsReadResult r = pair.server.session.read(rest, plain, pair.server.out);
+      received.append(plain.begin(), plain.begin() + r.plaintext);
+      ASSERT_NE(r.status, TlsStatus::Failed) << pair.server.session.describe();
+      if (r.status == TlsStatus::NeedInput) break;
+    }
+    EXPECT_TRUE(pair.server.session.offloaded()) << split;
+    EXPECT_EQ(received, request) << split;
+    EXPECT_EQ(pair.server.session.buffered_ciphertext(), 0u);
+    pair.pump_all();
+    exchange(pair, pair.server, pair.client, pattern(100, 3));
+  }
+}
+
 // The server's write sequence starts after the session tickets OpenSSL wrote under the new
 // key: 0, 1 (the default) or 3 tickets, the client must read what follows.
 TEST(TlsOffload, WriteSequenceStartsAfterTheSessionTickets) {
