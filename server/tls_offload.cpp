@@ -171,7 +171,8 @@ TlsStatus TlsSession::drain_pending(std::span<uint8_t> plain, size_t* produced) 
 }
 
 TlsStatus TlsSession::refuse_record(uint8_t alert, TlsError error, CiphertextSink& out) {
-  if (offload_->records->seal_alert(alert, out) == SealStatus::Ok) alert_sent_ = alert;
+  // Nothing may follow our close_notify (RFC 8446 §6.1), not even a fatal alert.
+  if (!close_sent_ && offload_->records->seal_alert(alert, out) == SealStatus::Ok) alert_sent_ = alert;
   fail(error);
   return TlsStatus::Failed;
 }
