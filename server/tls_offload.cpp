@@ -126,7 +126,11 @@ std::unique_ptr<TlsOffload> TlsOffload::take_over(SSL* ssl, uint32_t records_sen
 bool TlsSession::take_over() {
   std::unique_ptr<TlsOffload> offload = TlsOffload::take_over(ssl_, handover_records_);
   handover_ = false;
-  if (!offload) return false;
+  if (!offload) {  // it stays on OpenSSL: the captured secrets have no use
+    free_secrets(nullptr, SSL_get_ex_data(ssl_, secrets_index()), nullptr, 0, 0, nullptr);
+    SSL_set_ex_data(ssl_, secrets_index(), nullptr);
+    return false;
+  }
   offload_ = offload.release();
   SSL_set_shutdown(ssl_, SSL_get_shutdown(ssl_) | SSL_SENT_SHUTDOWN);  // see ~TlsSession
   SSL_free(ssl_);  // the secrets' ex_data is wiped with it
