@@ -121,7 +121,7 @@ class TlsRecords {
   explicit TlsRecords(Tls13Suite suite) : suite_(suite) {}
   bool install_keys(Direction& d, bool encrypt);
   bool update_key(Direction& d, bool encrypt);
-  bool start_record(Direction& d, bool encrypt, const uint8_t* header);
+  bool start_record(Direction& d, bool encrypt, const uint8_t* header, uint8_t* tag);
   SealStatus seal_one(uint8_t type, std::span<const iovec>& pieces, size_t& offset, size_t size,
                       CiphertextSink& out);
   OpenedRecord inner_content(uint8_t* plain, size_t size);
