@@ -52,6 +52,9 @@ const char kUsage[] =
     "  --tls-handshakes-per-turn N  TLS handshake steps per loop turn, 0 to 4096 (default 1; 0: no\n"
     "                             bound); more wait for later turns, so established connections\n"
     "                             keep their latency under a flood of handshakes\n"
+    "  --tls-offload on|off       after a TLS 1.3 handshake, protect records with wsring's own record\n"
+    "                             layer and free OpenSSL's session state (default on; off: OpenSSL\n"
+    "                             for the whole connection)\n"
     "  --path PATH                accept upgrades only on this path (default: any)\n"
     "  --threads N                reactor threads, 1 to 256, one listener each (default 1)\n"
     "  --backend auto|io_uring|epoll   I/O backend (default auto: io_uring, else epoll)\n"
@@ -95,7 +98,7 @@ const char kUsage[] =
 const char kUsageEnd[] = "  --help, --version\n";
 
 enum OptionId {
-  kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptTlsHandshakesPerTurn, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
+  kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptTlsHandshakesPerTurn, kOptTlsOffload, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
   kOptMaxHeaders, kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout,
   kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
   kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
@@ -112,6 +115,7 @@ const option kOptions[] = {
     {"tls-key", required_argument, nullptr, kOptTlsKey},
     {"tls-ticket-key", required_argument, nullptr, kOptTlsTicketKey},
     {"tls-handshakes-per-turn", required_argument, nullptr, kOptTlsHandshakesPerTurn},
+    {"tls-offload", required_argument, nullptr, kOptTlsOffload},
     {"path", required_argument, nullptr, kOptPath},
     {"threads", required_argument, nullptr, kOptThreads},
     {"backend", required_argument, nullptr, kOptBackend},
@@ -224,6 +228,10 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
     case kOptTlsHandshakesPerTurn:
       return store(cli::parse_count_flag, "--tls-handshakes-per-turn", arg, 1, 4096, config.tls_handshakes_per_turn,
                    error, "no bound");
+    case kOptTlsOffload:
+      if (arg != "on" && arg != "off") return fail(error, "--tls-offload: expected on or off, got " + shown);
+      config.tls_offload = arg == "on";
+      return true;
     case kOptPath:
       if (arg.empty() || arg[0] != '/') return fail(error, "--path: expected a path starting with '/', got " + shown);
       config.path = arg;

@@ -54,6 +54,7 @@ bool load_tls(const server::Config& config, server::SharedTls& tls, std::string&
   tls.options.certificate_file = config.tls_cert;
   tls.options.key_file = config.tls_key;
   tls.options.ticket_key_file = config.tls_ticket_key;
+  tls.options.record_offload = config.tls_offload;
   tls.options.ticket_keys = config.tls_ticket_key.empty() ? server::TicketKeys::random(&error)
                                                           : server::TicketKeys::load(config.tls_ticket_key, &error);
   if (!tls.options.ticket_keys) return false;

@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "server/tls_offload.hpp"
+
 namespace wsring::server {
 namespace {
 
@@ -295,6 +297,7 @@ TlsContext TlsContext::server(const TlsServerOptions& options, std::string* erro
   // No 0-RTT: early data can be replayed, and an upgrade request must not be.
   SSL_CTX_set_max_early_data(ctx, 0);
   SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
+  if (options.record_offload) capture_traffic_secrets(ctx);
   return context;
 }
 

@@ -63,6 +63,9 @@ struct TlsServerOptions {
   // Where ticket_keys came from (--tls-ticket-key): reload_server reads it again. Empty: the
   // keys stay (a random key lives as long as the process).
   std::string ticket_key_file;
+  // TLS 1.3 sessions hand their records to wsring's own record layer once the handshake is
+  // done, and free OpenSSL's SSL (--tls-offload; see TlsSession::offloaded()).
+  bool record_offload = true;
 };
 
 struct TlsClientOptions {

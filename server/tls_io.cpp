@@ -46,6 +46,22 @@ int bio_read(BIO* bio, char* data, size_t size, size_t* done) {
   return 1;
 }
 
+// Follows the record headers in what OpenSSL writes (whatever the chunks) to count records.
+void count_written_records(TlsIo& io, const uint8_t* data, size_t size) {
+  while (size > 0) {
+    if (io.written_left > 0) {
+      const size_t n = std::min<size_t>(size, io.written_left);
+      io.written_left -= uint32_t(n), data += n, size -= n;
+      continue;
+    }
+    io.written_header[io.written_header_size++] = *data++, --size;
+    if (io.written_header_size < kRecordHeader) continue;
+    io.written_header_size = 0;
+    io.written_left = uint32_t(io.written_header[3]) << 8 | io.written_header[4];
+    if (io.written_header[0] == 0x17) ++io.protected_written;
+  }
+}
+
 // Copies a record (or several) into the caller's buffers. Never asks OpenSSL to retry: a
 // sink without buffers is a hard error, so a write either completes or fails the session.
 int bio_write(BIO* bio, const char* data, size_t size, size_t* done) {
@@ -53,6 +69,7 @@ int bio_write(BIO* bio, const char* data, size_t size, size_t* done) {
   auto* io = static_cast<TlsIo*>(BIO_get_data(bio));
   *done = 0;
   if (!io) return 0;
+  count_written_records(*io, reinterpret_cast<const uint8_t*>(data), size);
   for (size_t written = 0; written < size;) {
     const std::span<uint8_t> room = io->sink->space();
     if (room.empty()) {

@@ -35,6 +35,12 @@ struct TlsIo {
   size_t readable;            // bytes OpenSSL may still read: whole records only
   CiphertextSink* sink;
   bool sink_dry = false;
+  // Protected records (outer type application_data) written so far: the ones OpenSSL writes
+  // under a new key start our write sequence number when the session is taken over.
+  uint32_t protected_written = 0;
+  uint32_t written_left = 0;     // body bytes of the record being written, not yet seen
+  uint8_t written_header[5] = {};
+  uint8_t written_header_size = 0;
 
   void note_alert(bool sent, uint8_t description) {
     (sent ? session->alert_sent_ : session->alert_received_) = description;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "server/tls_io.hpp"
+#include "server/tls_offload.hpp"
 
 namespace wsring::server {
 
@@ -88,11 +89,6 @@ const char* tls_error_name(TlsError error) {
   return "?";
 }
 
-std::span<uint8_t> VectorSink::space() {
-  if (buffer_.size() - size_ < 4096) buffer_.resize(std::max(buffer_.size() * 2, size_ + 32768));
-  return {buffer_.data() + size_, buffer_.size() - size_};
-}
-
 // --- life cycle
 
 TlsSession::TlsSession(SSL* ssl, bool server) : ssl_(ssl), server_(server) {}
@@ -102,6 +98,7 @@ TlsSession::TlsSession(TlsSession&& other) noexcept { *this = std::move(other); 
 TlsSession& TlsSession::operator=(TlsSession&& other) noexcept {
   if (this != &other) {
     std::swap(ssl_, other.ssl_);
+    std::swap(offload_, other.offload_);
     std::swap(stash_, other.stash_);
     std::swap(stash_size_, other.stash_size_);
     std::swap(stash_capacity_, other.stash_capacity_);
@@ -115,6 +112,8 @@ TlsSession& TlsSession::operator=(TlsSession&& other) noexcept {
     std::swap(close_received_, other.close_received_);
     std::swap(close_sent_, other.close_sent_);
     std::swap(keep_buffers_, other.keep_buffers_);
+    std::swap(handover_, other.handover_);
+    std::swap(handover_records_, other.handover_records_);
   }
   return *this;
 }
@@ -127,6 +126,7 @@ TlsSession::~TlsSession() {
   // close_notify; a client must still resume with the ticket it keeps. So say it was sent.
   if (ssl_) SSL_set_shutdown(ssl_, SSL_get_shutdown(ssl_) | SSL_SENT_SHUTDOWN);
   SSL_free(ssl_);  // frees the BIO too
+  delete offload_;
   std::free(stash_);
 }
 
@@ -213,12 +213,28 @@ bool TlsSession::check_first_bytes(std::span<const uint8_t> input) {
 
 TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_t> plain, CiphertextSink& out) {
   TlsReadResult result;
-  if (!ssl_ || failed() || close_received_ || (sniffed_ < 2 && !check_first_bytes(input))) {
+  if (!*this || failed() || close_received_ || (sniffed_ < 2 && !check_first_bytes(input))) {
     input = {};
     drop_stash();
     result.status = close_received_ && !failed() ? TlsStatus::Closed : TlsStatus::Failed;
     return result;
   }
+  if (!offload_) read_openssl(input, plain, out, result);
+  // The handshake is over: OpenSSL's call has returned, its SSL can go and the records after
+  // the client's Finished are ours.
+  if (handover_ && !take_over()) read_openssl(input, plain, out, result);  // it stays on OpenSSL
+  if (offload_ && result.status == TlsStatus::NeedInput)
+    result.status = read_records(input, plain, &result.plaintext, out);
+  if (offload_ && (result.status == TlsStatus::Failed || result.status == TlsStatus::Closed)) {
+    input = {};
+    drop_stash();
+  }
+  return result;
+}
+
+// read() on OpenSSL: the handshake, and the records of a session that is not offloaded.
+void TlsSession::read_openssl(std::span<const uint8_t>& input, std::span<uint8_t> plain, CiphertextSink& out,
+                              TlsReadResult& result) {
   clear_error_queue();
   TlsIo io(*this, input, out);
   TlsStatus status = TlsStatus::NeedInput;
@@ -227,6 +243,7 @@ TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_
   for (int round = 0; status == TlsStatus::NeedInput && round < 8; ++round) {
     const size_t before = io.readable;
     if (!established_) status = handshake_step(io, &result.handshake_done);  // a client's first call: ClientHello
+    if (handover_) break;
     if (established_ && status == TlsStatus::NeedInput) status = read_plaintext(io, plain, &result.plaintext);
     if (io.readable == 0 || io.readable == before) break;
   }
@@ -240,7 +257,7 @@ TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_
     std::memmove(stash_, stash_ + (stash_size_ - stash_left), stash_left);
     stash_size_ = uint32_t(stash_left);
   }
-  if (status == TlsStatus::NeedInput && !input.empty()) {
+  if (status == TlsStatus::NeedInput && !input.empty() && !handover_) {  // else read_records takes it
     if (!stash_append(input)) status = TlsStatus::Failed;
     input = {};
   }
@@ -250,11 +267,10 @@ TlsReadResult TlsSession::read(std::span<const uint8_t>& input, std::span<uint8_
   }
   if (status != TlsStatus::PlainFull) release_buffers_unless_kept();
   result.status = status;
-  return result;
 }
 
 bool TlsSession::hold(std::span<const uint8_t> input) {
-  if (!ssl_ || failed() || close_received_ || (sniffed_ < 2 && !check_first_bytes(input)) ||
+  if (!ssl_ || established_ || failed() || close_received_ || (sniffed_ < 2 && !check_first_bytes(input)) ||
       (!input.empty() && !stash_append(input))) {
     drop_stash();
     return false;
@@ -263,10 +279,15 @@ bool TlsSession::hold(std::span<const uint8_t> input) {
 }
 
 TlsStatus TlsSession::handshake_step(TlsIo& io, bool* handshake_done) {
+  io.protected_written = 0;
   const int r = SSL_do_handshake(ssl_);
   if (r == 1) {
     established_ = true;
     *handshake_done = true;
+    // What OpenSSL wrote in the call that completed a server's handshake is sealed under the
+    // new application key (its session tickets): our write sequence number starts after them.
+    handover_ = server_ && offloads_records(SSL_get_SSL_CTX(ssl_));
+    handover_records_ = io.protected_written;
     return TlsStatus::NeedInput;
   }
   return openssl_outcome(io, SSL_get_error(ssl_, r));
@@ -362,7 +383,8 @@ bool TlsSession::write_plaintext(TlsIo& io, const uint8_t* data, size_t size) {
 }
 
 bool TlsSession::encrypt(std::span<const iovec> pieces, CiphertextSink& out) {
-  if (!ssl_ || !established_ || failed() || close_sent_) return false;
+  if (!*this || !established_ || failed() || close_sent_) return false;
+  if (offload_) return encrypt_records(pieces, out);
   clear_error_queue();
   TlsIo io(*this, {}, out);
   // Small pieces (a frame header, a 32-byte message) are gathered here into full records: one
@@ -399,7 +421,8 @@ bool TlsSession::encrypt(std::span<const uint8_t> plaintext, CiphertextSink& out
 }
 
 bool TlsSession::close(CiphertextSink& out) {
-  if (!ssl_ || !established_ || failed() || close_sent_) return false;
+  if (!*this || !established_ || failed() || close_sent_) return false;
+  if (offload_) return close_records(out);
   ERR_clear_error();
   TlsIo io(*this, {}, out);
   close_sent_ = true;
@@ -440,20 +463,25 @@ std::string TlsSession::describe() const {
   return line;
 }
 
-bool TlsSession::handshake_started() const { return ssl_ && (established_ || SSL_in_before(ssl_) == 0); }
+bool TlsSession::handshake_started() const { return established_ || (ssl_ && SSL_in_before(ssl_) == 0); }
 
-bool TlsSession::resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
+bool TlsSession::resumed() const { return offload_ ? offload_->resumed : ssl_ && SSL_session_reused(ssl_) == 1; }
+
+TlsRecords* TlsSession::records() const { return offload_ ? offload_->records.get() : nullptr; }
 
 std::string_view TlsSession::alpn() const {
+  if (offload_) return {offload_->alpn, offload_->alpn_size};
   const unsigned char* data = nullptr;
   unsigned int size = 0;
   if (ssl_) SSL_get0_alpn_selected(ssl_, &data, &size);
   return data ? std::string_view(reinterpret_cast<const char*>(data), size) : std::string_view();
 }
 
-const char* TlsSession::version() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
+const char* TlsSession::version() const { return offload_ ? offload_->version : ssl_ ? SSL_get_version(ssl_) : ""; }
 
-const char* TlsSession::cipher() const { return ssl_ ? SSL_get_cipher_name(ssl_) : ""; }
+const char* TlsSession::cipher() const {
+  return offload_ ? offload_->cipher : ssl_ ? SSL_get_cipher_name(ssl_) : "";
+}
 
 TlsResumption TlsSession::resumption() const {
   SSL_SESSION* session = ssl_ ? SSL_get1_session(ssl_) : nullptr;

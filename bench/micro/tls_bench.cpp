@@ -1,5 +1,6 @@
 // TLS micro-benchmarks (sessions over memory, no sockets):
-// - send: echo-sized pieces encrypted coalesced into full records vs one record per message;
+// - send: echo-sized pieces encrypted coalesced into full records vs one record per message,
+//   by OpenSSL or by wsring's TLS 1.3 record layer (the session offloaded);
 // - receive: decrypting a batch of small records, with OpenSSL's buffers released once per
 //   batch (what TlsSession does) or after every record (SSL_MODE_RELEASE_BUFFERS);
 // - handshakes: the server's share of a full and a resumed TLS 1.3 handshake (ECDSA P-256),
@@ -18,9 +19,13 @@ namespace {
 using namespace wsring;
 using server::TlsSession;
 
-const server::TlsContext& shared_server_context() {
-  static const server::TlsContext context = tls_test::server_context(tls_test::pki().ec_cert, tls_test::pki().ec_key);
-  return context;
+// record_offload: TLS 1.3 records protected by wsring's record layer (the default) or OpenSSL's.
+const server::TlsContext& shared_server_context(bool record_offload = true) {
+  static const server::TlsContext offloaded =
+      tls_test::server_context(tls_test::pki().ec_cert, tls_test::pki().ec_key, nullptr, true);
+  static const server::TlsContext openssl =
+      tls_test::server_context(tls_test::pki().ec_cert, tls_test::pki().ec_key, nullptr, false);
+  return record_offload ? offloaded : openssl;
 }
 
 const server::TlsContext& shared_client_context() {
@@ -44,8 +49,9 @@ struct EchoBatch {
   }
 };
 
+// Arg: 0 OpenSSL's record layer, 1 wsring's (offloaded).
 void BM_TlsEncryptEchoCoalesced(benchmark::State& state) {
-  tls_test::Pair pair(shared_client_context(), shared_server_context());
+  tls_test::Pair pair(shared_client_context(), shared_server_context(state.range(0) == 1));
   if (!pair.connect()) state.SkipWithError("handshake");
   EchoBatch batch;
   for (auto _ : state) {
@@ -55,10 +61,10 @@ void BM_TlsEncryptEchoCoalesced(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kMessages);
   state.counters["wire_bytes"] = double(pair.server.out.bytes().size());
 }
-BENCHMARK(BM_TlsEncryptEchoCoalesced);
+BENCHMARK(BM_TlsEncryptEchoCoalesced)->Arg(0)->Arg(1);
 
 void BM_TlsEncryptEchoRecordPerMessage(benchmark::State& state) {
-  tls_test::Pair pair(shared_client_context(), shared_server_context());
+  tls_test::Pair pair(shared_client_context(), shared_server_context(state.range(0) == 1));
   if (!pair.connect()) state.SkipWithError("handshake");
   EchoBatch batch;
   for (auto _ : state) {
@@ -69,12 +75,13 @@ void BM_TlsEncryptEchoRecordPerMessage(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kMessages);
   state.counters["wire_bytes"] = double(pair.server.out.bytes().size());
 }
-BENCHMARK(BM_TlsEncryptEchoRecordPerMessage);
+BENCHMARK(BM_TlsEncryptEchoRecordPerMessage)->Arg(0)->Arg(1);
 
 // Receive: a batch of 100 client records of 38 bytes (32-byte payload + 6-byte client header).
-// Arg 0: buffers freed once per batch (TlsSession); 1: after every record (RELEASE_BUFFERS).
+// Arg 0: OpenSSL, buffers freed once per batch (TlsSession); 1: OpenSSL, after every record
+// (RELEASE_BUFFERS); 2: wsring's record layer (offloaded).
 void BM_TlsDecryptSmallRecords(benchmark::State& state) {
-  tls_test::Pair pair(shared_client_context(), shared_server_context());
+  tls_test::Pair pair(shared_client_context(), shared_server_context(state.range(0) == 2));
   if (!pair.connect()) state.SkipWithError("handshake");
   SSL* ssl = pair.server.session.native_handle();
   if (state.range(0) == 1) SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
@@ -99,7 +106,7 @@ void BM_TlsDecryptSmallRecords(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kMessages);
 }
-BENCHMARK(BM_TlsDecryptSmallRecords)->Arg(0)->Arg(1)->Iterations(2000);
+BENCHMARK(BM_TlsDecryptSmallRecords)->Arg(0)->Arg(1)->Arg(2)->Iterations(2000);
 
 // Wall time, not thread CPU time: a thread waiting on a lock another thread holds is what the
 // shared-SSL_CTX comparison is about, and CPU time would not see it.

@@ -98,6 +98,13 @@ TEST(ParseCommandLine, TlsHandshakesPerTurn) {
   expect_bad("--tls-handshakes-per-turn", {"4097", "-1", "x", ""});
 }
 
+TEST(ParseCommandLine, TlsOffload) {
+  EXPECT_TRUE(Parse({}).config.tls_offload);
+  EXPECT_FALSE(Parse({"--tls-offload", "off"}).config.tls_offload);
+  EXPECT_TRUE(Parse({"--tls-offload", "on"}).config.tls_offload);
+  expect_bad("--tls-offload", {"yes", "1", "ON", ""});
+}
+
 TEST(ParseCommandLine, Timeouts) {
   EXPECT_DOUBLE_EQ(Parse({"--handshake-timeout", "0.5"}).config.handshake_timeout_s, 0.5);
   EXPECT_DOUBLE_EQ(Parse({"--idle-timeout", "0"}).config.idle_timeout_s, 0);
