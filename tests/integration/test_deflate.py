@@ -57,13 +57,17 @@ def offer(params=""):
     return ("Sec-WebSocket-Extensions", "permessage-deflate" + params)
 
 
-class DeflateRaw(ServerTestCase):
-    """Byte-level checks with a raw client: the negotiation response and every error."""
+class DeflateClients:
+    """A raw client that offers permessage-deflate (with `params`) and accepts RSV1 frames."""
 
     def deflate_client(self, params="", server=None):
         client = self.client(server=server, extra=[offer(params)])
         client.allow_rsv1 = True
         return client
+
+
+class DeflateRaw(DeflateClients, ServerTestCase):
+    """Byte-level checks with a raw client: the negotiation response and every error."""
 
     def recv_compressed(self, client):
         """The next data message, inflated if RSV1 was set on its first frame."""

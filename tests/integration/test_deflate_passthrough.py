@@ -11,7 +11,7 @@ import subprocess
 import unittest
 import zlib
 
-from test_deflate import NODE, NODE_PATH, TAIL, deflate_message, inflate_message, json_like, offer, websockets
+from test_deflate import NODE, NODE_PATH, TAIL, DeflateClients, deflate_message, inflate_message, json_like, websockets
 from wsharness import OP_BINARY, OP_CONT, OP_TEXT, MiB, ServerTestCase, bound, build_frame, pattern_bytes
 
 
@@ -28,13 +28,8 @@ def summary_count(log, what):
     return int(match.group(1)) if match else 0
 
 
-class PassThroughRaw(ServerTestCase):
+class PassThroughRaw(DeflateClients, ServerTestCase):
     """Byte-level: the reply's payload is, or is not, the request's compressed payload."""
-
-    def deflate_client(self, params="", server=None):
-        client = self.client(server=server, extra=[offer(params)])
-        client.allow_rsv1 = True
-        return client
 
     def reply(self, client):
         frame = client.recv_frame()
