@@ -160,6 +160,7 @@ void Engine::run_tls(Connection& c, std::span<const uint8_t> input) {
     if (r.handshake_done) {
       ++stats_.tls_handshakes;
       if (c.tls->resumed()) ++stats_.tls_resumed;
+      if (c.tls->offloaded()) ++stats_.tls_offloaded;
     }
     if (r.plaintext > 0) {
       consume(c, plain.data(), r.plaintext, Segment{});

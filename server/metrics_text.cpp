@@ -82,6 +82,9 @@ void write_tls(Exposition& e, const ServerStats& s) {
   e.family("wsring_tls_handshakes_total", "counter", "TLS handshakes completed, full or resumed.");
   e.sample({{"kind", "full"}}, s.tls_handshakes - s.tls_resumed);
   e.sample({{"kind", "resumed"}}, s.tls_resumed);
+  e.single("wsring_tls_offloaded_total", "counter",
+           "TLS 1.3 sessions whose record layer wsring took over after the handshake (--tls-offload).",
+           s.tls_offloaded);
   e.family("wsring_tls_failures_total", "counter", "TLS connections failed, by kind.");
   for (size_t i = 1; i <= size_t(TlsError::Internal) && i < std::size(s.tls_failures); ++i)
     e.sample({{"kind", kTlsFailureKinds[i]}}, s.tls_failures[i]);

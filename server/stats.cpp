@@ -27,6 +27,7 @@ ServerStats& ServerStats::operator+=(const ServerStats& o) {
   spills += o.spills;
   tls_handshakes += o.tls_handshakes;
   tls_resumed += o.tls_resumed;
+  tls_offloaded += o.tls_offloaded;
   tls_handshakes_deferred += o.tls_handshakes_deferred;
   for (size_t i = 0; i < std::size(tls_failures); ++i) tls_failures[i] += o.tls_failures[i];
   // --- metrics ---
@@ -137,6 +138,7 @@ void ServerStats::summary(LogLine& s) const {
   if (tls_handshakes || tls_handshakes_deferred || tls_failures_total()) {
     count(s, tls_handshakes, "TLS handshake", nullptr, "");
     count(s, tls_resumed, "resumed", "resumed", "");
+    count(s, tls_offloaded, "offloaded", "offloaded", "");
     count(s, tls_handshakes_deferred, "handshake", nullptr, " deferred");
     count(s, tls_failures_total(), "TLS failure", nullptr, "");
     const char* sep = " (";

@@ -45,6 +45,7 @@ struct ServerStats {
   uint64_t spills = 0;    // times a full peer socket made us copy its pending output aside
   uint64_t tls_handshakes = 0;
   uint64_t tls_resumed = 0;
+  uint64_t tls_offloaded = 0;  // TLS 1.3 sessions whose record layer was taken over (--tls-offload)
   uint64_t tls_handshakes_deferred = 0;  // handshakes that waited for a later loop turn (the per-turn budget)
   uint64_t tls_failures[16] = {};  // by TlsError
   // --- metrics (admin listener) ---

@@ -4,6 +4,7 @@ hand-off -- KeyUpdates from `openssl s_client` mid-connection, both kinds, with 
 them -- and run a few of the wss:// cases with --tls-offload off (OpenSSL for the whole
 connection). The rest of the wss:// suite (test_tls, test_load_tls) runs with the default."""
 
+import ssl
 import time
 
 import test_tls  # (not `from test_tls import`: its classes would run again as this module's)
@@ -50,6 +51,29 @@ class KeyUpdatesMidConnection(test_tls.OpenSslClient):
             if time.monotonic() > deadline:
                 self.fail("%d of %d echoes from s_client" % (len(messages), count))
             time.sleep(0.01)
+
+
+class OffloadedSessionsCounted(test_tls.TlsTestCase):
+    """The exit summary (and /metrics' wsring_tls_offloaded_total) counts the sessions whose
+    record layer was taken over: TLS 1.3 ones, not TLS 1.2 ones, none with --tls-offload off."""
+
+    def offloaded_after_two_clients(self, *args):
+        server = self.start_server(*test_tls.tls_args(self.pki), *args)
+        self.assert_serves_wss(server)  # TLS 1.3
+        self.assert_serves_wss(server, context=self.context(maximum=ssl.TLSVersion.TLSv1_2))
+        self.assertEqual(server.stop(), 0, server.log_tail())
+        line = test_tls.stopped_line(server)
+        self.assertEqual(test_tls.count_in(line, "TLS handshakes?"), 2, line)
+        return test_tls.count_in(line, "offloaded"), line
+
+    def test_tls13_sessions_are_counted(self):
+        offloaded, line = self.offloaded_after_two_clients()
+        self.assertEqual(offloaded, 1, line)
+
+    def test_none_with_the_offload_off(self):
+        offloaded, line = self.offloaded_after_two_clients("--tls-offload", "off")
+        self.assertEqual(offloaded, 0, line)
+        self.assertIn("0 offloaded", line)
 
 
 def messages_in(data):

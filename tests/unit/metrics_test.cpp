@@ -51,6 +51,7 @@ TEST(MetricsTextTest, TheWholePageIsWellFormed) {
   s.accepted = 7;
   s.tls_handshakes = 5;
   s.tls_resumed = 2;
+  s.tls_offloaded = 3;
   s.close_codes_sent[close_code_bucket(1001)] = 4;
   s.upgrade_failures[http_status_bucket(404)] = 2;
   s.proxy_errors[size_t(core::ProxyError::TooLong)] = 6;
@@ -91,6 +92,7 @@ TEST(MetricsTextTest, TheWholePageIsWellFormed) {
   EXPECT_NE(out.find("wsring_connections_open 3\n"), std::string::npos);
   EXPECT_NE(out.find("wsring_tls_handshakes_total{kind=\"full\"} 3\n"), std::string::npos);
   EXPECT_NE(out.find("wsring_tls_handshakes_total{kind=\"resumed\"} 2\n"), std::string::npos);
+  EXPECT_NE(out.find("wsring_tls_offloaded_total 3\n"), std::string::npos);
   EXPECT_NE(out.find("wsring_close_codes_sent_total{code=\"1001\"} 4\n"), std::string::npos);
   EXPECT_NE(out.find("wsring_upgrade_failures_total{status=\"404\"} 2\n"), std::string::npos);
   EXPECT_NE(out.find("wsring_process_cpu_seconds_total 1.5\n"), std::string::npos);
