@@ -174,7 +174,6 @@ void Engine::on_recv(net::Token t, const net::RecvBuffer& b) {
     input_used_ = false;
     fail_for_memory(c);
   }
-  // fan-out output leaves at the end of the turn (on_turn_end), so every broadcast of the turn shares one send per receiver
 }
 
 // The transport seam: the one place where bytes enter a connection. Plaintext goes straight to

@@ -59,30 +59,25 @@ void Engine::slow_receiver(Connection& c) {
 
 bool Engine::deliver(net::Token token, SharedFrame& f) {
   f.add_refs(1);
-  if (deliver_referenced(token, f)) return true;
-  f.release();
-  return false;
+  return deliver_referenced(token, f);
 }
 
 size_t Engine::deliver_all(std::span<const net::Token> tokens, SharedFrame& f) {
-  if (tokens.empty()) return 0;
-  // The caller's reference keeps f alive while the unused ones are given back.
   f.add_refs(uint32_t(tokens.size()));
   size_t delivered = 0;
   for (const net::Token t : tokens) delivered += deliver_referenced(t, f);
-  if (delivered < tokens.size()) f.release(uint32_t(tokens.size() - delivered));
   return delivered;
 }
 
-// Queues f to token with a reference the caller has already taken for it. False when it was not
-// queued; the reference is then still the caller's, unless the queue took it and let it go.
+// Queues f to token with a reference taken for it, which this uses up either way: the queue
+// holds it, or it is dropped with the turn's releases (the caller's own keeps f alive).
 bool Engine::deliver_referenced(net::Token token, SharedFrame& f) {
   Connection* c = fanout_target(token, f.size());
-  if (!c) return false;
-  if (!queue(*c, Segment{f.data(), f.size(), Owner::Shared, 0, reinterpret_cast<uint8_t*>(&f)})) {
-    f.add_refs(1);  // the refused segment was released: stand in for the reference it took
+  if (!c) {
+    shared_releases_.add(&f);
     return false;
   }
+  if (!queue(*c, Segment{f.data(), f.size(), Owner::Shared, 0, reinterpret_cast<uint8_t*>(&f)})) return false;
   ++stats_.fanout_deliveries;
   if (c != consuming_) flush_later(*c);
   return true;
