@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Broadcast cost of a server: one sender broadcasts SIZE-byte binary messages to CLIENTS
 connections (the shootout binary protocol: 'b...' goes to everyone, 'r...' back to the sender),
-WINDOW broadcasts in flight. Reports deliveries per server CPU-second (user + system, from /proc)
+WINDOW broadcasts in flight. Reports deliveries per server CPU-second (user + system, from /proc, and each apart)
 and server syscalls per delivery (perf stat on raw_syscalls:sys_enter, attached for the measured
 phase only). Any server speaking that protocol can be measured: wsring-echo --mode shootout, or a
 peer command.
@@ -34,10 +34,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid):
+def cpu_times(pid):
+    """(user, system) CPU seconds of a process, from /proc."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def masked_frame(payload):
@@ -129,14 +131,16 @@ def one_round(args, round_index):
         received = [0] * len(socks)
         if not run_broadcasts(sender, socks, 20, args.size, args.window, received):  # warm-up
             raise SystemExit("fanout_bench: warm-up broadcasts did not all arrive")
-        cpu0 = cpu_seconds(server.pid)
+        user0, sys0 = cpu_times(server.pid)
         perf = subprocess.Popen(["perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-p", str(server.pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(0.3)  # perf attached
         t0 = time.monotonic()
         ok = run_broadcasts(sender, socks, args.broadcasts, args.size, args.window, received)
         elapsed = time.monotonic() - t0
-        cpu = cpu_seconds(server.pid) - cpu0
+        user1, sys1 = cpu_times(server.pid)
+        user, system = user1 - user0, sys1 - sys0
+        cpu = user + system
         perf.send_signal(signal.SIGINT)
         perf_err = perf.communicate(timeout=30)[1]
         syscalls = None
@@ -147,7 +151,8 @@ def one_round(args, round_index):
         deliveries = (len(socks) + 1) * args.broadcasts  # the sender receives each broadcast too
         result = {"round": round_index, "server": command, "clients": args.clients, "broadcasts": args.broadcasts,
                   "size": args.size, "window": args.window, "ok": ok, "elapsed_s": round(elapsed, 3),
-                  "server_cpu_s": round(cpu, 3), "deliveries": deliveries,
+                  "server_cpu_s": round(cpu, 3), "server_user_s": round(user, 3), "server_sys_s": round(system, 3),
+                  "deliveries": deliveries,
                   "deliveries_per_cpu_s": round(deliveries / cpu) if cpu > 0 else None,
                   "syscalls": syscalls,
                   "syscalls_per_delivery": round(syscalls / deliveries, 5) if syscalls is not None else None,

@@ -118,6 +118,10 @@ class Reactor {
   virtual void shutdown_write(Token token) = 0;
   // reset: abort the connection (RST, SO_LINGER 0) instead of an orderly FIN.
   virtual void close(Token token, bool reset = false) = 0;
+  // Starts what this turn has queued now instead of at the turn's end (io_uring; epoll sends at
+  // once). For a handler about to hold the thread a while (a TLS handshake step): the replies
+  // it has made so far leave first.
+  virtual void start_queued() {}
 
   // Runs until stop() (callable from the handler or another thread) is seen.
   virtual void run(EventHandler& handler) = 0;

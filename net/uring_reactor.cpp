@@ -205,7 +205,7 @@ class UringReactor final : public ReactorBackend {
   }
 
   // --- the loop (ReactorBackend::run)
-
+  void start_queued() override { ring_.submit(); }
   void wait(uint64_t timeout_us) override {
     ring_.flush_buffers();
     ring_.submit_and_wait(backlog_.empty() ? timeout_us : 0, kDeferredPerRound);  // backlog: collect only

@@ -44,6 +44,9 @@ class UringRing {
   // Submits what is queued and waits up to timeout_us for a completion. When completions are in
   // the CQ already it only submits and runs up to `deferred` items of deferred task work.
   void submit_and_wait(uint64_t timeout_us, unsigned deferred);
+  void submit() {
+    if (io_uring_sq_ready(&ring_)) io_uring_submit(&ring_);
+  }
 
   io_uring_sqe* get_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);

@@ -33,7 +33,7 @@ Engine::Engine(const Config& config, net::Reactor& reactor, int listen_fd, Share
       gather_pool_(config.max_header_size, kGatherBufferCount),
       chunks_(shared.memory),
       timers_(50, 4096),
-      tls_handshake_budget_(config.tls_handshakes_per_turn ? config.tls_handshakes_per_turn : UINT32_MAX),
+      tls_handshake_budget_(config.tls_handshakes_per_turn ? config.tls_handshakes_per_turn : kNoHandshakeBound),
       own_frames_(std::make_unique<SharedFramePool>(shared.memory)),
       frames_(own_frames_.get()),
       connection_log_(config.connection_log) {

@@ -322,6 +322,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   static constexpr size_t kPlaintextSize = 64 * 1024;
   // TLS handshake steps (reads before a session is established) run per loop turn
   // (--tls-handshakes-per-turn); more wait, in order, in tls_deferred_.
+  static constexpr uint32_t kNoHandshakeBound = UINT32_MAX;
   const uint32_t tls_handshake_budget_;
   uint32_t tls_handshakes_this_turn_ = 0;
   std::deque<net::Token> tls_deferred_;

@@ -87,14 +87,16 @@ void Engine::end_tls(Connection& c) {
 }
 
 // Handshake work is bounded per loop turn (--tls-handshakes-per-turn steps): a flood of new
-// connections costs established ones at most that much delay per turn. A handshake step over
-// the budget is deferred: its bytes are held by the session (the receive buffer goes back), the
-// connection joins a FIFO and is resumed at the end of a later turn, in order; what arrives for
-// it meanwhile is held behind. The handshake timeout keeps running.
+// connections costs established ones at most that much delay per turn. Every handshake step
+// waits for the turn's end (all of them over the budget wait for a later turn): its bytes are
+// held by the session (the receive buffer goes back), the connection joins a FIFO and is resumed
+// in order, after the turn's replies to established connections have been started, so no reply
+// waits behind a step; what arrives for it meanwhile is held behind. The handshake timeout keeps
+// running. With no bound (0) steps run at once.
 void Engine::receive_tls(Connection& c, const net::RecvBuffer& b) {
   std::span<const uint8_t> input(b.data, b.size);
   if (!c.tls->established() && !c.tls->failed()) {
-    if ((c.tls_deferred || tls_handshakes_this_turn_ >= tls_handshake_budget_) && c.tls->hold(input)) {
+    if ((c.tls_deferred || tls_handshake_budget_ != kNoHandshakeBound) && c.tls->hold(input)) {
       reactor_.release_buffer(b.id);
       defer_handshake(c);
       return;
@@ -108,9 +110,11 @@ void Engine::receive_tls(Connection& c, const net::RecvBuffer& b) {
 
 void Engine::defer_handshake(Connection& c) {
   if (c.tls_deferred) return;
+  // Counted when a turn's budget is queued ahead of it: it waits for a later turn (a connection
+  // closed meanwhile leaves a stale entry that costs no budget, so this may overcount slightly).
+  if (tls_deferred_.size() >= tls_handshake_budget_) ++stats_.tls_handshakes_deferred;
   tls_deferred_.push_back(c.token);  // may throw bad_alloc: on_recv fails this connection
   c.tls_deferred = true;
-  ++stats_.tls_handshakes_deferred;
 }
 
 // The input held for a deferred connection, now (its turn came, or its stream ended).
@@ -123,9 +127,12 @@ void Engine::resume_handshake(Connection& c) {
   flush(c);
 }
 
-// net::EventHandler: a new turn's budget, spent first on the connections deferred before.
+// net::EventHandler: the application's turn-end output, then a new turn's budget of handshake
+// steps, spent in order, once the turn's output has been started.
 bool Engine::on_turn_end() {
+  const bool app_more = app_turn_end();
   tls_handshakes_this_turn_ = 0;
+  if (!tls_deferred_.empty()) reactor_.start_queued();
   while (!tls_deferred_.empty() && tls_handshakes_this_turn_ < tls_handshake_budget_) {
     Connection& c = connections_[tls_deferred_.front()];
     tls_deferred_.pop_front();
@@ -138,7 +145,6 @@ bool Engine::on_turn_end() {
       fail_for_memory(c);
     }
   }
-  const bool app_more = app_turn_end();
   return app_more || !tls_deferred_.empty();
 }
 

@@ -153,6 +153,17 @@ class FakeReactor final : public net::Reactor {
     s.in_flight.clear();
     pending_closed_.push_back(t);
   }
+  // Records which sockets had a send in flight when the handler asked to start the turn's output.
+  void start_queued() override {
+    started_with_send_.clear();
+    for (net::Token t = 0; t < sockets_.size(); ++t)
+      if (!sockets_[t].in_flight.empty()) started_with_send_.push_back(t);
+    ++queued_starts_;
+  }
+  size_t queued_starts() const { return queued_starts_; }
+  bool send_was_started(net::Token t) const {
+    return std::find(started_with_send_.begin(), started_with_send_.end(), t) != started_with_send_.end();
+  }
   void run(net::EventHandler&) override { violation("run() called on the fake reactor"); }
   void stop() override { stopped_ = true; }
   uint32_t buffers_in_use() const override { return options_.buffer_count - uint32_t(free_.size()); }
@@ -317,6 +328,8 @@ class FakeReactor final : public net::Reactor {
   uint64_t released_ = 0;
   uint64_t sends_ = 0;
   std::vector<net::Token> send_order_;
+  std::vector<net::Token> started_with_send_;  // at the last start_queued()
+  size_t queued_starts_ = 0;
   uint64_t connects_ = 0;
   bool accepting_ = false;
   bool stopped_ = false;

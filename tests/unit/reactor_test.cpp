@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -307,6 +308,35 @@ TEST_P(ReactorTest, SendGathersSeveralIovecs) {
   EXPECT_EQ(result, 10);
   EXPECT_EQ(loop.send_calls[1], 1);
   EXPECT_EQ(got, "abcdefghij");
+}
+
+// start_queued() puts what the turn has queued on the wire before the handler returns (a handler
+// about to hold the thread, as with a TLS handshake step, lets its replies leave first).
+TEST_P(ReactorTest, StartQueuedPutsTheTurnsSendsOnTheWireAtOnce) {
+  CREATE_OR_SKIP(ReactorOptions{});
+  const SocketAddress addr = listen();
+  const int c = client(addr);
+  Loop loop(reactor());
+  static const char reply[] = "early";
+  iovec iov{const_cast<char*>(reply), 5};
+  bool arrived_in_the_turn = false;
+  loop.accept_fn = [&](int fd) {
+    reactor().open(1, fd);
+    reactor().send(1, &iov, 1);
+    reactor().start_queued();
+    pollfd p{c, POLLIN, 0};
+    arrived_in_the_turn = ::poll(&p, 1, 2000) == 1;  // still inside the turn
+  };
+  std::string got;
+  loop.tick_fn = [&](uint64_t) {
+    read_some(c, got);
+    if (got.size() >= 5 && !loop.closed_called[1]) loop.close(1);
+  };
+  loop.closed_fn = [&](Token) { loop.stop(); };
+  loop.run();
+  EXPECT_FALSE(loop.timed_out);
+  EXPECT_TRUE(arrived_in_the_turn);
+  EXPECT_EQ(got, "early");
 }
 
 TEST_P(ReactorTest, LargeSendToASlowReaderContinuesAfterShortSends) {
