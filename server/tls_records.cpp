@@ -4,7 +4,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 
 #include <algorithm>
 #include <cstring>
@@ -31,7 +30,7 @@ constexpr SuiteInfo kSuites[] = {
 
 const SuiteInfo& info(Tls13Suite suite) { return kSuites[size_t(suite)]; }
 
-// Fetched once: EVP_CIPHER_fetch and EVP_KDF_fetch look the algorithm up by name.
+// Fetched once: EVP_CIPHER_fetch looks the algorithm up by name.
 EVP_CIPHER* cipher_of(Tls13Suite suite) {
   static EVP_CIPHER* const ciphers[3] = {EVP_CIPHER_fetch(nullptr, kSuites[0].cipher, nullptr),
                                           EVP_CIPHER_fetch(nullptr, kSuites[1].cipher, nullptr),
@@ -39,33 +38,58 @@ EVP_CIPHER* cipher_of(Tls13Suite suite) {
   return ciphers[size_t(suite)];
 }
 
-EVP_KDF* hkdf() {
-  static EVP_KDF* const kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  return kdf;
+// An HMAC context per digest and thread, its digest set once and only its key per use: an
+// EVP_KDF "HKDF" (or any digest named per call) looks the digest up by name every time, which
+// made an expansion 4x dearer (2.4 us against 0.55 us; a hand-off does four).
+EVP_MAC_CTX* hmac_of(Tls13Suite suite) {
+  struct PerThread {
+    EVP_MAC_CTX* by_digest[2] = {nullptr, nullptr};  // SHA-256, SHA-384
+    ~PerThread() {
+      for (EVP_MAC_CTX* c : by_digest) EVP_MAC_CTX_free(c);
+    }
+  };
+  thread_local PerThread contexts;
+  EVP_MAC_CTX*& ctx = contexts.by_digest[info(suite).secret_size == 48 ? 1 : 0];
+  if (!ctx) {
+    static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    EVP_MAC_CTX* made = hmac ? EVP_MAC_CTX_new(hmac) : nullptr;
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(info(suite).digest), 0),
+        OSSL_PARAM_construct_end()};
+    if (made && EVP_MAC_CTX_set_params(made, params) != 1) {
+      EVP_MAC_CTX_free(made);
+      made = nullptr;
+    }
+    ctx = made;
+  }
+  return ctx;
 }
 
-// HKDF-Expand-Label(secret, label, "", size) (RFC 8446 §7.1).
+// HKDF-Expand-Label(secret, label, "", size) (RFC 8446 §7.1). Every output here (a key, an IV,
+// the next traffic secret) fits in HKDF-Expand's first block (RFC 5869 §2.3):
+// T(1) = HMAC(secret, HkdfLabel || 0x01).
 bool expand_label(Tls13Suite suite, const uint8_t* secret, const char* label, uint8_t* out, size_t size) {
-  uint8_t hkdf_label[2 + 1 + 255 + 1];
+  const size_t hash_size = info(suite).secret_size;
+  uint8_t hkdf_label[2 + 1 + 255 + 1 + 1];
   const size_t label_size = 6 + std::strlen(label);
+  if (size > hash_size || label_size > 255) return false;
   hkdf_label[0] = uint8_t(size >> 8);
   hkdf_label[1] = uint8_t(size);
   hkdf_label[2] = uint8_t(label_size);
   std::memcpy(hkdf_label + 3, "tls13 ", 6);
   std::memcpy(hkdf_label + 9, label, label_size - 6);
   hkdf_label[3 + label_size] = 0;  // empty context
-  EVP_KDF_CTX* ctx = hkdf() ? EVP_KDF_CTX_new(hkdf()) : nullptr;
-  if (!ctx) return false;
-  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(info(suite).digest), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(secret), info(suite).secret_size),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, hkdf_label, 4 + label_size),
-      OSSL_PARAM_construct_end()};
-  const bool ok = EVP_KDF_derive(ctx, out, size, params) == 1;
-  EVP_KDF_CTX_free(ctx);
-  return ok;
+  hkdf_label[4 + label_size] = 1;  // the block counter
+  EVP_MAC_CTX* mac = hmac_of(suite);
+  uint8_t block[EVP_MAX_MD_SIZE];
+  size_t block_size = 0;
+  if (!mac || EVP_MAC_init(mac, secret, hash_size, nullptr) != 1 ||
+      EVP_MAC_update(mac, hkdf_label, 5 + label_size) != 1 ||
+      EVP_MAC_final(mac, block, &block_size, sizeof block) != 1 || block_size != hash_size)
+    return false;
+  std::memcpy(out, block, size);
+  OPENSSL_cleanse(block, sizeof block);
+  return true;
 }
 
 void write_header(uint8_t* header, uint8_t type, size_t body) {
