@@ -215,6 +215,8 @@ TlsStatus TlsSession::open_records(std::span<const uint8_t>& in, std::span<uint8
           return TlsStatus::Failed;
         }
         break;
+      case RecordStatus::HandshakePart:
+        break;
       case RecordStatus::Closed:
         alert_received_ = tls_alert::kCloseNotify;
         close_received_ = true;

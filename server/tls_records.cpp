@@ -235,6 +235,7 @@ OpenedRecord TlsRecords::inner_content(uint8_t* plain, size_t size) {
     result.alert = tls_alert::kRecordOverflow;
     return result;
   }
+  if (handshake_part_size_ > 0 && type != kHandshake) return result;  // §5.1: no interleaving
   if (type == kApplicationData) {
     result.status = RecordStatus::Data;
     result.plaintext = size;
@@ -246,9 +247,24 @@ OpenedRecord TlsRecords::inner_content(uint8_t* plain, size_t size) {
       result.alert = plain[1];
     }
   } else if (type == kHandshake) {
-    // After the handshake a client may only send KeyUpdate (we request no certificate), and it
-    // ends its record (RFC 8446 §5.1): type 24, length 1, request_update.
-    if (size != 5 || plain[0] != 24 || plain[1] != 0 || plain[2] != 0 || plain[3] != 1) return result;
+    // After the handshake a client may only send KeyUpdate (we request no certificate): type 24,
+    // length 1, request_update. It may come in pieces, never empty ones, and it must end its
+    // record (RFC 8446 §5.1): nothing may follow it there.
+    static constexpr uint8_t kKeyUpdateHeader[4] = {24, 0, 0, 1};
+    uint8_t message[5];
+    const size_t have = handshake_part_size_ + size;
+    if (size == 0 || have > sizeof message) return result;
+    std::memcpy(message, handshake_part_, handshake_part_size_);
+    std::memcpy(message + handshake_part_size_, plain, size);
+    if (std::memcmp(message, kKeyUpdateHeader, std::min(have, sizeof kKeyUpdateHeader)) != 0) return result;
+    if (have < sizeof message) {
+      std::memcpy(handshake_part_, message, have);
+      handshake_part_size_ = uint8_t(have);
+      result.status = RecordStatus::HandshakePart;
+      return result;
+    }
+    handshake_part_size_ = 0;
+    plain = message;
     if (plain[4] > 1) {
       result.alert = tls_alert::kIllegalParameter;
       return result;

@@ -46,6 +46,7 @@ constexpr uint8_t kInternalError = 80;
 enum class RecordStatus : uint8_t {
   Data,       // application data: `plaintext` bytes (maybe 0) at the front of the output
   KeyUpdate,  // the peer's KeyUpdate: the read key is updated; reply if update_requested
+  HandshakePart,  // the start of a KeyUpdate whose rest comes in the next record: nothing yet
   Closed,     // the peer's close_notify
   PeerAlert,  // a fatal alert from the peer (`alert`)
   Failed,     // the record was refused: send `alert`, then close
@@ -129,6 +130,10 @@ class TlsRecords {
   Direction read_;
   Direction write_;
   Tls13Suite suite_;
+  // The bytes of a KeyUpdate split over records (RFC 8446 §5.1 lets a handshake message be
+  // fragmented) so far: fewer than its 5.
+  uint8_t handshake_part_size_ = 0;
+  uint8_t handshake_part_[4] = {};
 };
 
 }  // namespace wsring::server

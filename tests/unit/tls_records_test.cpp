@@ -156,6 +156,7 @@ TEST(TlsRecords, RefusesWhatTls13ForbidsWithTheRightAlert) {
        tls_alert::kIllegalParameter},
       {"two KeyUpdates in a record", client_record(0, {24, 0, 0, 1, 0, 24, 0, 0, 1, 0, 22}), RecordStatus::Failed,
        tls_alert::kUnexpectedMessage},
+      {"empty handshake record", client_record(0, {22}), RecordStatus::Failed, tls_alert::kUnexpectedMessage},
       {"alert of 3 bytes", client_record(0, {2, 40, 0, 21}), RecordStatus::Failed, tls_alert::kDecodeError},
       {"fatal alert", client_record(0, {2, 40, 21}), RecordStatus::PeerAlert, 40},
       {"close_notify", client_record(0, {1, 0, 21}), RecordStatus::Closed, tls_alert::kCloseNotify},
@@ -264,6 +265,47 @@ TEST_P(TlsRecordSuites, KeyUpdateBothWays) {
 INSTANTIATE_TEST_SUITE_P(All, TlsRecordSuites,
                          ::testing::Values(Tls13Suite::Aes128GcmSha256, Tls13Suite::Aes256GcmSha384,
                                            Tls13Suite::Chacha20Poly1305Sha256));
+
+// RFC 8446 §5.1: a handshake message may be fragmented over records; a KeyUpdate must still end
+// its record, and no other record type may come between its pieces.
+TEST(TlsRecords, KeyUpdateInPiecesIsAssembledAndTheReadKeyChangesAfterItsLastPiece) {
+  auto server = rfc_server();
+  EXPECT_EQ(open(*server, client_record(0, {24, 22})).status, RecordStatus::HandshakePart);
+  EXPECT_EQ(open(*server, client_record(1, {0, 0, 22})).status, RecordStatus::HandshakePart);
+  const OpenedRecord r = open(*server, client_record(2, {1, 1, 22}));
+  ASSERT_EQ(r.status, RecordStatus::KeyUpdate);
+  EXPECT_TRUE(r.update_requested);
+  const OpenedRecord old_key = open(*server, client_record(3, {'x', 23}));
+  EXPECT_EQ(old_key.status, RecordStatus::Failed) << "the read key changed after the KeyUpdate";
+  EXPECT_EQ(old_key.alert, tls_alert::kBadRecordMac);
+}
+
+TEST(TlsRecords, KeyUpdatePiecesRefusedWhereTheyBreakTheRules) {
+  struct Case {
+    const char* name;
+    std::vector<std::vector<uint8_t>> inners;  // the last one is refused with unexpected_message
+  };
+  const std::vector<Case> cases = {
+      {"application data between the pieces", {{24, 0, 22}, {'x', 23}}},
+      {"an alert between the pieces", {{24, 0, 22}, {1, 0, 21}}},
+      {"more after the KeyUpdate's last piece", {{24, 0, 22}, {0, 1, 0, 24, 22}}},
+      {"a piece of another message", {{20, 0, 22}}},
+      {"a second piece that is not a KeyUpdate's", {{24, 0, 22}, {0, 2, 0, 22}}},
+      {"an empty piece", {{24, 0, 22}, {22}}},
+  };
+  for (const Case& c : cases) {
+    auto server = rfc_server();
+    for (size_t i = 0; i < c.inners.size(); ++i) {
+      const OpenedRecord r = open(*server, client_record(i, c.inners[i]));
+      if (i + 1 < c.inners.size()) {
+        EXPECT_EQ(r.status, RecordStatus::HandshakePart) << c.name << ", piece " << i;
+      } else {
+        EXPECT_EQ(r.status, RecordStatus::Failed) << c.name;
+        EXPECT_EQ(r.alert, tls_alert::kUnexpectedMessage) << c.name;
+      }
+    }
+  }
+}
 
 TEST(TlsRecords, SequenceNumbersNeverWrap) {
   auto server = rfc_server(~uint64_t(0), ~uint64_t(0));
