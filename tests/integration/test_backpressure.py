@@ -10,8 +10,6 @@ import unittest
 from test_hardening import ProcessProbe
 from wsharness import OP_TEXT, ServerTestCase, bound, scaled
 
-RUN_ALONE = True  # alone under run.py --jobs: timed drop, server RSS
-
 REQUEST = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 # Masked binary frames of 100 bytes (mask key 0: the payload goes out as it is).
