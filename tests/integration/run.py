@@ -24,8 +24,8 @@ import importlib.util
 import json
 import os
 import selectors
-import subprocess
 import signal
+import subprocess
 import sys
 import time
 import traceback
