@@ -214,6 +214,7 @@ class PubsubModeTwoThreads(PubsubMode):
 
 
 class PushMode(FanoutBase):
+    RUN_ALONE = True  # alone under run.py --jobs: per-connection push rates (a slow crowd skews them)
     def test_push_carries_time_and_sequence(self):
         server = self.start("--mode", "push", "--push-rate", "50", "--push-size", "100")
         clients = [self.client(server) for _ in range(4)]

@@ -26,6 +26,8 @@ from test_mass_close import Victim, process_cpu_ns
 from wsharness import (OP_BINARY, OP_CONT, SANITIZED, Server, ServerTestCase, bound, build_frame, read_http_response,
                        upgrade_request)
 
+RUN_ALONE = True  # alone under run.py --jobs: the victim's p99 latency under the flood
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRAGMENTS_PER_MESSAGE = 1000  # messages stay far below --max-message-size
 ZERO_KEY = b"\0\0\0\0"        # masking with a zero key leaves the payload as it is: fast to build

@@ -611,6 +611,7 @@ class Churn(ServerTestCase):
 
 
 class Slowloris(ServerTestCase):
+    RUN_ALONE = True  # alone under run.py --jobs: p99 latency against a baseline
     shared_server = False
 
     def measure_p99(self, server, background=None):

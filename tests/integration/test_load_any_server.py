@@ -253,6 +253,7 @@ class LoadAnyServer(unittest.TestCase):
 
 
 class LoadMixesAgainstWsringEcho(ServerTestCase):
+    RUN_ALONE = True  # alone under run.py --jobs: a 1 s load run's rate bounds
     def test_weighted_sizes_and_text_ratio_are_echoed_exactly(self):
         status, report, out, err = run_load(self.server.url(), "-c", 4, "-d", 1, "--size", "16:50,100-200:30,20K:20",
                                             "--text-ratio", 0.5, "--pipeline", 4)

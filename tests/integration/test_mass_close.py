@@ -36,6 +36,8 @@ import unittest
 
 from wsharness import OP_BINARY, RawClient, Server, ServerTestCase, bound, build_frame, scaled, upgrade_request
 
+RUN_ALONE = True  # alone under run.py --jobs: the victim's longest stall, exit time
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h
 SO_TIMESTAMPNS = 35           # asm-generic/socket.h: the kernel stamps each segment it receives

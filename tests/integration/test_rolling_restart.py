@@ -94,6 +94,7 @@ class Drain(ServerTestCase):
 
 
 class RollingRestart(ServerTestCase):
+    RUN_ALONE = True  # alone under run.py --jobs: a fleet opening 1,000+ connections a second
     shared_server = False
 
     def setUp(self):

@@ -14,6 +14,8 @@ import time
 from wsharness import (OP_BINARY, ServerTestCase, bound, build_dir, pattern_bytes, tls_mode_context,
                        tls_mode_files)
 
+RUN_ALONE = True  # alone under run.py --jobs: a CPU-bound handshake flood
+
 
 def stopped_line(server):
     for line in reversed(server.log().splitlines()):
