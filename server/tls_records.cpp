@@ -264,8 +264,8 @@ OpenedRecord TlsRecords::inner_content(uint8_t* plain, size_t size) {
       return result;
     }
     handshake_part_size_ = 0;
-    plain = message;
-    if (plain[4] > 1) {
+    const uint8_t request_update = message[4];
+    if (request_update > 1) {
       result.alert = tls_alert::kIllegalParameter;
       return result;
     }
@@ -275,7 +275,7 @@ OpenedRecord TlsRecords::inner_content(uint8_t* plain, size_t size) {
       return result;
     }
     result.status = RecordStatus::KeyUpdate;
-    result.update_requested = plain[4] == 1;
+    result.update_requested = request_update == 1;
   }
   return result;  // any other type: unexpected_message
 }

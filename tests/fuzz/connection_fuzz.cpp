@@ -27,16 +27,14 @@
 #include "server/engine.hpp"
 #include "tests/fault/fake_reactor.hpp"
 #include "tests/fault/wire.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace wsring;
 using fakes::FakeReactor;
 
-[[noreturn]] void fail(const char* what, const std::string& detail = "") {
-  std::fprintf(stderr, "connection_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
+using wsring::fuzz::fail;
 
 struct World {
   server::Config config;

@@ -10,19 +10,14 @@
 #include <vector>
 
 #include "core/message_reader.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace wsring::core;
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "frame_fuzz: %s\n", what);
-  std::abort();
-}
-
-void check(bool ok, const char* what) {
-  if (!ok) fail(what);
-}
+using wsring::fuzz::fail;
+using wsring::fuzz::check;
 
 struct Item {
   char kind;  // 'm' message, 'c' control, 'e' error

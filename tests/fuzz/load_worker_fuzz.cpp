@@ -31,6 +31,7 @@
 #include <string_view>
 
 #include "tests/fault/load_worker_harness.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
@@ -38,10 +39,7 @@ using namespace wsring;
 using fakes::LoadWorkerHarness;
 using fakes::server_frame;
 
-[[noreturn]] void fail(const char* what, const std::string& detail = "") {
-  std::fprintf(stderr, "load_worker_fuzz: %s\n%s\n", what, detail.c_str());
-  std::abort();
-}
+using wsring::fuzz::fail;
 
 class Input {
  public:

@@ -14,20 +14,15 @@
 
 #include "server/tls_session.hpp"
 #include "tests/unit/tls_test_support.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace wsring;
 using server::TlsStatus;
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "tls_fuzz: %s\n", what);
-  std::abort();
-}
-
-void check(bool ok, const char* what) {
-  if (!ok) fail(what);
-}
+using wsring::fuzz::fail;
+using wsring::fuzz::check;
 
 const server::TlsContext& server_context() {
   static const server::TlsContext context = tls_test::server_context(tls_test::pki().ec_cert, tls_test::pki().ec_key);

@@ -15,19 +15,14 @@
 #include <vector>
 
 #include "server/tls_records.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
 
 using namespace wsring::server;
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "tls_records_fuzz: %s\n", what);
-  std::abort();
-}
-
-void check(bool ok, const char* what) {
-  if (!ok) fail(what);
-}
+using wsring::fuzz::fail;
+using wsring::fuzz::check;
 
 // Fixed secrets: the fuzzed layer reads with the first, its client end writes with it.
 const std::vector<uint8_t> kClientSecret(32, 0x11);
