@@ -9,6 +9,7 @@
 
 #include "core/http_request.hpp"
 #include "server/config_fanout.hpp"
+#include "server/tls_context.hpp"
 #include "net/socket.hpp"
 
 namespace wsring::server {
@@ -55,6 +56,9 @@ const char kUsage[] =
     "  --tls-offload on|off       after a TLS 1.3 handshake, protect records with wsring's own record\n"
     "                             layer and free OpenSSL's session state (default on; off: OpenSSL\n"
     "                             for the whole connection)\n"
+    "  --tls-ciphersuites LIST    TLS 1.3 cipher suites, ':'-separated, in the server's order of\n"
+    "                             preference (default TLS_AES_128_GCM_SHA256:\n"
+    "                             TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384)\n"
     "  --path PATH                accept upgrades only on this path (default: any)\n"
     "  --threads N                reactor threads, 1 to 256, one listener each (default 1)\n"
     "  --backend auto|io_uring|epoll   I/O backend (default auto: io_uring, else epoll)\n"
@@ -98,7 +102,7 @@ const char kUsage[] =
 const char kUsageEnd[] = "  --help, --version\n";
 
 enum OptionId {
-  kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptTlsHandshakesPerTurn, kOptTlsOffload, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
+  kOptListen = 256, kOptReusePort, kOptTlsListen, kOptTlsCert, kOptTlsKey, kOptTlsTicketKey, kOptTlsHandshakesPerTurn, kOptTlsOffload, kOptTlsCiphersuites, kOptPath, kOptThreads, kOptBackend, kOptMaxMessage, kOptMaxHeaderSize,
   kOptMaxHeaders, kOptHandshakeTimeout, kOptIdleTimeout, kOptPingInterval, kOptCloseTimeout, kOptSendTimeout,
   kOptMinSendRate, kOptFrameTimeout, kOptMaxConnections, kOptMaxBackpressure, kOptMaxMemory, kOptRecvBufferSize,
   kOptRecvBuffers, kOptSubprotocol, kOptAllowOrigin, kOptLogLevel, kOptHelp, kOptVersion,
@@ -116,6 +120,7 @@ const option kOptions[] = {
     {"tls-ticket-key", required_argument, nullptr, kOptTlsTicketKey},
     {"tls-handshakes-per-turn", required_argument, nullptr, kOptTlsHandshakesPerTurn},
     {"tls-offload", required_argument, nullptr, kOptTlsOffload},
+    {"tls-ciphersuites", required_argument, nullptr, kOptTlsCiphersuites},
     {"path", required_argument, nullptr, kOptPath},
     {"threads", required_argument, nullptr, kOptThreads},
     {"backend", required_argument, nullptr, kOptBackend},
@@ -232,6 +237,10 @@ bool apply_option(int id, const std::string& arg, Config& config, std::string& e
       if (arg != "on" && arg != "off") return fail(error, "--tls-offload: expected on or off, got " + shown);
       config.tls_offload = arg == "on";
       return true;
+    case kOptTlsCiphersuites:
+      if (!check_tls13_suites(arg, &error)) return fail(error, "--tls-ciphersuites: " + error);
+      config.tls_ciphersuites = arg;
+      return true;
     case kOptPath:
       if (arg.empty() || arg[0] != '/') return fail(error, "--path: expected a path starting with '/', got " + shown);
       config.path = arg;
@@ -338,6 +347,10 @@ bool check_config(const Config& config, uint64_t physical_memory, std::string& m
   }
   if (config.tls_listen.empty() && tls_files) {
     message = "--tls-cert, --tls-key and --tls-ticket-key need --tls-listen ADDRESS";
+    return false;
+  }
+  if (config.tls_listen.empty() && !config.tls_ciphersuites.empty()) {
+    message = "--tls-ciphersuites needs --tls-listen ADDRESS";
     return false;
   }
   if (!check_proxy_flags(config.proxy_listeners, config.proxy_from, config.listen, config.tls_listen, message))

@@ -41,6 +41,8 @@ struct Config {
   // --tls-offload: TLS 1.3 records protected by server/tls_records after the handshake, the SSL
   // freed (an idle wss connection keeps ~2.6 KB of TLS state instead of ~14 KB).
   bool tls_offload = true;
+  // --tls-ciphersuites: TLS 1.3 suites in the server's order of preference (empty: the default).
+  std::string tls_ciphersuites;
   uint64_t max_message_size = 16u << 20;
   uint32_t max_header_size = 8192;
   uint32_t max_headers = 64;

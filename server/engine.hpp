@@ -241,6 +241,7 @@ class Engine final : public net::EventHandler, public SegmentReleaser, public Fa
   void release_kept_tls_buffers();
   void seal(Connection& c);
   bool send_close_notify(Connection& c);
+  void take_tls_context();
   void refresh_tls_context();
 
   // Fan-out (engine_fanout.cpp): the connection a fan-out call may touch, if it is open and

@@ -31,7 +31,7 @@ void Engine::add_tls_listener(int listen_fd, bool reloads) {
   tls_listen_fds_.push_back(listen_fd);
   tls_reloads_ = tls_reloads_ || reloads;
   tls_generation_ = shared_.tls.generation.load();
-  tls_context_ = shared_.tls.current();
+  take_tls_context();
   if (!plaintext_) plaintext_ = std::make_unique<uint8_t[]>(net::kRecvHeadroom + kPlaintextSize);
   tls_buffers_kept_.reserve(kMaxParked);
 }
@@ -62,8 +62,20 @@ void Engine::refresh_tls_context() {
   const uint64_t generation = tls.generation.load(std::memory_order_relaxed);
   if (generation != tls_generation_) {
     tls_generation_ = generation;
-    tls_context_ = tls.current();
+    take_tls_context();
   }
+}
+
+// This thread's own copy of the shared context: the record offload switches a context's key log
+// callback on and off during its handshakes, which only one thread may do. If the copy cannot be
+// made (memory), the previous context stays; with none, new wss connections are closed.
+void Engine::take_tls_context() {
+  std::string error;
+  TlsContext own = shared_.tls.current().twin(&error);
+  if (own)
+    tls_context_ = std::move(own);
+  else
+    log_.error("%s", error.c_str());
 }
 
 bool Engine::start_tls(Connection& c) {

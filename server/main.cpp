@@ -55,6 +55,7 @@ bool load_tls(const server::Config& config, server::SharedTls& tls, std::string&
   tls.options.key_file = config.tls_key;
   tls.options.ticket_key_file = config.tls_ticket_key;
   tls.options.record_offload = config.tls_offload;
+  if (!config.tls_ciphersuites.empty()) tls.options.tls13_suites = config.tls_ciphersuites;
   tls.options.ticket_keys = config.tls_ticket_key.empty() ? server::TicketKeys::random(&error)
                                                           : server::TicketKeys::load(config.tls_ticket_key, &error);
   if (!tls.options.ticket_keys) return false;

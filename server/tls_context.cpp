@@ -8,9 +8,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include "server/tls_offload.hpp"
 
@@ -223,6 +225,30 @@ void apply_common_policy(SSL_CTX* ctx, TlsVersion min_version, TlsVersion max_ve
 
 }  // namespace
 
+// --- cipher suites
+
+bool check_tls13_suites(const std::string& list, std::string* why) {
+  static constexpr std::string_view kKnown[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                                                "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
+                                                "TLS_AES_128_CCM_8_SHA256"};
+  if (list.empty()) {
+    *why = "expected one or more TLS 1.3 cipher suites separated by ':'";
+    return false;
+  }
+  for (size_t start = 0; start <= list.size();) {
+    const size_t end = std::min(list.find(':', start), list.size());
+    const std::string_view name(list.data() + start, end - start);
+    if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
+      *why = "unknown TLS 1.3 cipher suite '" + std::string(name) +
+             "' (known: TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, "
+             "TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256)";
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
 // --- TicketKeys
 
 std::shared_ptr<const TicketKeys> TicketKeys::from_bytes(const uint8_t* data, size_t size, std::string* error) {
@@ -276,7 +302,7 @@ TlsContext& TlsContext::operator=(TlsContext other) noexcept {
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
-TlsContext TlsContext::server(const TlsServerOptions& options, std::string* error) {
+TlsContext TlsContext::server_policy(bool record_offload, const std::string& tls13_suites, std::string* error) {
   TlsContext context(SSL_CTX_new(TLS_server_method()), true);
   SSL_CTX* ctx = context.ctx_;
   if (!ctx) {
@@ -284,10 +310,6 @@ TlsContext TlsContext::server(const TlsServerOptions& options, std::string* erro
     return {};
   }
   apply_common_policy(ctx, TlsVersion::Tls12, TlsVersion::Tls13);
-  if (!use_certificate_chain(ctx, options.certificate_file, error) ||
-      !use_private_key(ctx, options.key_file, options.certificate_file, error) ||
-      !install_ticket_keys(ctx, options.ticket_keys, error))
-    return {};
   // Resumption is by stateless tickets only: no per-session server cache (memory per
   // connection, and a lock every reactor thread would take on each handshake).
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -297,8 +319,55 @@ TlsContext TlsContext::server(const TlsServerOptions& options, std::string* erro
   // No 0-RTT: early data can be replayed, and an upgrade request must not be.
   SSL_CTX_set_max_early_data(ctx, 0);
   SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
-  if (options.record_offload) capture_traffic_secrets(ctx);
+  // The server's order decides the TLS 1.3 suite. AES-128-GCM first: its SHA-256 key schedule
+  // and transcript hash cost less than AES-256-GCM's SHA-384 (about 5% of a full handshake's
+  // instructions; SHA-256 also has CPU instructions of its own), and its records are cheaper to
+  // protect. A client that lists ChaCha20 first (a CPU without AES instructions) still gets it.
+  if (!check_tls13_suites(tls13_suites, error)) return {};
+  if (SSL_CTX_set_ciphersuites(ctx, tls13_suites.c_str()) != 1) {
+    *error = "TLS: cannot set the TLS 1.3 cipher suites: " + openssl_reason();
+    return {};
+  }
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
+  if (record_offload) capture_traffic_secrets(ctx);
   return context;
+}
+
+TlsContext TlsContext::server(const TlsServerOptions& options, std::string* error) {
+  TlsContext context = server_policy(options.record_offload, options.tls13_suites, error);
+  if (!context || !use_certificate_chain(context.ctx_, options.certificate_file, error) ||
+      !use_private_key(context.ctx_, options.key_file, options.certificate_file, error) ||
+      !install_ticket_keys(context.ctx_, options.ticket_keys, error))
+    return {};
+  return context;
+}
+
+TlsContext TlsContext::twin(std::string* error) const {
+  if (!ctx_ || !server_) {
+    *error = "TLS: no server context to copy";
+    return {};
+  }
+  std::string suites;  // this context's TLS 1.3 suites, in order (its list holds them first)
+  STACK_OF(SSL_CIPHER)* ciphers = SSL_CTX_get_ciphers(ctx_);
+  for (int i = 0; ciphers && i < sk_SSL_CIPHER_num(ciphers); ++i) {
+    const SSL_CIPHER* cipher = sk_SSL_CIPHER_value(ciphers, i);
+    if ((SSL_CIPHER_get_protocol_id(cipher) & 0xff00) != 0x1300) continue;  // TLS 1.3 suites are 0x13xx
+    if (!suites.empty()) suites += ':';
+    suites += SSL_CIPHER_get_name(cipher);
+  }
+  TlsContext context = server_policy(offloads_records(ctx_), suites, error);
+  if (!context) return {};
+  SSL_CTX* ctx = context.ctx_;
+  X509* leaf = SSL_CTX_get0_certificate(ctx_);
+  EVP_PKEY* key = SSL_CTX_get0_privatekey(ctx_);
+  STACK_OF(X509)* chain = nullptr;
+  auto* keys = static_cast<std::shared_ptr<const TicketKeys>*>(SSL_CTX_get_ex_data(ctx_, ticket_keys_index()));
+  if (!leaf || !key || !keys || SSL_CTX_use_certificate(ctx, leaf) != 1 || SSL_CTX_get0_chain_certs(ctx_, &chain) != 1 ||
+      SSL_CTX_set1_chain(ctx, chain) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+    *error = "TLS: cannot copy the server context: " + openssl_reason();
+    return {};
+  }
+  return install_ticket_keys(ctx, *keys, error) ? context : TlsContext();
 }
 
 TlsContext TlsContext::client(const TlsClientOptions& options, std::string* error) {

@@ -66,7 +66,16 @@ struct TlsServerOptions {
   // TLS 1.3 sessions hand their records to wsring's own record layer once the handshake is
   // done, and free OpenSSL's SSL (--tls-offload; see TlsSession::offloaded()).
   bool record_offload = true;
+  // The TLS 1.3 cipher suites, the server's order of preference (--tls-ciphersuites).
+  std::string tls13_suites = kDefaultTls13Suites;
+  static constexpr const char* kDefaultTls13Suites =
+      "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
 };
+
+// Checks a colon-separated list of TLS 1.3 cipher suite names (OpenSSL's names, as
+// --tls-ciphersuites takes them). OpenSSL itself skips unknown names without a word, so a typo
+// would silently change what is offered. False with *why set (one line).
+bool check_tls13_suites(const std::string& list, std::string* why);
 
 struct TlsClientOptions {
   std::string ca_file;    // PEM bundle of trusted CAs; empty: the system store
@@ -86,6 +95,11 @@ class TlsContext {
   // Builds a server context. On failure returns an empty context and sets *error to one line
   // naming the file at fault (unreadable, not PEM, key not matching the certificate).
   static TlsContext server(const TlsServerOptions& options, std::string* error);
+  // A server context of its own with this one's certificate, chain, key, ticket keys and
+  // policy (suites, record offload): what each reactor thread runs its handshakes on, since the
+  // record offload switches a context-wide callback during handshakes (see tls_offload.hpp).
+  // Empty with *error set when memory is short.
+  TlsContext twin(std::string* error) const;
   // Builds a client context (verification, versions, ALPN offer http/1.1).
   static TlsContext client(const TlsClientOptions& options, std::string* error);
 
@@ -102,6 +116,8 @@ class TlsContext {
 
  private:
   TlsContext(SSL_CTX* ctx, bool server) : ctx_(ctx), server_(server) {}
+  // wsring's server policy, without a certificate yet.
+  static TlsContext server_policy(bool record_offload, const std::string& tls13_suites, std::string* error);
   SSL_CTX* ctx_ = nullptr;
   bool server_ = false;
 };

@@ -17,23 +17,80 @@ namespace wsring::server {
 
 namespace {
 
-// The two secrets of one handshake, as the key log callback delivers them.
+// The key log costs: OpenSSL 3.0 formats every line, one "%02x" per byte, before it calls the
+// callback, whether the callback wants the line or not. A TLS 1.3 server handshake logs five
+// (about 9% of its instructions); the hand-off needs two. So the callback is set on the context
+// only while one of its sessions is waiting for a secret it needs: from the moment its Finished
+// is written (the exporter secret, then the server's application secret follow at once) or the
+// client's Finished is read (the client's application secret follows), until that secret has
+// come. The handshake secrets go unformatted. Switching a context-wide callback is why every
+// reactor thread runs its handshakes on a context of its own (TlsContext::twin).
+
+// Per context: how many of its sessions wait for a secret now.
+struct SecretLog {
+  unsigned waiting = 0;
+};
+
+// Per session: the two secrets of one handshake, as the key log callback delivers them.
 struct CapturedSecrets {
   uint8_t client[48] = {};
   uint8_t server[48] = {};
   uint8_t client_size = 0;
   uint8_t server_size = 0;
+  bool waiting = false;  // counted in its context's SecretLog
 };
 
-void free_secrets(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+void free_log(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SecretLog*>(ptr); }
+
+int log_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_log);
+  return index;
+}
+
+SecretLog* secret_log(const SSL_CTX* ctx) { return static_cast<SecretLog*>(SSL_CTX_get_ex_data(ctx, log_index())); }
+
+void keep_traffic_secret(const SSL* ssl, const char* text);
+
+void wait_for_secret(const SSL* ssl, CapturedSecrets* secrets) {
+  SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+  SecretLog* log = secret_log(ctx);
+  if (!log || secrets->waiting) return;
+  secrets->waiting = true;
+  if (log->waiting++ == 0) SSL_CTX_set_keylog_callback(ctx, keep_traffic_secret);
+}
+
+void stop_waiting(const SSL* ssl, CapturedSecrets* secrets) {
+  if (!secrets->waiting) return;
+  secrets->waiting = false;
+  SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+  SecretLog* log = secret_log(ctx);
+  if (log && --log->waiting == 0) SSL_CTX_set_keylog_callback(ctx, nullptr);
+}
+
+// ex_data's free: the SSL is being freed (its context is still there), or take_over gives up.
+void free_secrets(void* ssl, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
   if (!ptr) return;
-  OPENSSL_cleanse(ptr, sizeof(CapturedSecrets));
-  delete static_cast<CapturedSecrets*>(ptr);
+  auto* secrets = static_cast<CapturedSecrets*>(ptr);
+  if (ssl) stop_waiting(static_cast<const SSL*>(ssl), secrets);
+  OPENSSL_cleanse(secrets, sizeof(CapturedSecrets));
+  delete secrets;
 }
 
 int secrets_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_secrets);
   return index;
+}
+
+CapturedSecrets* secrets_of(const SSL* ssl) {
+  auto* secrets = static_cast<CapturedSecrets*>(SSL_get_ex_data(ssl, secrets_index()));
+  if (secrets) return secrets;
+  secrets = new (std::nothrow) CapturedSecrets;
+  if (!secrets) return nullptr;  // no hand-off: the session stays on OpenSSL
+  if (SSL_set_ex_data(const_cast<SSL*>(ssl), secrets_index(), secrets) != 1) {
+    delete secrets;
+    return nullptr;
+  }
+  return secrets;
 }
 
 int hex_digit(char c) {
@@ -63,29 +120,38 @@ void keep_traffic_secret(const SSL* ssl, const char* text) {
   const std::string_view line(text);
   const bool client = line.starts_with("CLIENT_TRAFFIC_SECRET_0 ");
   if ((!client && !line.starts_with("SERVER_TRAFFIC_SECRET_0 ")) || !SSL_is_server(ssl)) return;
-  SSL* mutable_ssl = const_cast<SSL*>(ssl);
-  auto* secrets = static_cast<CapturedSecrets*>(SSL_get_ex_data(ssl, secrets_index()));
-  if (!secrets) {
-    secrets = new (std::nothrow) CapturedSecrets;
-    if (!secrets) return;  // no hand-off: the session stays on OpenSSL
-    if (SSL_set_ex_data(mutable_ssl, secrets_index(), secrets) != 1) {
-      delete secrets;
-      return;
-    }
-  }
+  CapturedSecrets* secrets = secrets_of(ssl);
+  if (!secrets) return;
   if (client)
     secrets->client_size = parse_secret(line, secrets->client);
   else
     secrets->server_size = parse_secret(line, secrets->server);
+  stop_waiting(ssl, secrets);
+}
+
+// OpenSSL's message callback: sees each handshake message whole, the Finished it writes before
+// the server's application secret is derived, the one it reads before the client's is.
+void watch_finished(int, int version, int content_type, const void* message, size_t size, SSL* ssl, void*) {
+  if (content_type != SSL3_RT_HANDSHAKE || size == 0 || static_cast<const uint8_t*>(message)[0] != SSL3_MT_FINISHED ||
+      version != TLS1_3_VERSION || !SSL_is_server(ssl))
+    return;
+  if (CapturedSecrets* secrets = secrets_of(ssl)) wait_for_secret(ssl, secrets);
 }
 
 }  // namespace
 
 void capture_traffic_secrets(SSL_CTX* ctx) {
-  if (secrets_index() >= 0) SSL_CTX_set_keylog_callback(ctx, keep_traffic_secret);
+  if (secrets_index() < 0 || log_index() < 0 || secret_log(ctx)) return;
+  auto* log = new (std::nothrow) SecretLog;
+  if (!log) return;  // no hand-off for this context's sessions
+  if (SSL_CTX_set_ex_data(ctx, log_index(), log) != 1) {
+    delete log;
+    return;
+  }
+  SSL_CTX_set_msg_callback(ctx, watch_finished);
 }
 
-bool offloads_records(const SSL_CTX* ctx) { return SSL_CTX_get_keylog_callback(ctx) == keep_traffic_secret; }
+bool offloads_records(const SSL_CTX* ctx) { return secret_log(ctx) != nullptr; }
 
 TlsOffload::~TlsOffload() { drop_pending(); }
 
@@ -127,7 +193,7 @@ bool TlsSession::take_over() {
   std::unique_ptr<TlsOffload> offload = TlsOffload::take_over(ssl_, handover_records_);
   handover_ = false;
   if (!offload) {  // it stays on OpenSSL: the captured secrets have no use
-    free_secrets(nullptr, SSL_get_ex_data(ssl_, secrets_index()), nullptr, 0, 0, nullptr);
+    free_secrets(ssl_, SSL_get_ex_data(ssl_, secrets_index()), nullptr, 0, 0, nullptr);
     SSL_set_ex_data(ssl_, secrets_index(), nullptr);
     return false;
   }

@@ -15,7 +15,9 @@
 
 namespace wsring::server {
 
-// Makes the server sessions of `ctx` capture their TLS 1.3 application traffic secrets.
+// Makes the server sessions of `ctx` capture their TLS 1.3 application traffic secrets. It
+// switches the context's key log callback on and off around its sessions' Finished messages,
+// so all of the context's handshakes must run on one thread.
 void capture_traffic_secrets(SSL_CTX* ctx);
 // The context's sessions are taken over after the handshake (capture_traffic_secrets was called).
 bool offloads_records(const SSL_CTX* ctx);

@@ -105,6 +105,17 @@ TEST(ParseCommandLine, TlsOffload) {
   expect_bad("--tls-offload", {"yes", "1", "ON", ""});
 }
 
+TEST(ParseCommandLine, TlsCiphersuites) {
+  EXPECT_EQ(Parse({}).config.tls_ciphersuites, "");  // TlsServerOptions' default order
+  EXPECT_EQ(Parse({"--tls-ciphersuites", "TLS_AES_256_GCM_SHA384"}).config.tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(Parse({"--tls-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_8_SHA256"}).config.tls_ciphersuites,
+            "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_8_SHA256");
+  // OpenSSL would skip an unknown name silently; TLS 1.2 names, empty entries, case typos.
+  expect_bad("--tls-ciphersuites", {"", "TLS_AES_128_GCM", "ECDHE-ECDSA-AES128-GCM-SHA256", "tls_aes_128_gcm_sha256",
+                                    "TLS_AES_128_GCM_SHA256:", ":TLS_AES_128_GCM_SHA256",
+                                    "TLS_AES_128_GCM_SHA256::TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256 "});
+}
+
 TEST(ParseCommandLine, Timeouts) {
   EXPECT_DOUBLE_EQ(Parse({"--handshake-timeout", "0.5"}).config.handshake_timeout_s, 0.5);
   EXPECT_DOUBLE_EQ(Parse({"--idle-timeout", "0"}).config.idle_timeout_s, 0);

@@ -146,6 +146,46 @@ TEST(TlsContext, HandlesShareOneContext) {
   EXPECT_EQ(c.native_handle(), b.native_handle());
 }
 
+// A reactor thread's own context: another SSL_CTX with the same certificate, chain, key, suites,
+// record offload and ticket keys (a ticket from one resumes on the other).
+TEST(TlsContext, TwinSharesEverythingButTheSslCtx) {
+  std::string error;
+  TlsServerOptions options{pki().chain_cert, pki().chain_key, nullptr, {}};
+  options.tls13_suites = "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
+  const TlsContext model = TlsContext::server(options, &error);
+  ASSERT_TRUE(model) << error;
+  const TlsContext twin = model.twin(&error);
+  ASSERT_TRUE(twin) << error;
+  ASSERT_NE(twin.native_handle(), model.native_handle());
+  EXPECT_TRUE(twin.is_server());
+  EXPECT_EQ(X509_cmp(SSL_CTX_get0_certificate(twin.native_handle()), SSL_CTX_get0_certificate(model.native_handle())), 0);
+  EXPECT_EQ(EVP_PKEY_eq(SSL_CTX_get0_privatekey(twin.native_handle()), SSL_CTX_get0_privatekey(model.native_handle())), 1);
+  TlsResumption ticket;
+  {
+    tls_test::Pair pair(tls_test::client_context(), model);
+    ASSERT_TRUE(pair.connect());  // verifies the chain through the intermediate
+    EXPECT_STREQ(pair.server.session.cipher(), "TLS_CHACHA20_POLY1305_SHA256");
+    const std::vector<uint8_t> data(10, 't');
+    ASSERT_TRUE(pair.server.session.encrypt(data, pair.server.out));
+    pair.pump_all();  // the ticket arrives with it
+    ticket = pair.client.session.resumption();
+    ASSERT_TRUE(ticket);
+  }
+  tls_test::Pair pair(tls_test::client_context(), twin, "localhost", ticket);
+  ASSERT_TRUE(pair.connect()) << pair.client.session.describe();
+  EXPECT_TRUE(pair.server.session.resumed());
+  EXPECT_TRUE(pair.server.session.offloaded());
+  EXPECT_STREQ(pair.server.session.cipher(), "TLS_CHACHA20_POLY1305_SHA256");
+  options.record_offload = false;
+  const TlsContext plain = TlsContext::server(options, &error);
+  ASSERT_TRUE(plain) << error;
+  tls_test::Pair stays(tls_test::client_context(), plain.twin(&error));
+  ASSERT_TRUE(stays.connect());
+  EXPECT_FALSE(stays.server.session.offloaded());
+  EXPECT_FALSE(TlsContext().twin(&error));
+  EXPECT_FALSE(tls_test::client_context().twin(&error));
+}
+
 TEST(TlsContext, FailedReloadKeepsTheOldContext) {
   TlsContext current = tls_test::server_context(pki().ec_cert, pki().ec_key);
   SSL_CTX* before = current.native_handle();

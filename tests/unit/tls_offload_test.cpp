@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,7 @@ TEST(TlsOffload, ServerSessionIsTakenOverAfterTheHandshake) {
   EXPECT_EQ(pair.server.session.native_handle(), nullptr);
   EXPECT_FALSE(pair.client.session.offloaded());
   EXPECT_STREQ(pair.server.session.version(), "TLSv1.3");
-  EXPECT_STREQ(pair.server.session.cipher(), "TLS_AES_256_GCM_SHA384");  // OpenSSL's first choice
+  EXPECT_STREQ(pair.server.session.cipher(), "TLS_AES_128_GCM_SHA256");  // the server's first choice
   EXPECT_EQ(pair.server.session.alpn(), "http/1.1");
   EXPECT_FALSE(pair.server.session.resumed());
   ASSERT_NE(pair.server.session.records(), nullptr);
@@ -297,6 +298,51 @@ TEST(TlsOffload, ASuiteTheRecordLayerLacksStaysOnOpenSsl) {
   ASSERT_TRUE(pair.connect());
   EXPECT_FALSE(pair.server.session.offloaded());
   exchange(pair, pair.client, pair.server, pattern(1000, 18));
+}
+
+// The key log callback (whose every line OpenSSL formats, wanted or not) is set only while a
+// session waits for an application secret: never between handshakes, and not while sessions
+// whose steps interleave on one context are between their Finished messages either.
+TEST(TlsOffload, KeyLogIsSetOnlyWhileASessionWaitsForASecret) {
+  const TlsContext server = tls_test::server_context(pki().ec_cert, pki().ec_key);
+  SSL_CTX* ctx = server.native_handle();
+  EXPECT_EQ(SSL_CTX_get_keylog_callback(ctx), nullptr);
+  std::vector<std::unique_ptr<tls_test::Pair>> pairs;
+  for (int i = 0; i < 6; ++i) {
+    pairs.push_back(std::make_unique<tls_test::Pair>(tls13_client(), server));
+    pairs.back()->client.session.start(pairs.back()->client.out);
+  }
+  for (int flight = 0; flight < 4; ++flight) {  // ClientHello, server's flight, Finished, ticket
+    for (auto& pair : pairs) {
+      tls_test::deliver(pair->client, pair->server, pair->chunker);
+      EXPECT_EQ(SSL_CTX_get_keylog_callback(ctx), nullptr) << "flight " << flight;
+      tls_test::deliver(pair->server, pair->client, pair->chunker);
+    }
+  }
+  for (auto& pair : pairs) {
+    ASSERT_TRUE(pair->server.session.established());
+    EXPECT_TRUE(pair->server.session.offloaded());
+    exchange(*pair, pair->client, pair->server, pattern(3000, 20));
+    exchange(*pair, pair->server, pair->client, pattern(3000, 21));
+  }
+  EXPECT_EQ(SSL_CTX_get_keylog_callback(ctx), nullptr);
+}
+
+// The server's flight (its Finished last) leaves the callback unset: the secret it waited for
+// came in the same step. A session freed then, halfway, leaves nothing behind either.
+TEST(TlsOffload, KeyLogIsUnsetAfterTheServersFlight) {
+  const TlsContext server = tls_test::server_context(pki().ec_cert, pki().ec_key);
+  {
+    tls_test::Pair halfway(tls13_client(), server);
+    halfway.client.session.start(halfway.client.out);
+    tls_test::deliver(halfway.client, halfway.server, halfway.chunker);
+    ASSERT_FALSE(halfway.server.out.bytes().empty());  // the server's flight, its Finished in it
+    EXPECT_EQ(SSL_CTX_get_keylog_callback(server.native_handle()), nullptr);
+  }
+  EXPECT_EQ(SSL_CTX_get_keylog_callback(server.native_handle()), nullptr);
+  tls_test::Pair pair(tls13_client(), server);
+  ASSERT_TRUE(pair.connect());
+  EXPECT_TRUE(pair.server.session.offloaded());
 }
 
 TEST(TlsOffload, SessionsStayMovableAfterTheHandOff) {
