@@ -290,7 +290,6 @@ class EpollReactor final : public ReactorBackend {
     for (int i = 0; i < 64 && accept_armed_[listener]; ++i) {
       const int fd = accept4(listen_fds_[listener], nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
-        set_tcp_nodelay(fd);
         handler_->on_accept(fd, listen_fds_[listener]);
         continue;
       }

@@ -50,7 +50,8 @@ struct RecvBuffer {
 class EventHandler {
  public:
   virtual ~EventHandler() = default;
-  // A new connection from a listening socket (already non-blocking, TCP_NODELAY set).
+  // A new connection from a listening socket (already non-blocking, TCP_NODELAY set: listen()
+  // sets it on the listening socket, and accepted sockets inherit it).
   // The handler must open() it or ::close() it.
   // listen_fd: the listening socket it came from (a reactor may listen on several).
   virtual void on_accept(int fd, int listen_fd) = 0;

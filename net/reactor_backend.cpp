@@ -54,6 +54,9 @@ void ReactorBackend::drain_messages(EventHandler& handler) {
 }
 
 void ReactorBackend::listen(int listen_fd) {
+  // Accepted sockets inherit TCP_NODELAY from their listener (Linux clones the listener's TCP
+  // state): set once here, it saves a setsockopt, about 1 us, on every connection.
+  set_tcp_nodelay(listen_fd);
   listen_fds_.push_back(listen_fd);
   accept_armed_.push_back(0);
   accepting_ = true;

@@ -411,7 +411,6 @@ class UringReactor final : public ReactorBackend {
     if (i >= listen_fds_.size()) return;
     if (!(flags & IORING_CQE_F_MORE)) accept_armed_[i] = 0;
     if (res >= 0) {
-      set_tcp_nodelay(res);
       handler_->on_accept(res, listen_fds_[i]);
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS) {
       back_off_accept();

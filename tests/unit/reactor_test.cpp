@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -226,8 +227,13 @@ TEST_P(ReactorTest, AcceptsAndReceivesWithWritableHeadroom) {
   int accepted_fd = -1;
   loop.accept_fn = [&](int fd) {
     accepted_fd = fd;
-    // Non-blocking, as the interface promises.
+    // Non-blocking and without Nagle's delay, as the interface promises (TCP_NODELAY comes from
+    // the listening socket, which listen() sets).
     EXPECT_TRUE(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    int nodelay = 0;
+    socklen_t size = sizeof nodelay;
+    ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
+    EXPECT_EQ(nodelay, 1);
     reactor().open(1, fd);
   };
   loop.recv_fn = [&](Token t, const RecvBuffer& b) {
