@@ -398,6 +398,11 @@ TlsContext TlsContext::client(const TlsClientOptions& options, std::string* erro
       return {};
     }
   }
+  if (!options.tls13_suites.empty() && (!check_tls13_suites(options.tls13_suites, error) ||
+                                        SSL_CTX_set_ciphersuites(ctx, options.tls13_suites.c_str()) != 1)) {
+    if (error->empty()) *error = "TLS: cannot set the TLS 1.3 cipher suites: " + openssl_reason();
+    return {};
+  }
   static constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   if (SSL_CTX_set_alpn_protos(ctx, kAlpnHttp11, sizeof kAlpnHttp11) != 0) {  // 0 is success here
     *error = "TLS: cannot set ALPN: " + openssl_reason();

@@ -82,6 +82,7 @@ struct TlsClientOptions {
   bool insecure = false;  // no certificate verification at all (--insecure)
   TlsVersion min_version = TlsVersion::Tls12;
   TlsVersion max_version = TlsVersion::Tls13;
+  std::string tls13_suites;  // the TLS 1.3 suites offered, in order; empty: OpenSSL's default
 };
 
 class TlsContext {

@@ -63,6 +63,8 @@ const char kLoadUsage[] =
     "                         ticket: resumed handshakes instead of full ones\n"
     "  --tls-min 1.2|1.3      lowest TLS version offered (default 1.2)\n"
     "  --tls-max 1.2|1.3      highest TLS version offered (default 1.3)\n"
+    "  --tls-ciphersuites LIST  TLS 1.3 suites offered, ':'-separated, in the order of preference\n"
+    "                         (default OpenSSL's: TLS_AES_256_GCM_SHA384 first)\n"
     "  --deflate[=PARAMS]     offer permessage-deflate (default parameters: client_max_window_bits;\n"
     "                         e.g. --deflate='server_no_context_takeover; server_max_window_bits=10'),\n"
     "                         send messages compressed, inflate and verify echoes, report the ratio\n"
@@ -355,7 +357,8 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
     static const char* const kValued[] = {"--connections", "--duration", "--messages", "--size",
                                           "--pipeline", "--rate", "--ramp-up", "--threads",
                                           "--connect-rate", "--json", "--source-addrs", "--backend",
-                                          "--handshake-timeout", "--ca", "--sni", "--tls-min", "--tls-max"};
+                                          "--handshake-timeout", "--ca", "--sni", "--tls-min", "--tls-max",
+                                          "--tls-ciphersuites"};
     bool known = false;
     for (const char* k : kValued) known = known || name == k;
     if (!known) return bad("unknown option " + flag + " (see --help)");
@@ -416,13 +419,16 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
       server::TlsVersion version;
       if (!parse_tls_version(value, version)) return bad(flag + ": expected 1.2 or 1.3, got " + shown);
       (name == "--tls-min" ? o.tls.min_version : o.tls.max_version) = version;
+    } else if (name == "--tls-ciphersuites") {
+      if (!server::check_tls13_suites(std::string(value), &error)) return bad("--tls-ciphersuites: " + error);
+      o.tls.tls13_suites = std::string(value);
     } else if (name == "--backend") {
       if (value == "auto") o.backend = net::Backend::Auto;
       else if (value == "io_uring") o.backend = net::Backend::IoUring;
       else if (value == "epoll") o.backend = net::Backend::Epoll;
       else return bad("--backend: expected auto, io_uring or epoll, got " + shown);
     }
-    if (name == "--ca" || name == "--sni" || name == "--tls-min" || name == "--tls-max")
+    if (name == "--ca" || name == "--sni" || name == "--tls-min" || name == "--tls-max" || name == "--tls-ciphersuites")
       if (first_tls_flag.empty()) first_tls_flag = flag;
   }
   if (!have_url) return bad("missing URL: wsring-load ws://HOST:PORT/PATH [options] (see --help)");

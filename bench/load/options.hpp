@@ -56,6 +56,7 @@ struct LoadTlsOptions {
   bool resume = false;        // --tls-resume: a slot's next connection offers its last ticket
   server::TlsVersion min_version = server::TlsVersion::Tls12;  // --tls-min
   server::TlsVersion max_version = server::TlsVersion::Tls13;  // --tls-max
+  std::string tls13_suites;   // --tls-ciphersuites: TLS 1.3 suites offered, in order (empty: OpenSSL's)
 
   // The name the certificate must carry (and the SNI, unless it is an IP address).
   const std::string& name_for(const WsUrl& url) const { return server_name.empty() ? url.host : server_name; }

@@ -135,9 +135,10 @@ void print_tls(std::FILE* out, const LoadOptions& o, const WorkerTotals& t) {
                static_cast<unsigned long long>(t.tls_handshakes), static_cast<unsigned long long>(t.tls13),
                static_cast<unsigned long long>(t.tls12), static_cast<unsigned long long>(t.tls_resumed),
                static_cast<unsigned long long>(t.tls_resume_offered));
-  std::fprintf(out, "                 certificate %s for %s; versions %s to %s%s\n", tls_verification_text(o),
+  std::fprintf(out, "                 certificate %s for %s; versions %s to %s%s%s%s\n", tls_verification_text(o),
                o.tls.name_for(o.url).c_str(), tls_version_text(o.tls.min_version), tls_version_text(o.tls.max_version),
-               o.tls.resume ? "; --tls-resume" : "");
+               o.tls.resume ? "; --tls-resume" : "", o.tls.tls13_suites.empty() ? "" : "; TLS 1.3 suites ",
+               o.tls.tls13_suites.c_str());
 }
 
 // The parameters of a wss:// run (null for ws://).
@@ -148,7 +149,8 @@ std::string tls_parameters_json(const LoadOptions& o) {
          ", \"sni\": " + (o.tls.server_name.empty() ? std::string("null") : json_string(o.tls.server_name)) +
          ", \"server_name\": " + json_string(o.tls.name_for(o.url)) + ", \"resume\": " + (o.tls.resume ? "true" : "false") +
          ", \"min_version\": \"" + tls_version_text(o.tls.min_version) + "\", \"max_version\": \"" +
-         tls_version_text(o.tls.max_version) + "\"}";
+         tls_version_text(o.tls.max_version) + "\", \"tls13_suites\": " +
+         (o.tls.tls13_suites.empty() ? std::string("null") : json_string(o.tls.tls13_suites)) + "}";
 }
 
 // What the TLS layer did (wss:// only): handshakes, resumption, failures by kind.

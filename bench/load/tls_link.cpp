@@ -42,6 +42,7 @@ bool make_load_tls_context(const LoadTlsOptions& options, server::TlsContext& ou
   client.insecure = options.insecure;
   client.min_version = options.min_version;
   client.max_version = options.max_version;
+  client.tls13_suites = options.tls13_suites;
   std::string why;
   out = server::TlsContext::client(client, &why);
   if (out) return true;

@@ -212,6 +212,31 @@ class LoadOverTls(unittest.TestCase):
         self.assertEqual(report["tls"]["versions"], {"1.2": 0, "1.3": 3})
 
 
+    def test_tls13_suites_offered(self):
+        """--tls-ciphersuites: only the suites listed are offered, so the server can pick no
+        other; the report names them."""
+        ciphers = []
+
+        async def record_cipher(ws, path=None):
+            ciphers.append(ws.transport.get_extra_info("cipher")[0])
+            await echo(ws, path)
+
+        server = AsyncioEchoServer(record_cipher, server_context()).start()
+        self.addCleanup(server.stop)
+        for suite in ("TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"):
+            del ciphers[:]
+            status, report, out, err = run_load(server.url(), "--connections", 2, "--duration", 0.5,
+                                                "--tls-ciphersuites", suite, "--ca", pki().path("ca.pem"))
+            check_clean_tls_run(self, status, report, out, err, 2)
+            self.assertEqual(ciphers, [suite, suite])
+            self.assertEqual(report["parameters"]["tls"]["tls13_suites"], suite)
+            self.assertIn("TLS 1.3 suites " + suite, out)
+        status, report, out, err = run_load(server.url(), "--connections", 1, "--duration", 0.3,
+                                            "--ca", pki().path("ca.pem"))
+        check_clean_tls_run(self, status, report, out, err, 1)
+        self.assertIsNone(report["parameters"]["tls"]["tls13_suites"])
+
+
 class LoadOverTlsFailures(unittest.TestCase):
     """Certificates that do not verify, versions that do not meet, servers that do not speak
     TLS: each failure counted by kind, exit status 1, the run ends on time, never a crash."""
@@ -379,6 +404,9 @@ class LoadTlsCommandLine(unittest.TestCase):
         self.check_bad([url, "--tls-max", "2"], "--tls-max")
         self.check_bad([url, "--tls-min", "1.3", "--tls-max", "1.2"], "--tls-min")
         self.check_bad([url, "--sni", "bad name"], "--sni")
+        self.check_bad([url, "--tls-ciphersuites", "TLS_AES_128_GCM"], "--tls-ciphersuites")
+        self.check_bad([url, "--tls-ciphersuites", ""], "--tls-ciphersuites")
+        self.check_bad(["ws://127.0.0.1:1/", "--tls-ciphersuites", "TLS_AES_128_GCM_SHA256"], "--tls-ciphersuites")
         self.check_bad([url, "--insecure", "--ca", pki().path("ca.pem")], "--ca")
         self.check_bad(["ws://127.0.0.1:1/", "--insecure"], "--insecure")
         self.check_bad(["ws://127.0.0.1:1/", "--tls-resume"], "--tls-resume")

@@ -175,6 +175,10 @@ TEST(LoadOptions, TlsFlags) {
   EXPECT_EQ(q.options.tls.max_version, wsring::server::TlsVersion::Tls12);
   EXPECT_EQ(q.options.tls.server_name, "::1");
   EXPECT_TRUE(parse_wss({"--sni", "localhost"}).outcome == ParseOutcome::Run);
+  EXPECT_EQ(q.options.tls.tls13_suites, "");  // OpenSSL's default offer
+  Parsed r = parse_wss({"--tls-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"});
+  ASSERT_EQ(r.outcome, ParseOutcome::Run) << r.message;
+  EXPECT_EQ(r.options.tls.tls13_suites, "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256");
 }
 
 TEST(LoadOptions, BadTlsValuesNameTheirFlag) {
@@ -187,7 +191,9 @@ TEST(LoadOptions, BadTlsValuesNameTheirFlag) {
     expect_bad_wss({"--sni", v}, "--sni");
   expect_bad_wss({"--sni", std::string(64, 'a') + ".example"}, "--sni");  // a label of 64
   expect_bad_wss({"--ca", ""}, "--ca");
-  for (const char* flag : {"--ca", "--sni", "--tls-min", "--tls-max"}) expect_bad_wss({flag}, flag);
+  for (const char* v : {"", "TLS_AES_128_GCM", "AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256:"})
+    expect_bad_wss({"--tls-ciphersuites", v}, "--tls-ciphersuites");
+  for (const char* flag : {"--ca", "--sni", "--tls-min", "--tls-max", "--tls-ciphersuites"}) expect_bad_wss({flag}, flag);
   expect_bad_wss({"--insecure=yes"}, "--insecure");
   expect_bad_wss({"--tls-resume=1"}, "--tls-resume");
   expect_bad_wss({"--tls-min", "1.3", "--tls-max", "1.2"}, "--tls-min");
@@ -197,7 +203,7 @@ TEST(LoadOptions, BadTlsValuesNameTheirFlag) {
 TEST(LoadOptions, TlsFlagsNeedAWssUrl) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--insecure"}, {"--tls-resume"}, {"--ca", "ca.pem"}, {"--sni", "x.example"}, {"--tls-min", "1.2"},
-           {"--tls-max", "1.3"}})
+           {"--tls-max", "1.3"}, {"--tls-ciphersuites", "TLS_AES_128_GCM_SHA256"}})
     expect_bad(args, args[0]);
   // Whichever comes first, the URL or the flag.
   Parsed p = parse({"--insecure", "ws://127.0.0.1:1/"});
