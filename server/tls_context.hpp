@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // <openssl/ssl.h> declares this too; repeating the typedef keeps that header out of ours.
@@ -76,6 +77,14 @@ struct TlsServerOptions {
 // --tls-ciphersuites takes them). OpenSSL itself skips unknown names without a word, so a typo
 // would silently change what is offered. False with *why set (one line).
 bool check_tls13_suites(const std::string& list, std::string* why);
+
+// The five TLS 1.3 cipher suites by OpenSSL's names, in IANA order (0x1301 to 0x1305).
+constexpr const char* kTls13SuiteNames[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                                            "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
+                                            "TLS_AES_128_CCM_8_SHA256"};
+constexpr size_t kTls13SuiteCount = sizeof kTls13SuiteNames / sizeof kTls13SuiteNames[0];
+// The index of a TLS 1.3 suite in kTls13SuiteNames, or -1 (a TLS 1.2 cipher, an unknown name).
+int tls13_suite_index(std::string_view name);
 
 struct TlsClientOptions {
   std::string ca_file;    // PEM bundle of trusted CAs; empty: the system store

@@ -135,6 +135,11 @@ void print_tls(std::FILE* out, const LoadOptions& o, const WorkerTotals& t) {
                static_cast<unsigned long long>(t.tls_handshakes), static_cast<unsigned long long>(t.tls13),
                static_cast<unsigned long long>(t.tls12), static_cast<unsigned long long>(t.tls_resumed),
                static_cast<unsigned long long>(t.tls_resume_offered));
+  std::string suites;  // the TLS 1.3 suites the server chose, with their counts
+  for (size_t i = 0; i < server::kTls13SuiteCount; ++i)
+    if (t.tls13_suites[i] > 0) suites += std::string(suites.empty() ? "" : ", ") + server::kTls13SuiteNames[i] + " " +
+                                         std::to_string(t.tls13_suites[i]);
+  if (!suites.empty()) std::fprintf(out, "                 TLS 1.3 suites chosen: %s\n", suites.c_str());
   std::fprintf(out, "                 certificate %s for %s; versions %s to %s%s%s%s\n", tls_verification_text(o),
                o.tls.name_for(o.url).c_str(), tls_version_text(o.tls.min_version), tls_version_text(o.tls.max_version),
                o.tls.resume ? "; --tls-resume" : "", o.tls.tls13_suites.empty() ? "" : "; TLS 1.3 suites ",
@@ -159,7 +164,11 @@ std::string tls_json(const WorkerTotals& t) {
   for (uint64_t n : t.tls_failures) failures += n;
   std::string j = "{\"handshakes\": " + number(t.tls_handshakes) + ", \"resume_offered\": " + number(t.tls_resume_offered) +
                   ", \"resumed\": " + number(t.tls_resumed) + ", \"versions\": {\"1.2\": " + number(t.tls12) +
-                  ", \"1.3\": " + number(t.tls13) + "}, \"failures\": {\"total\": " + number(failures);
+                  ", \"1.3\": " + number(t.tls13) + "}, \"tls13_suites\": {";
+  for (size_t i = 0, listed = 0; i < server::kTls13SuiteCount; ++i)
+    if (t.tls13_suites[i] > 0)
+      j += std::string(listed++ ? ", " : "") + "\"" + server::kTls13SuiteNames[i] + "\": " + number(t.tls13_suites[i]);
+  j += "}, \"failures\": {\"total\": " + number(failures);
   for (size_t k = 1; k < kTlsErrorCount; ++k)  // from 1: None is not a failure
     j += ", " + json_string(tls_failure_name(server::TlsError(k))) + ": " + number(t.tls_failures[k]);
   j += "}, \"failure_details\": {";

@@ -77,6 +77,7 @@ void WorkerTotals::merge(const WorkerTotals& other) {
   tls_resumed += other.tls_resumed;
   tls12 += other.tls12;
   tls13 += other.tls13;
+  for (size_t i = 0; i < server::kTls13SuiteCount; ++i) tls13_suites[i] += other.tls13_suites[i];
   for (size_t k = 0; k < kTlsErrorCount; ++k) {
     if (tls_failures[k] == 0 && other.tls_failures[k] != 0) tls_first_failure[k] = other.tls_first_failure[k];
     tls_failures[k] += other.tls_failures[k];

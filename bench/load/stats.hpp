@@ -99,6 +99,7 @@ struct WorkerTotals {
   uint64_t tls_resume_offered = 0;    // handshakes started with a previous session's ticket
   uint64_t tls_resumed = 0;           // completed handshakes that resumed a session
   uint64_t tls12 = 0, tls13 = 0;      // completed handshakes by negotiated version
+  uint64_t tls13_suites[server::kTls13SuiteCount] = {};  // TLS 1.3 ones by suite (kTls13SuiteNames)
   uint64_t tls_failures[kTlsErrorCount] = {};
   std::string tls_first_failure[kTlsErrorCount];
 

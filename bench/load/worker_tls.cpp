@@ -57,6 +57,7 @@ void LoadWorker::secured(Connection& c, uint64_t now) {
   ++totals_.tls_handshakes;
   if (session.resumed()) ++totals_.tls_resumed;
   ++(std::strcmp(session.version(), "TLSv1.3") == 0 ? totals_.tls13 : totals_.tls12);  // 1.2 is the floor
+  if (const int suite = server::tls13_suite_index(session.cipher()); suite >= 0) ++totals_.tls13_suites[suite];
   move(c, ConnEvent::Secured);
   queue_upgrade_request(c, now);
 }

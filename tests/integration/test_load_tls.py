@@ -214,7 +214,7 @@ class LoadOverTls(unittest.TestCase):
 
     def test_tls13_suites_offered(self):
         """--tls-ciphersuites: only the suites listed are offered, so the server can pick no
-        other; the report names them."""
+        other; the report names them, and counts the handshakes by the suite the server chose."""
         ciphers = []
 
         async def record_cipher(ws, path=None):
@@ -231,10 +231,13 @@ class LoadOverTls(unittest.TestCase):
             self.assertEqual(ciphers, [suite, suite])
             self.assertEqual(report["parameters"]["tls"]["tls13_suites"], suite)
             self.assertIn("TLS 1.3 suites " + suite, out)
+            self.assertEqual(report["tls"]["tls13_suites"], {suite: 2})  # what the server chose
+            self.assertIn("TLS 1.3 suites chosen: %s 2" % suite, out)
         status, report, out, err = run_load(server.url(), "--connections", 1, "--duration", 0.3,
                                             "--ca", pki().path("ca.pem"))
         check_clean_tls_run(self, status, report, out, err, 1)
         self.assertIsNone(report["parameters"]["tls"]["tls13_suites"])
+        self.assertEqual(report["tls"]["tls13_suites"], {"TLS_AES_256_GCM_SHA384": 1})  # first in both lists
 
 
 class LoadOverTlsFailures(unittest.TestCase):

@@ -89,6 +89,8 @@ TEST(LoadReport, WssRunsReportTlsHandshakesAndFailuresByKind) {
   t.tls_resumed = 4;
   t.tls13 = 6;
   t.tls12 = 1;
+  t.tls13_suites[0] = 5;  // TLS_AES_128_GCM_SHA256
+  t.tls13_suites[2] = 1;  // TLS_CHACHA20_POLY1305_SHA256
   t.tls_handshake_us.record(900);
   t.upgrade_us.record(300);
   t.errors[size_t(ErrorKind::TlsFailed)] = 3;
@@ -110,14 +112,19 @@ TEST(LoadReport, WssRunsReportTlsHandshakesAndFailuresByKind) {
   EXPECT_NE(json.find("\"tls_handshake_us\": {\"count\": 1, \"min\": 900"), std::string::npos) << json;
   EXPECT_NE(json.find("\"upgrade_us\": {\"count\": 1, \"min\": 300"), std::string::npos) << json;
   EXPECT_NE(json.find("\"tls\": {\"insecure\": false, \"ca\": \"ca.pem\", \"sni\": null, \"server_name\": "
-                      "\"localhost\", \"resume\": true, \"min_version\": \"1.2\", \"max_version\": \"1.3\"}"),
+                      "\"localhost\", \"resume\": true, \"min_version\": \"1.2\", \"max_version\": \"1.3\", "
+                      "\"tls13_suites\": null}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"tls13_suites\": {\"TLS_AES_128_GCM_SHA256\": 5, \"TLS_CHACHA20_POLY1305_SHA256\": 1}"),
             std::string::npos)
       << json;
   EXPECT_EQ(value_of(json, "exit_status"), "1");
 
   const std::string summary = summary_of(r);
   for (const char* line : {"tls handshake", "upgrade", "7 handshakes (6 TLS 1.3, 1 TLS 1.2), 4 resumed of 5 offered",
-                           "verified against --ca for localhost", "certificate_verify", "not_tls"})
+                           "verified against --ca for localhost", "certificate_verify", "not_tls",
+                           "TLS 1.3 suites chosen: TLS_AES_128_GCM_SHA256 5, TLS_CHACHA20_POLY1305_SHA256 1"})
     EXPECT_NE(summary.find(line), std::string::npos) << line << "\n" << summary;
 }
 
