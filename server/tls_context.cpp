@@ -223,6 +223,15 @@ void apply_common_policy(SSL_CTX* ctx, TlsVersion min_version, TlsVersion max_ve
   SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 }
 
+// The TLS 1.3 suites a context offers or accepts, in order; checked first, since OpenSSL skips
+// names it does not know.
+bool use_tls13_suites(SSL_CTX* ctx, const std::string& suites, std::string* error) {
+  if (!check_tls13_suites(suites, error)) return false;
+  if (SSL_CTX_set_ciphersuites(ctx, suites.c_str()) == 1) return true;
+  *error = "TLS: cannot set the TLS 1.3 cipher suites: " + openssl_reason();
+  return false;
+}
+
 }  // namespace
 
 // --- cipher suites
@@ -233,7 +242,7 @@ int tls13_suite_index(std::string_view name) {
   return -1;
 }
 
-bool check_tls13_suites(const std::string& list, std::string* why) {
+bool check_tls13_suites(std::string_view list, std::string* why) {
   if (list.empty()) {
     *why = "expected one or more TLS 1.3 cipher suites separated by ':'";
     return false;
@@ -326,11 +335,7 @@ TlsContext TlsContext::server_policy(bool record_offload, const std::string& tls
   // and transcript hash cost less than AES-256-GCM's SHA-384 (about 5% of a full handshake's
   // instructions; SHA-256 also has CPU instructions of its own), and its records are cheaper to
   // protect. A client that lists ChaCha20 first (a CPU without AES instructions) still gets it.
-  if (!check_tls13_suites(tls13_suites, error)) return {};
-  if (SSL_CTX_set_ciphersuites(ctx, tls13_suites.c_str()) != 1) {
-    *error = "TLS: cannot set the TLS 1.3 cipher suites: " + openssl_reason();
-    return {};
-  }
+  if (!use_tls13_suites(ctx, tls13_suites, error)) return {};
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
   if (record_offload) capture_traffic_secrets(ctx);
   return context;
@@ -401,11 +406,7 @@ TlsContext TlsContext::client(const TlsClientOptions& options, std::string* erro
       return {};
     }
   }
-  if (!options.tls13_suites.empty() && (!check_tls13_suites(options.tls13_suites, error) ||
-                                        SSL_CTX_set_ciphersuites(ctx, options.tls13_suites.c_str()) != 1)) {
-    if (error->empty()) *error = "TLS: cannot set the TLS 1.3 cipher suites: " + openssl_reason();
-    return {};
-  }
+  if (!options.tls13_suites.empty() && !use_tls13_suites(ctx, options.tls13_suites, error)) return {};
   static constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   if (SSL_CTX_set_alpn_protos(ctx, kAlpnHttp11, sizeof kAlpnHttp11) != 0) {  // 0 is success here
     *error = "TLS: cannot set ALPN: " + openssl_reason();

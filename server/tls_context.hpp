@@ -76,7 +76,7 @@ struct TlsServerOptions {
 // Checks a colon-separated list of TLS 1.3 cipher suite names (OpenSSL's names, as
 // --tls-ciphersuites takes them). OpenSSL itself skips unknown names without a word, so a typo
 // would silently change what is offered. False with *why set (one line).
-bool check_tls13_suites(const std::string& list, std::string* why);
+bool check_tls13_suites(std::string_view list, std::string* why);
 
 // The five TLS 1.3 cipher suites by OpenSSL's names, in IANA order (0x1301 to 0x1305).
 constexpr const char* kTls13SuiteNames[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",

@@ -420,7 +420,7 @@ ParseOutcome parse_load_args(int argc, const char* const* argv, LoadOptions& o, 
       if (!parse_tls_version(value, version)) return bad(flag + ": expected 1.2 or 1.3, got " + shown);
       (name == "--tls-min" ? o.tls.min_version : o.tls.max_version) = version;
     } else if (name == "--tls-ciphersuites") {
-      if (!server::check_tls13_suites(std::string(value), &error)) return bad("--tls-ciphersuites: " + error);
+      if (!server::check_tls13_suites(value, &error)) return bad("--tls-ciphersuites: " + error);
       o.tls.tls13_suites = std::string(value);
     } else if (name == "--backend") {
       if (value == "auto") o.backend = net::Backend::Auto;
